@@ -1,0 +1,264 @@
+"""The assignment engine: who gets which item next, and how an answer is stored.
+
+Invariants (tested under concurrency on PostgreSQL, ``tests/core/test_concurrency.py``):
+
+* no regular item gets more than ``project.overlap`` submitted answers;
+* nobody is served the same item twice (unique item + participant);
+* no accepted answer is lost;
+* a repeated submit (same ``client_token``) is stored once.
+
+Overlap is enforced where it cannot race: under the item's row lock, counting live
+reservations with a fresh statement after the lock is held. Candidates are chosen with
+``SELECT … FOR UPDATE SKIP LOCKED`` so concurrent annotators never wait on each other.
+SQLite has no row locks; there the connection's IMMEDIATE transactions serialise writers.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, Exists, OuterRef, Q
+from django.utils import timezone
+
+from . import registry
+from .models import Annotation, Assignment, Item, Participant
+
+CANDIDATE_BATCH = 8
+
+
+class SubmitRefused(Exception):
+    """The answer cannot be stored; ``message`` is safe to show the participant."""
+
+    def __init__(self, message: str, *, code: str):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+@dataclass(frozen=True)
+class SubmitOutcome:
+    annotation: Annotation
+    created: bool  # False when this was a repeated submit of an answer already stored
+
+
+def _live_reservations(item_id: int, now, *, exclude_assignment: int | None = None) -> int:
+    qs = Assignment.objects.filter(
+        item_id=item_id, status=Assignment.Status.RESERVED, expires_at__gt=now
+    )
+    if exclude_assignment is not None:
+        qs = qs.exclude(pk=exclude_assignment)
+    return qs.count()
+
+
+def _wants_control(project, total_done: int, control_done: int) -> bool:
+    """Serve a gold/attention item when the participant is behind the project's rate."""
+    if project.gold_rate <= 0:
+        return False
+    return control_done < math.floor((total_done + 1) * project.gold_rate + 1e-9)
+
+
+def _candidates(participant: Participant, *, control: bool, exclude: list[int]):
+    project = participant.project
+    seen = Assignment.objects.filter(item=OuterRef("pk"), participant=participant).exclude(
+        status=Assignment.Status.EXPIRED
+    )
+    qs = Item.objects.filter(project=project).exclude(Exists(seen))
+    if control:
+        qs = qs.exclude(kind=Item.Kind.REGULAR).order_by("id")
+    else:
+        qs = qs.filter(kind=Item.Kind.REGULAR, answer_count__lt=project.overlap).order_by(
+            "-priority", "answer_count", "id"
+        )
+    if exclude:
+        qs = qs.exclude(pk__in=exclude)
+    if connection.features.has_select_for_update_skip_locked:
+        qs = qs.select_for_update(skip_locked=True, of=("self",))
+    return qs
+
+
+def _reserve(participant: Participant, item: Item, now) -> Assignment:
+    expires = now + participant.project.reservation_ttl
+    assignment, _ = Assignment.objects.update_or_create(
+        item=item,
+        participant=participant,
+        defaults={
+            "status": Assignment.Status.RESERVED,
+            "reserved_at": now,
+            "expires_at": expires,
+        },
+    )
+    assignment.item = item
+    return assignment
+
+
+def _pick(participant: Participant, *, control: bool, now) -> Assignment | None:
+    overlap = participant.project.overlap
+    rejected: list[int] = []
+    while True:
+        batch = list(_candidates(participant, control=control, exclude=rejected)[:CANDIDATE_BATCH])
+        if not batch:
+            return None
+        for item in batch:
+            # The row lock is held: this fresh count sees every reservation committed so far.
+            if control or item.answer_count + _live_reservations(item.pk, now) < overlap:
+                return _reserve(participant, item, now)
+            rejected.append(item.pk)
+
+
+def participant_counts(participant: Participant) -> dict[str, int]:
+    finished = (Assignment.Status.SUBMITTED, Assignment.Status.SKIPPED)
+    return participant.assignments.filter(status__in=finished).aggregate(
+        total=Count("id"),
+        control=Count("id", filter=~Q(item__kind=Item.Kind.REGULAR)),
+    )
+
+
+def next_item(*, participant: Participant, now=None) -> Assignment | None:
+    """Return the participant's live reservation, or reserve the best open item for them.
+
+    ``None`` means there is nothing (more) for this participant: cap reached or no open item.
+    """
+    now = now or timezone.now()
+    project = participant.project
+    with transaction.atomic():
+        live = (
+            participant.assignments.filter(status=Assignment.Status.RESERVED, expires_at__gt=now)
+            .select_related("item")
+            .order_by("reserved_at")
+            .first()
+        )
+        if live is not None:
+            return live
+        participant.assignments.filter(
+            status=Assignment.Status.RESERVED, expires_at__lte=now
+        ).update(status=Assignment.Status.EXPIRED)
+
+        counts = participant_counts(participant)
+        cap = project.items_per_participant
+        if cap is not None and counts["total"] >= cap:
+            return None
+        if _wants_control(project, counts["total"], counts["control"]):
+            picked = _pick(participant, control=True, now=now)
+            if picked is not None:
+                return picked
+        return _pick(participant, control=False, now=now)
+
+
+def annotation_submit(
+    *,
+    assignment: Assignment,
+    value,
+    client_token: str,
+    duration_ms: int | None = None,
+    now=None,
+) -> SubmitOutcome:
+    """Validate and store the answer to ``assignment``; safe to call twice with one token.
+
+    Raises ``ValidationError`` for an invalid answer (nothing stored) and ``SubmitRefused``
+    when the item no longer takes answers from this participant.
+    """
+    if not client_token or len(client_token) > 64:
+        raise SubmitRefused("The form was incomplete; please reload the page.", code="token")
+    existing = Annotation.objects.filter(client_token=client_token).first()
+    if existing is not None:
+        if existing.assignment_id != assignment.pk:
+            raise SubmitRefused("This form was already used for another item.", code="token")
+        return SubmitOutcome(existing, created=False)
+
+    item = assignment.item
+    project = item.project
+    clean = registry.get(project.task_type).validate(item, value)
+    now = now or timezone.now()
+    try:
+        with transaction.atomic():
+            locked = Assignment.objects.select_for_update().get(pk=assignment.pk)
+            item = Item.objects.select_for_update().get(pk=locked.item_id)
+            if locked.status == Assignment.Status.SUBMITTED:
+                return SubmitOutcome(locked.annotation, created=False)
+            if locked.status == Assignment.Status.SKIPPED:
+                raise SubmitRefused("You skipped this item.", code="skipped")
+            if not item.is_control:
+                taken = item.answer_count
+                if not locked.is_live(now):
+                    taken += _live_reservations(item.pk, now, exclude_assignment=locked.pk)
+                if taken >= project.overlap:
+                    if locked.status == Assignment.Status.RESERVED:
+                        locked.status = Assignment.Status.EXPIRED
+                        locked.save(update_fields=["status"])
+                    raise SubmitRefused(
+                        "Your time on this item ran out and it was given to someone else. "
+                        "Here is your next item.",
+                        code="reassigned",
+                    )
+            if duration_ms is None:
+                duration_ms = int((now - locked.reserved_at).total_seconds() * 1000)
+            annotation = Annotation.objects.create(
+                assignment=locked,
+                project_id=item.project_id,
+                item=item,
+                participant_id=locked.participant_id,
+                value=clean,
+                duration_ms=max(0, min(duration_ms, 2**31 - 1)),
+                client_token=client_token,
+                created_at=now,
+            )
+            locked.status = Assignment.Status.SUBMITTED
+            locked.finished_at = now
+            locked.save(update_fields=["status", "finished_at"])
+            item.answer_count += 1
+            item.save(update_fields=["answer_count"])
+    except IntegrityError:
+        # The same token raced in through another assignment: the first one won.
+        existing = Annotation.objects.filter(client_token=client_token).first()
+        if existing is not None and existing.assignment_id == assignment.pk:
+            return SubmitOutcome(existing, created=False)
+        raise SubmitRefused("This form was already used for another item.", code="token") from None
+    if item.is_control:
+        participant_check_gold(participant=annotation.participant)
+    return SubmitOutcome(annotation, created=True)
+
+
+def assignment_skip(*, assignment: Assignment, now=None) -> None:
+    now = now or timezone.now()
+    Assignment.objects.filter(
+        pk=assignment.pk, status__in=[Assignment.Status.RESERVED, Assignment.Status.EXPIRED]
+    ).update(status=Assignment.Status.SKIPPED, finished_at=now)
+
+
+def reservations_expire(*, now=None) -> int:
+    """Mark every stale reservation expired (housekeeping; correctness never depends on it)."""
+    now = now or timezone.now()
+    return Assignment.objects.filter(
+        status=Assignment.Status.RESERVED, expires_at__lte=now
+    ).update(status=Assignment.Status.EXPIRED)
+
+
+def gold_accuracy(participant: Participant) -> tuple[int, int]:
+    """(correct, answered) over the participant's gold and attention items."""
+    task_type = registry.get(participant.project.task_type)
+    answers = Annotation.objects.filter(participant=participant).exclude(
+        item__kind=Item.Kind.REGULAR
+    )
+    correct = answered = 0
+    for annotation in answers.select_related("item"):
+        answered += 1
+        correct += bool(task_type.gold_correct(annotation.item, annotation.value))
+    return correct, answered
+
+
+def participant_check_gold(*, participant: Participant) -> bool:
+    """Apply the project's automatic rule; returns True when the participant was blocked."""
+    project = participant.project
+    if project.gold_block_below is None or participant.status == Participant.Status.BLOCKED:
+        return False
+    correct, answered = gold_accuracy(participant)
+    if answered >= project.gold_block_after and correct / answered < project.gold_block_below:
+        participant.block(
+            f"Gold accuracy {correct}/{answered} below {project.gold_block_below:.0%}"
+        )
+        return True
+    return False
+

@@ -1,0 +1,48 @@
+"""Create the demo admin account and one demo project per registered task type (idempotent)."""
+
+from __future__ import annotations
+
+import secrets
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+
+from apps.core import registry
+from apps.core.models import Project
+from apps.core.services import project_create
+
+
+def demo_password() -> str:
+    path = settings.VAR_DIR / "demo_admin_password"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(12))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+class Command(BaseCommand):
+    help = "Create the demo admin and seed one demo project per task type."
+
+    def handle(self, *args, **options) -> None:
+        User = get_user_model()
+        password = demo_password()
+        admin, _ = User.objects.get_or_create(
+            username="admin", defaults={"is_staff": True, "is_superuser": True}
+        )
+        admin.set_password(password)
+        admin.save()
+        for task_type in registry.all_task_types():
+            slug = f"demo-{task_type.key}"
+            if Project.objects.filter(slug=slug).exists():
+                continue
+            project = project_create(
+                owner=admin,
+                slug=slug,
+                title=f"Demo: {task_type.title}",
+                task_type=task_type.key,
+                status=Project.Status.LIVE,
+            )
+            task_type.seed_demo(project)
+            self.stdout.write(f"Seeded {slug}: {project.items.count()} items")
+        self.stdout.write(f"Admin: admin / {password}")

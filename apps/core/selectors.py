@@ -1,0 +1,40 @@
+"""Reads across objects; selectors own their select_related/prefetch_related."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Count, Q
+
+from .engine import participant_counts
+from .models import Item, Participant
+
+
+@dataclass(frozen=True)
+class Progress:
+    done: int
+    total: int
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.done / self.total) if self.total else 100
+
+    @property
+    def position(self) -> int:
+        """The number of the item now on screen ("7 of 20")."""
+        return min(self.done + 1, self.total)
+
+
+def participant_progress(*, participant: Participant) -> Progress:
+    project = participant.project
+    done = participant_counts(participant)["total"]
+    if project.items_per_participant is not None:
+        total = project.items_per_participant
+    else:
+        counts = Item.objects.filter(project=project).aggregate(
+            regular=Count("id", filter=Q(kind=Item.Kind.REGULAR)),
+            control=Count("id", filter=~Q(kind=Item.Kind.REGULAR)),
+        )
+        regular, control = counts["regular"], counts["control"]
+        total = regular + (control if project.gold_rate > 0 else 0)
+    return Progress(done=done, total=max(total, done))

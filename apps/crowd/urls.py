@@ -1,0 +1,14 @@
+from django.urls import path
+
+from . import views
+
+app_name = "crowd"
+urlpatterns = [
+    path("<slug:slug>/", views.entry, name="entry"),
+    path("<slug:slug>/consent/", views.consent, name="consent"),
+    path("<slug:slug>/instructions/", views.instructions, name="instructions"),
+    path("<slug:slug>/annotate/", views.annotate, name="annotate"),
+    path("<slug:slug>/submit/<int:assignment_id>/", views.annotation_submit, name="submit"),
+    path("<slug:slug>/skip/<int:assignment_id>/", views.assignment_skip, name="skip"),
+    path("<slug:slug>/done/", views.done, name="done"),
+]

@@ -1,0 +1,273 @@
+"""What participants see: entry → consent → instructions → annotate loop → done.
+
+A participant has no account: the signed session cookie holds, per project, the public id
+of their Participant row. Every assignment is looked up through that participant, so a
+forged or foreign id answers 404.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
+
+from apps.core import engine, registry, selectors
+from apps.core.models import Assignment, Participant, Project
+from apps.core.services import completion_redirect_url, participant_enter
+from apps.core.text import render_markdown
+
+
+def _session_key(project: Project) -> str:
+    return f"chorus:participant:{project.pk}"
+
+
+def _project(slug: str) -> Project:
+    project = Project.objects.filter(slug=slug).first()
+    if project is None:
+        raise Http404("There is no study at this address.")
+    return project
+
+
+def _participant(request: HttpRequest, project: Project) -> Participant | None:
+    public_id = request.session.get(_session_key(project))
+    if not public_id:
+        return None
+    try:
+        return Participant.objects.filter(project=project, public_id=uuid.UUID(public_id)).first()
+    except ValueError:
+        return None
+
+
+def _to_entry(request: HttpRequest, project: Project) -> HttpResponse:
+    url = reverse("crowd:entry", args=[project.slug])
+    if request.htmx:
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = url
+        return response
+    return redirect(url)
+
+
+def _closed_page(request: HttpRequest, project: Project) -> HttpResponse:
+    return render(request, "crowd/message.html", {
+        "project": project,
+        "heading": "This study is not open right now",
+        "body": "The researchers have not opened it yet, or it has ended. "
+                "Please try again later or return it on your platform.",
+    }, status=403)
+
+
+def _blocked_page(request: HttpRequest, project: Project) -> HttpResponse:
+    return render(request, "crowd/message.html", {
+        "project": project,
+        "heading": "You can no longer take part in this study",
+        "body": "Thank you for your time. Your access was closed by the researchers, "
+                "usually because of failed quality checks.",
+    }, status=403)
+
+
+def _next_step(participant: Participant) -> str:
+    if participant.consented_at is None:
+        return "crowd:consent"
+    if participant.instructions_seen_at is None:
+        return "crowd:instructions"
+    return "crowd:annotate"
+
+
+def _gate(request: HttpRequest, slug: str, *, step: str | None = None):
+    """The project and participant, or the response that sends the browser where it belongs."""
+    project = _project(slug)
+    participant = _participant(request, project)
+    if participant is None:
+        return project, None, _to_entry(request, project)
+    if participant.status == Participant.Status.BLOCKED:
+        return project, participant, _blocked_page(request, project)
+    if participant.status == Participant.Status.FINISHED and step != "crowd:done":
+        return project, participant, redirect("crowd:done", slug=project.slug)
+    if step is not None and step != "crowd:done":
+        wanted = _next_step(participant)
+        order = ["crowd:consent", "crowd:instructions", "crowd:annotate"]
+        if order.index(wanted) < order.index(step):
+            return project, participant, redirect(wanted, slug=project.slug)
+    return project, participant, None
+
+
+@require_http_methods(["GET"])
+def entry(request: HttpRequest, slug: str) -> HttpResponse:
+    project = _project(slug)
+    identified = any(k in request.GET for k in ("PROLIFIC_PID", "workerId"))
+    participant = None if identified else _participant(request, project)
+    if participant is None:
+        if not project.is_live:
+            return _closed_page(request, project)
+        participant = participant_enter(project=project, params=request.GET)
+        request.session[_session_key(project)] = str(participant.public_id)
+    if participant.status == Participant.Status.BLOCKED:
+        return _blocked_page(request, project)
+    if participant.status == Participant.Status.FINISHED:
+        return redirect("crowd:done", slug=project.slug)
+    return redirect(_next_step(participant), slug=project.slug)
+
+
+@require_http_methods(["GET", "POST"])
+def consent(request: HttpRequest, slug: str) -> HttpResponse:
+    project, participant, response = _gate(request, slug, step="crowd:consent")
+    if response:
+        return response
+    if request.method == "POST":
+        if request.POST.get("agree") == "yes":
+            if participant.consented_at is None:
+                participant.consent()
+            return redirect(_next_step(participant), slug=project.slug)
+        return render(request, "crowd/message.html", {
+            "project": project,
+            "heading": "You did not consent",
+            "body": "Nothing was recorded. You can close this page and return the study "
+                    "on your platform.",
+        })
+    return render(request, "crowd/consent.html", {
+        "project": project, "consent_html": render_markdown(project.consent_text),
+    })
+
+
+@require_http_methods(["GET", "POST"])
+def instructions(request: HttpRequest, slug: str) -> HttpResponse:
+    project, participant, response = _gate(request, slug, step="crowd:instructions")
+    if response:
+        return response
+    if request.method == "POST":
+        if participant.instructions_seen_at is None:
+            participant.mark_instructions_seen()
+        return redirect("crowd:annotate", slug=project.slug)
+    task_type = registry.get(project.task_type)
+    return render(request, "crowd/instructions.html", {
+        "project": project,
+        "task_type": task_type,
+        "instructions_html": render_markdown(project.instructions),
+    })
+
+
+def _card_context(project: Project, participant: Participant, assignment: Assignment | None,
+                  *, errors=None, value=None, notice: str = "") -> dict:
+    task_type = registry.get(project.task_type)
+    progress = selectors.participant_progress(participant=participant)
+    context = {
+        "project": project,
+        "participant": participant,
+        "assignment": assignment,
+        "task_type": task_type,
+        "progress": progress,
+        "client_token": uuid.uuid4().hex,
+        "errors": errors or [],
+        "value": value if value is not None else (assignment.prefill if assignment else None),
+        "notice": notice,
+    }
+    if assignment is not None:
+        context["item"] = assignment.item
+        context.update(task_type.item_context(assignment.item, participant))
+    return context
+
+
+def _render_card(request: HttpRequest, context: dict, status: int = 200) -> HttpResponse:
+    template = "crowd/annotate.html#item-card" if request.htmx else "crowd/annotate.html"
+    return render(request, template, context, status=status)
+
+
+def _serve_next(request: HttpRequest, project: Project, participant: Participant,
+                notice: str = "") -> HttpResponse:
+    if not project.is_live:
+        return _closed_page(request, project)
+    assignment = engine.next_item(participant=participant)
+    if assignment is None:
+        if engine.participant_counts(participant)["total"] > 0:
+            participant.finish()
+            url = reverse("crowd:done", args=[project.slug])
+            if request.htmx:
+                response = HttpResponse(status=204)
+                response["HX-Redirect"] = url
+                return response
+            return redirect(url)
+        return render(request, "crowd/message.html", {
+            "project": project,
+            "heading": "Nothing left to do",
+            "body": "Every item in this study already has enough answers. Thank you for "
+                    "coming — please return the study on your platform.",
+        })
+    return _render_card(request, _card_context(project, participant, assignment, notice=notice))
+
+
+@require_http_methods(["GET"])
+def annotate(request: HttpRequest, slug: str) -> HttpResponse:
+    project, participant, response = _gate(request, slug, step="crowd:annotate")
+    if response:
+        return response
+    return _serve_next(request, project, participant)
+
+
+def _own_assignment(participant: Participant, assignment_id: int) -> Assignment:
+    assignment = (
+        Assignment.objects.filter(pk=assignment_id, participant=participant)
+        .select_related("item", "item__project")
+        .first()
+    )
+    if assignment is None:
+        raise Http404("No such item.")
+    return assignment
+
+
+@require_POST
+def annotation_submit(request: HttpRequest, slug: str, assignment_id: int) -> HttpResponse:
+    project, participant, response = _gate(request, slug, step="crowd:annotate")
+    if response:
+        return response
+    assignment = _own_assignment(participant, assignment_id)
+    task_type = registry.get(project.task_type)
+    value = task_type.value_from_form(assignment.item, request.POST)
+    try:
+        engine.annotation_submit(
+            assignment=assignment,
+            value=value,
+            client_token=request.POST.get("client_token", ""),
+        )
+    except ValidationError as exc:
+        context = _card_context(project, participant, assignment, errors=exc.messages, value=value)
+        return _render_card(request, context)
+    except engine.SubmitRefused as exc:
+        return _serve_next(request, project, participant, notice=exc.message)
+    if not request.htmx:
+        return redirect("crowd:annotate", slug=project.slug)
+    return _serve_next(request, project, participant)
+
+
+@require_POST
+def assignment_skip(request: HttpRequest, slug: str, assignment_id: int) -> HttpResponse:
+    project, participant, response = _gate(request, slug, step="crowd:annotate")
+    if response:
+        return response
+    if not registry.get(project.task_type).allow_skip:
+        raise Http404("Items of this study cannot be skipped.")
+    engine.assignment_skip(assignment=_own_assignment(participant, assignment_id))
+    if not request.htmx:
+        return redirect("crowd:annotate", slug=project.slug)
+    return _serve_next(request, project, participant)
+
+
+@require_http_methods(["GET"])
+def done(request: HttpRequest, slug: str) -> HttpResponse:
+    project, participant, response = _gate(request, slug, step="crowd:done")
+    if response:
+        return response
+    if participant.status != Participant.Status.FINISHED:
+        if engine.next_item(participant=participant) is not None:
+            return redirect("crowd:annotate", slug=project.slug)
+        participant.finish()
+    return render(request, "crowd/done.html", {
+        "project": project,
+        "participant": participant,
+        "code": project.completion_code,
+        "redirect_url": completion_redirect_url(participant),
+        "progress": selectors.participant_progress(participant=participant),
+    })

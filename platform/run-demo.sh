@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Starts the embedded demo: web server (gunicorn) + one Celery worker (with beat), on the
+# defaults (SQLite and the file-system broker under var/). Ctrl-C stops both.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PORT="${1:-8000}"
+BIN=.venv/bin
+mkdir -p var/log
+$BIN/celery -A config worker -Q default,gpu -B --concurrency 2 -l warning \
+  --schedule var/celerybeat-schedule >var/log/worker.log 2>&1 &
+WORKER=$!
+$BIN/gunicorn config.wsgi -b "0.0.0.0:${PORT}" -w 3 --threads 4 --access-logfile var/log/access.log \
+  >var/log/web.log 2>&1 &
+WEB=$!
+trap 'kill $WORKER $WEB 2>/dev/null; wait' INT TERM EXIT
+for _ in $(seq 1 50); do
+  curl -fs -o /dev/null "http://127.0.0.1:${PORT}/accounts/login/" && break
+  sleep 0.2
+done
+PASSWORD=$(cat var/demo_admin_password)
+cat <<MSG
+
+  Chorus is running.
+
+  Researcher dashboard:  http://127.0.0.1:${PORT}/        (login: admin / ${PASSWORD})
+  Crowdworker links:
+$($BIN/python manage.py shell -c "
+from apps.core.models import Project
+for p in Project.objects.filter(status='live').order_by('slug'):
+    print(f'    http://127.0.0.1:${PORT}/p/{p.slug}/?PROLIFIC_PID=demo-worker-1&STUDY_ID=demo&SESSION_ID=s1')
+")
+  Logs: var/log/web.log, var/log/worker.log.  Ctrl-C stops everything.
+
+MSG
+wait $WEB

@@ -1,0 +1,43 @@
+// Chorus: keyboard shortcuts for the annotate loop, copy buttons. No build step.
+(function () {
+  "use strict";
+
+  function typing(target) {
+    const tag = (target && target.tagName) || "";
+    return tag === "INPUT" && !["radio", "checkbox", "button", "submit"].includes(target.type)
+      || tag === "TEXTAREA" || tag === "SELECT" || (target && target.isContentEditable);
+  }
+
+  document.addEventListener("keydown", function (event) {
+    if (event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) return;
+    const card = document.getElementById("item-card");
+    if (!card || card.classList.contains("htmx-request")) return;
+    const key = event.key.toLowerCase();
+    const target = card.querySelector('[data-key="' + CSS.escape(key) + '"]:not([disabled])');
+    if (target) {
+      event.preventDefault();
+      target.click();
+    }
+  });
+
+  // After htmx swaps in the next item, move focus to it so screen readers announce it.
+  document.addEventListener("htmx:afterSwap", function (event) {
+    if (event.detail.target && event.detail.target.id === "item-card") {
+      const card = document.getElementById("item-card");
+      if (card) card.focus({ preventScroll: false });
+    }
+  });
+
+  document.addEventListener("click", function (event) {
+    const button = event.target.closest("[data-copy]");
+    if (!button) return;
+    const source = document.getElementById(button.dataset.copy);
+    if (!source) return;
+    const text = source.value !== undefined ? source.value : source.textContent;
+    navigator.clipboard.writeText(text.trim()).then(function () {
+      const old = button.textContent;
+      button.textContent = "Copied";
+      setTimeout(function () { button.textContent = old; }, 1500);
+    });
+  });
+})();

@@ -1,0 +1,47 @@
+"""Shared fixtures: the test-only task type and named personas (owner, researcher, viewer,
+outsider, worker)."""
+
+from __future__ import annotations
+
+import pytest
+
+from apps.core import registry
+from apps.core.models import Membership
+
+from .choice_tasktype import CHOICE
+from .factories import ParticipantFactory, ProjectFactory, UserFactory
+
+registry.register(CHOICE)
+
+
+@pytest.fixture
+def owner(db):
+    return UserFactory(username="owner")
+
+
+@pytest.fixture
+def researcher(db):
+    return UserFactory(username="researcher")
+
+
+@pytest.fixture
+def viewer(db):
+    return UserFactory(username="viewer")
+
+
+@pytest.fixture
+def outsider(db):
+    return UserFactory(username="outsider")
+
+
+@pytest.fixture
+def project(owner, researcher, viewer):
+    project = ProjectFactory(owner=owner, slug="study", title="A study")
+    Membership.objects.create(project=project, user=researcher, role=Membership.Role.RESEARCHER)
+    Membership.objects.create(project=project, user=viewer, role=Membership.Role.VIEWER)
+    return project
+
+
+@pytest.fixture
+def worker(project):
+    return ParticipantFactory(project=project, external_id="worker-1")

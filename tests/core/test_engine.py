@@ -1,0 +1,212 @@
+"""The assignment engine's rules, one test each."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from apps.core import engine
+from apps.core.models import Annotation, Assignment, Item, Participant
+from tests.factories import ItemFactory, ParticipantFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def answer(participant, choice="a", token=None):
+    assignment = engine.next_item(participant=participant)
+    assert assignment is not None
+    return engine.annotation_submit(
+        assignment=assignment, value={"choice": choice}, client_token=token or f"t-{assignment.pk}"
+    )
+
+
+def test_it_serves_the_highest_priority_item_first(project, worker):
+    ItemFactory(project=project, external_id="low", priority=0.1)
+    ItemFactory(project=project, external_id="high", priority=0.9)
+    assert engine.next_item(participant=worker).item.external_id == "high"
+
+
+def test_it_prefers_items_with_fewer_answers_at_equal_priority(project, worker):
+    busy = ItemFactory(project=project, external_id="busy")
+    ItemFactory(project=project, external_id="fresh")
+    answer(ParticipantFactory(project=project))  # answers "busy" (lowest id)
+    assert Item.objects.get(pk=busy.pk).answer_count == 1
+    assert engine.next_item(participant=worker).item.external_id == "fresh"
+
+
+def test_a_reload_returns_the_same_reservation(project, worker):
+    ItemFactory.create_batch(3, project=project)
+    first = engine.next_item(participant=worker)
+    assert engine.next_item(participant=worker).pk == first.pk
+
+
+def test_nobody_is_served_an_item_twice(project, worker):
+    ItemFactory.create_batch(2, project=project)
+    seen = {answer(worker).annotation.item_id, answer(worker).annotation.item_id}
+    assert len(seen) == 2
+    assert engine.next_item(participant=worker) is None
+
+
+def test_a_full_item_is_not_served(project):
+    project.overlap = 2
+    project.save()
+    ItemFactory(project=project)
+    for _ in range(2):
+        answer(ParticipantFactory(project=project))
+    assert engine.next_item(participant=ParticipantFactory(project=project)) is None
+
+
+def test_live_reservations_count_toward_overlap(project):
+    project.overlap = 2
+    project.save()
+    item = ItemFactory(project=project)
+    other = ItemFactory(project=project)
+    for _ in range(2):
+        assert engine.next_item(participant=ParticipantFactory(project=project)).item == item
+    assert engine.next_item(participant=ParticipantFactory(project=project)).item == other
+
+
+def test_an_expired_reservation_frees_its_slot(project):
+    project.overlap = 1
+    project.save()
+    item = ItemFactory(project=project)
+    slow = ParticipantFactory(project=project)
+    engine.next_item(participant=slow)
+    later = timezone.now() + project.reservation_ttl + timedelta(seconds=1)
+    assert engine.next_item(participant=ParticipantFactory(project=project), now=later).item == item
+
+
+def test_the_per_participant_cap_ends_the_work(project, worker):
+    project.items_per_participant = 2
+    project.save()
+    ItemFactory.create_batch(5, project=project)
+    answer(worker)
+    answer(worker)
+    assert engine.next_item(participant=worker) is None
+
+
+def test_gold_items_are_mixed_in_at_the_project_rate(project, worker):
+    project.gold_rate = 0.25
+    project.save()
+    ItemFactory.create_batch(12, project=project)
+    for i in range(4):
+        ItemFactory(project=project, kind=Item.Kind.GOLD, external_id=f"gold{i}",
+                    gold_value={"choice": "a"})
+    kinds = []
+    for _ in range(12):
+        outcome = answer(worker)
+        kinds.append(outcome.annotation.item.kind)
+    assert kinds.count(Item.Kind.GOLD) == 3
+    assert kinds[3] == Item.Kind.GOLD  # the 4th item: 1 gold per 4 served
+
+
+def test_gold_items_ignore_overlap(project):
+    project.overlap = 1
+    project.gold_rate = 1.0
+    project.save()
+    gold = ItemFactory(project=project, kind=Item.Kind.GOLD, gold_value={"choice": "a"})
+    for _ in range(3):
+        assert answer(ParticipantFactory(project=project)).annotation.item == gold
+
+
+def test_a_submit_is_stored_with_its_value_and_counted(project, worker):
+    item = ItemFactory(project=project)
+    outcome = answer(worker, choice="b")
+    assert outcome.created
+    assert outcome.annotation.value == {"choice": "b"}
+    assert Item.objects.get(pk=item.pk).answer_count == 1
+    assert Assignment.objects.get(pk=outcome.annotation.assignment_id).status == "submitted"
+
+
+def test_a_repeated_submit_is_stored_once(project, worker):
+    ItemFactory(project=project)
+    assignment = engine.next_item(participant=worker)
+    first = engine.annotation_submit(assignment=assignment, value={"choice": "a"}, client_token="x1")
+    again = engine.annotation_submit(assignment=assignment, value={"choice": "a"}, client_token="x1")
+    assert first.created and not again.created
+    assert Annotation.objects.count() == 1
+    assert Item.objects.get().answer_count == 1
+
+
+def test_a_second_submit_with_a_new_token_is_not_stored(project, worker):
+    ItemFactory(project=project)
+    assignment = engine.next_item(participant=worker)
+    engine.annotation_submit(assignment=assignment, value={"choice": "a"}, client_token="x1")
+    again = engine.annotation_submit(assignment=assignment, value={"choice": "b"}, client_token="x2")
+    assert not again.created
+    assert Annotation.objects.get().value == {"choice": "a"}
+
+
+def test_a_token_cannot_be_reused_for_another_item(project, worker):
+    ItemFactory.create_batch(2, project=project)
+    answer(worker, token="same")
+    second = engine.next_item(participant=worker)
+    with pytest.raises(engine.SubmitRefused):
+        engine.annotation_submit(assignment=second, value={"choice": "a"}, client_token="same")
+    assert Annotation.objects.count() == 1
+
+
+def test_an_invalid_answer_stores_nothing(project, worker):
+    ItemFactory(project=project)
+    assignment = engine.next_item(participant=worker)
+    with pytest.raises(ValidationError):
+        engine.annotation_submit(assignment=assignment, value={"choice": "zzz"}, client_token="t")
+    assert Annotation.objects.count() == 0
+    assert Item.objects.get().answer_count == 0
+
+
+def test_a_late_submit_is_accepted_while_the_item_needs_answers(project, worker):
+    ItemFactory(project=project)
+    assignment = engine.next_item(participant=worker)
+    later = timezone.now() + project.reservation_ttl + timedelta(minutes=1)
+    outcome = engine.annotation_submit(
+        assignment=assignment, value={"choice": "a"}, client_token="late", now=later
+    )
+    assert outcome.created
+
+
+def test_a_late_submit_is_refused_when_the_item_was_reassigned_and_filled(project, worker):
+    project.overlap = 1
+    project.save()
+    ItemFactory(project=project)
+    stale = engine.next_item(participant=worker)
+    later = timezone.now() + project.reservation_ttl + timedelta(minutes=1)
+    other = ParticipantFactory(project=project)
+    taken = engine.next_item(participant=other, now=later)
+    engine.annotation_submit(assignment=taken, value={"choice": "a"}, client_token="o", now=later)
+    with pytest.raises(engine.SubmitRefused) as refused:
+        engine.annotation_submit(assignment=stale, value={"choice": "b"}, client_token="s", now=later)
+    assert refused.value.code == "reassigned"
+    assert Annotation.objects.count() == 1
+
+
+def test_a_skipped_item_is_not_served_again_and_not_counted(project, worker):
+    first, second = ItemFactory.create_batch(2, project=project)
+    engine.assignment_skip(assignment=engine.next_item(participant=worker))
+    assert engine.next_item(participant=worker).item == second
+    assert Item.objects.get(pk=first.pk).answer_count == 0
+
+
+def test_low_gold_accuracy_blocks_the_participant(project, worker):
+    project.gold_rate = 1.0
+    project.gold_block_below = 0.5
+    project.gold_block_after = 2
+    project.save()
+    for i in range(3):
+        ItemFactory(project=project, kind=Item.Kind.GOLD, gold_value={"choice": "a"},
+                    external_id=f"g{i}")
+    answer(worker, choice="b")
+    assert Participant.objects.get(pk=worker.pk).status == "active"
+    answer(worker, choice="b")
+    assert Participant.objects.get(pk=worker.pk).status == "blocked"
+
+
+def test_reservations_expire_marks_only_stale_ones(project):
+    ItemFactory.create_batch(2, project=project)
+    engine.next_item(participant=ParticipantFactory(project=project))
+    assert engine.reservations_expire() == 0
+    later = timezone.now() + project.reservation_ttl + timedelta(seconds=1)
+    assert engine.reservations_expire(now=later) == 1
