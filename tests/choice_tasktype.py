@@ -7,7 +7,7 @@ from typing import Literal
 import pydantic
 from django.core.exceptions import ValidationError
 
-from apps.core.registry import BaseTaskType, ImportReport
+from apps.core.registry import BaseTaskType
 
 
 class Answer(pydantic.BaseModel):
@@ -36,9 +36,6 @@ class ChoiceTaskType(BaseTaskType):
 
     def label_of(self, value):
         return (value or {}).get("choice")
-
-    def import_items(self, project, upload) -> ImportReport:
-        return ImportReport()
 
 
 CHOICE = ChoiceTaskType()

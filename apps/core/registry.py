@@ -118,8 +118,25 @@ class BaseTaskType:
     def validate(self, item: Item, value: Any) -> dict:
         raise NotImplementedError
 
+    def item_spec(self, row):
+        """Turn one uploaded row into an ItemSpec (raise importing.RowError for a bad row)."""
+        from .importing import default_item_spec
+
+        spec = default_item_spec(row)
+        return spec
+
     def import_items(self, project: Project, upload) -> ImportReport:
-        raise NotImplementedError
+        """Generic JSONL/JSON/CSV import through ``item_spec``; all-or-nothing."""
+        from .importing import ImportFailed, items_import, iter_rows
+
+        try:
+            return items_import(
+                project=project, rows=iter_rows(upload, upload.name), to_spec=self.item_spec
+            )
+        except ImportFailed as exc:
+            report = ImportReport()
+            report.error(0, str(exc))
+            return report
 
     def results(self, project: Project) -> Results:
         return Results()

@@ -1,0 +1,237 @@
+"""Streaming, all-or-nothing item import shared by every task type.
+
+``iter_rows`` reads JSONL, a JSON array or CSV from a binary upload one row at a time
+(with its line number); ``items_import`` validates rows through a callback and inserts them
+in batches inside one transaction, rolled back whole if any row was bad. Memory stays flat
+for million-row files: rows are never all held at once.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import json
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from django.db import transaction
+
+from .models import Item, Project
+from .registry import ImportReport
+
+BATCH = 2000
+MAX_ERRORS = 1000  # a report longer than this is not read; the count still is
+
+
+class ImportFailed(Exception):
+    """The upload as a whole is unreadable (wrong format, encoding); nothing was stored."""
+
+
+@dataclass
+class Row:
+    line: int
+    data: dict[str, Any]
+
+
+@dataclass
+class ItemSpec:
+    external_id: str
+    payload: dict[str, Any]
+    kind: str = Item.Kind.REGULAR
+    gold_value: Any = None
+    priority: float = 0.0
+    stage: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class RowError(ValueError):
+    """A row is bad; the message names the field and reason."""
+
+
+def _text(upload: IO[bytes]) -> Iterator[tuple[int, str]]:
+    """Lines of a UTF-8 upload (BOM allowed), with 1-based numbers; bad bytes name their line."""
+    decoder = codecs.getincrementaldecoder("utf-8-sig")(errors="strict")
+    pending = ""
+    number = 0
+    while True:
+        chunk = upload.read(1 << 20)
+        final = not chunk
+        try:
+            pending += decoder.decode(chunk or b"", final=final)
+        except UnicodeDecodeError:
+            raise ImportFailed(
+                f"Line {number + pending.count(chr(10)) + 1}: the file is not UTF-8 text. "
+                "Save it as UTF-8 (CSV UTF-8 in Excel) and upload it again."
+            ) from None
+        *lines, pending = pending.split("\n")
+        for line in lines:
+            number += 1
+            yield number, line + "\n"
+        if final:
+            if pending:
+                yield number + 1, pending
+            return
+
+
+def file_format(name: str) -> str:
+    lower = name.lower()
+    for ext, fmt in ((".jsonl", "jsonl"), (".ndjson", "jsonl"), (".json", "json"), (".csv", "csv")):
+        if lower.endswith(ext):
+            return fmt
+    raise ImportFailed(f"{name}: unknown file type; upload .jsonl, .json or .csv.")
+
+
+def iter_rows(upload: IO[bytes], name: str) -> Iterator[Row]:
+    fmt = file_format(name)
+    lines = _text(upload)
+    if fmt == "jsonl":
+        for number, line in lines:
+            if not line.strip():
+                continue
+            try:
+                data = json.loads(line)
+            except json.JSONDecodeError as exc:
+                yield Row(number, {"__error__": f"not valid JSON ({exc.msg})"})
+                continue
+            if not isinstance(data, dict):
+                yield Row(number, {"__error__": "each line must be a JSON object"})
+                continue
+            yield Row(number, data)
+    elif fmt == "json":
+        text = "".join(line for _, line in lines)
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ImportFailed(f"{name}: not valid JSON (line {exc.lineno}: {exc.msg}).") from None
+        if isinstance(data, dict) and isinstance(data.get("items"), list):
+            data = data["items"]
+        if not isinstance(data, list):
+            raise ImportFailed(f"{name}: expected a JSON array of objects.")
+        for index, entry in enumerate(data, start=1):
+            if not isinstance(entry, dict):
+                yield Row(index, {"__error__": "each entry must be a JSON object"})
+            else:
+                yield Row(index, entry)
+    else:
+        reader = csv.DictReader(_LineReader(lines))
+        if not reader.fieldnames:
+            raise ImportFailed(f"{name}: the CSV file is empty.")
+        for data in reader:
+            if None in data:
+                yield Row(reader.line_num, {"__error__": "more cells than header columns"})
+                continue
+            yield Row(reader.line_num, {k.strip(): v for k, v in data.items() if k is not None})
+
+
+class _LineReader(io.TextIOBase):
+    """Feeds numbered lines to csv.reader (which wants an iterator of strings)."""
+
+    def __init__(self, lines: Iterator[tuple[int, str]]):
+        self._lines = lines
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> str:
+        return next(self._lines)[1]
+
+
+def default_item_spec(row: Row) -> ItemSpec:
+    """The generic row shape: id/external_id, optional kind, gold, priority; the rest is payload."""
+    data = dict(row.data)
+    external_id = str(data.pop("external_id", None) or data.pop("id", None) or "").strip()
+    if not external_id:
+        raise RowError("missing 'id' (or 'external_id')")
+    kind = (data.pop("kind", None) or Item.Kind.REGULAR).strip().lower()
+    if kind not in Item.Kind.values:
+        raise RowError(f"kind {kind!r} is not one of {', '.join(Item.Kind.values)}")
+    gold = data.pop("gold", None)
+    if isinstance(gold, str) and gold.strip().startswith(("{", "[")):
+        try:
+            gold = json.loads(gold)
+        except json.JSONDecodeError:
+            raise RowError("gold is not valid JSON") from None
+    if kind != Item.Kind.REGULAR and gold in (None, ""):
+        raise RowError(f"a {kind} item needs a 'gold' answer")
+    priority = data.pop("priority", None)
+    try:
+        priority = float(priority) if priority not in (None, "") else 0.0
+    except (TypeError, ValueError):
+        raise RowError(f"priority {priority!r} is not a number") from None
+    return ItemSpec(external_id=external_id, payload=data, kind=kind,
+                    gold_value=gold if gold != "" else None, priority=priority)
+
+
+def items_import(
+    *,
+    project: Project,
+    rows: Iterable[Row],
+    to_spec: Callable[[Row], ItemSpec | None] = default_item_spec,
+    report: ImportReport | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> ImportReport:
+    """Insert every row's item, or none: any bad row rolls the whole import back.
+
+    ``to_spec`` returns None to drop a row silently (a cleaning rule counted by the caller)
+    and raises ``RowError`` for a bad row.
+    """
+    report = report or ImportReport()
+    existing = set(project.items.values_list("external_id", flat=True).iterator())
+    seen: set[str] = set()
+    batch: list[Item] = []
+    created = 0
+
+    class _Rollback(Exception):
+        pass
+
+    try:
+        with transaction.atomic():
+            for row in rows:
+                if "__error__" in row.data:
+                    _error(report, row.line, row.data["__error__"])
+                    continue
+                try:
+                    spec = to_spec(row)
+                except RowError as exc:
+                    _error(report, row.line, str(exc))
+                    continue
+                if spec is None:
+                    continue
+                if spec.external_id in existing or spec.external_id in seen:
+                    _error(report, row.line, f"id {spec.external_id!r} appears twice")
+                    continue
+                if len(spec.external_id) > 200:
+                    _error(report, row.line, "id is longer than 200 characters")
+                    continue
+                seen.add(spec.external_id)
+                if report.errors:
+                    continue  # keep validating, stop inserting: it will be rolled back
+                batch.append(Item(project=project, external_id=spec.external_id,
+                                  payload=spec.payload, kind=spec.kind,
+                                  gold_value=spec.gold_value, priority=spec.priority,
+                                  stage=spec.stage))
+                if len(batch) >= BATCH:
+                    Item.objects.bulk_create(batch)
+                    created += len(batch)
+                    batch.clear()
+                    if progress:
+                        progress(created)
+            if report.errors:
+                raise _Rollback
+            if batch:
+                Item.objects.bulk_create(batch)
+                created += len(batch)
+    except _Rollback:
+        report.created = 0
+        return report
+    report.created = created
+    return report
+
+
+def _error(report: ImportReport, line: int, reason: str) -> None:
+    if len(report.errors) < MAX_ERRORS:
+        report.error(line, reason)
+    elif len(report.errors) == MAX_ERRORS:
+        report.error(line, "… more errors not listed")
