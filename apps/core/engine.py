@@ -91,6 +91,10 @@ def _reserve(participant: Participant, item: Item, now) -> Assignment:
         },
     )
     assignment.item = item
+    prefill = registry.prefill_for(assignment)
+    if prefill != assignment.prefill:
+        assignment.prefill = prefill
+        assignment.save(update_fields=["prefill"])
     return assignment
 
 

@@ -147,6 +147,23 @@ class BaseTaskType:
 
 _REGISTRY: dict[str, TaskType] = {}
 
+# Functions ``(assignment) -> value | None`` asked, in order, for a pre-filled answer when an
+# item is reserved (the model loop registers one; the first non-None answer wins).
+_PREFILL_PROVIDERS: list = []
+
+
+def register_prefill_provider(provider) -> None:
+    if provider not in _PREFILL_PROVIDERS:
+        _PREFILL_PROVIDERS.append(provider)
+
+
+def prefill_for(assignment) -> Any:
+    for provider in _PREFILL_PROVIDERS:
+        value = provider(assignment)
+        if value is not None:
+            return value
+    return None
+
 
 class UnknownTaskType(LookupError):
     pass

@@ -5,4 +5,12 @@ from . import views
 app_name = "dashboard"
 urlpatterns = [
     path("", views.project_list, name="project_list"),
+    path("projects/new/", views.project_new, name="project_new"),
+    path("projects/<slug:slug>/", views.project_detail, name="project_detail"),
+    path("projects/<slug:slug>/data/", views.project_data, name="data"),
+    path("projects/<slug:slug>/launch/", views.project_launch, name="launch"),
+    path("projects/<slug:slug>/progress/", views.project_progress, name="progress"),
+    path("projects/<slug:slug>/quality/", views.project_quality, name="quality"),
+    path("projects/<slug:slug>/results/", views.project_results, name="results"),
+    path("projects/<slug:slug>/export/", views.project_export, name="export"),
 ]
