@@ -103,6 +103,13 @@ def entry(request: HttpRequest, slug: str) -> HttpResponse:
     if participant is None:
         if not project.is_live:
             return _closed_page(request, project)
+        if request.GET.get("assignmentId") == "ASSIGNMENT_ID_NOT_AVAILABLE":
+            return render(request, "crowd/message.html", {
+                "project": project,
+                "heading": "Preview",
+                "body": "Accept the HIT to start. Your answers are saved as you go, and "
+                        "you get a completion code at the end.",
+            })
         participant = participant_enter(project=project, params=request.GET)
         request.session[_session_key(project)] = str(participant.public_id)
     if participant.status == Participant.Status.BLOCKED:
