@@ -1,0 +1,344 @@
+"""Writes of the model loop: start and run training, register versions, feed predictions back.
+
+``training_run`` is what the Celery task calls. Its contract: a version is registered (row +
+predictions, in one transaction) only after its artifact is fully written to storage, so a
+worker killed at any moment leaves either no version or a complete one; running the task
+again for the same job is safe (it finishes, or notices the version already exists).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import logging
+import os
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from django.conf import settings
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db import transaction
+from django.db.models import Max
+
+from apps.core.jobs import job_create, job_enqueue, job_fail, job_finish, job_log, job_progress, job_start
+from apps.core.models import Assignment, Item, Job, Project
+
+from . import trainers
+from .models import ModelLoopSettings, ModelVersion, Prediction
+from .selectors import TRAIN_JOB_KIND
+
+logger = logging.getLogger(__name__)
+
+# A job whose worker died this many times is failed instead of being tried again.
+MAX_ATTEMPTS = 3
+PROGRESS_EVERY_S = 0.3
+
+
+@functools.cache
+def code_version() -> str:
+    """Git commit (when the worker runs from a checkout) plus a hash of the ``ml/`` sources."""
+    root = Path(settings.BASE_DIR)
+    digest = hashlib.sha256()
+    for path in sorted((root / "ml").rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(path.read_bytes())
+    ml_hash = digest.hexdigest()[:10]
+    commit = os.environ.get("CHORUS_CODE_VERSION", "")
+    if not commit:
+        try:
+            commit = subprocess.run(
+                ["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"],
+                capture_output=True, text=True, timeout=5, check=True,
+            ).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            commit = "unknown"
+    return f"{commit}+ml.{ml_hash}"
+
+
+def training_start(*, project: Project, user, config: dict) -> Job:
+    """Queue a training job for ``project`` on the ``gpu`` queue (sent when the caller commits)."""
+    from .tasks import model_train
+
+    trainer = trainers.get(project.task_type)  # refuse early: no trainer, no job
+    config = dict(config)
+    if not config.get("encoder"):
+        config["encoder"] = settings.CHORUS_TEXT_ENCODER
+    with transaction.atomic():
+        job = job_create(
+            kind=TRAIN_JOB_KIND,
+            project=project,
+            params={"trainer": trainer.key, "config": config},
+            user=user,
+        )
+        job_enqueue(job, model_train)
+    return job
+
+
+def _progress(job: Job, start: float, end: float) -> Callable[[float, str], bool]:
+    """A callback for ``ml/``: writes throttled progress, says False once the job is cancelled."""
+    last = [0.0]
+
+    def callback(fraction: float, message: str) -> bool:
+        now = time.monotonic()
+        if now - last[0] < PROGRESS_EVERY_S and fraction < 1.0:
+            return True
+        last[0] = now
+        return job_progress(job, start + (end - start) * fraction, message)
+
+    return callback
+
+
+def _train_device():
+    from ml.common import pick_device
+
+    return pick_device(getattr(settings, "CHORUS_TRAIN_DEVICE", "") or None)
+
+
+def _artifact_prefix(job: Job) -> str:
+    return f"models/{job.project_id}/job-{job.pk}"
+
+
+def _artifact_clear(prefix: str) -> None:
+    """Remove what earlier attempts of this job left in storage (a killed worker's files)."""
+    parent, name = prefix.rsplit("/", 1)
+    try:
+        dirs, _ = default_storage.listdir(parent)
+    except FileNotFoundError:
+        return
+    for folder in dirs:
+        if folder == name or folder.startswith(name + "-"):
+            _storage_rmtree(f"{parent}/{folder}")
+
+
+def _storage_rmtree(path: str) -> None:
+    dirs, files = default_storage.listdir(path)
+    for sub in dirs:
+        _storage_rmtree(f"{path}/{sub}")
+    for name in files:
+        default_storage.delete(f"{path}/{name}")
+    local = Path(settings.MEDIA_ROOT) / path
+    if local.is_dir():
+        # FileSystemStorage leaves empty folders behind; remote storages have none.
+        for folder in sorted(local.rglob("*"), reverse=True):
+            folder.rmdir()
+        local.rmdir()
+
+
+def _artifact_store(local: Path, prefix: str) -> str:
+    """Copy the checkpoint folder into Django's default storage; returns the storage folder."""
+    for path in sorted(p for p in local.rglob("*") if p.is_file()):
+        name = f"{prefix}/{path.relative_to(local).as_posix()}"
+        with path.open("rb") as handle:
+            stored = default_storage.save(name, File(handle))
+        if stored != name:
+            raise RuntimeError(f"Storage renamed {name} to {stored}; the artifact folder is not clean.")
+    return prefix
+
+
+def artifact_local_dir(version: ModelVersion, into: Path) -> Path:
+    """Materialise ``version``'s artifact from storage into ``into`` (for prediction elsewhere)."""
+
+    def copy(path: str, target: Path) -> None:
+        dirs, files = default_storage.listdir(path)
+        target.mkdir(parents=True, exist_ok=True)
+        for name in files:
+            with default_storage.open(f"{path}/{name}", "rb") as src:
+                (target / name).write_bytes(src.read())
+        for sub in dirs:
+            copy(f"{path}/{sub}", target / sub)
+
+    copy(version.artifact, into)
+    return into
+
+
+def training_run(*, job_id: int) -> None:
+    """Train, predict, store the artifact, then register the version; safe to run twice."""
+    from ml.common import Cancelled, TrainingError
+
+    job = Job.objects.select_related("project").filter(pk=job_id).first()
+    if job is None or job.is_done:
+        return
+    if ModelVersion.objects.filter(job=job).exists():
+        # The last attempt registered its version and died before marking the job done.
+        job_finish(job, result={"model_version": job.model_version.pk}, message="Trained")
+        return
+    if job.attempts >= MAX_ATTEMPTS:
+        job_fail(job, f"Gave up after {job.attempts} attempts: the worker was lost each time.")
+        return
+    job_start(job)
+    if job.attempts > 1:
+        job_log(job, f"Attempt {job.attempts}: the previous worker stopped before finishing.")
+    project = job.project
+    prefix = f"{_artifact_prefix(job)}-try-{job.attempts}"
+    try:
+        trainer = trainers.get(project.task_type)
+        config = dict(job.params.get("config") or {})
+        device = _train_device()
+        records = trainer.records(project, config)
+        job_log(job, f"{len(records)} items; training on {device}; code {code_version()}")
+        with tempfile.TemporaryDirectory(prefix="chorus-train-") as tmp:
+            out = Path(tmp) / "artifact"
+            outcome = trainer.train(records, config, device, _progress(job, 0.0, 0.8), out)
+            job_log(job, "Metrics: " + ", ".join(
+                f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}"
+                for k, v in outcome.metrics.items()
+            ))
+            rows = trainer.predict(out, records, device, _progress(job, 0.8, 0.95))
+            if not job_progress(job, 0.96, "Storing the model"):
+                raise Cancelled("cancelled before storing")
+            _artifact_clear(_artifact_prefix(job))
+            _artifact_store(out, prefix)
+        version = _version_register(
+            job=job, trainer=trainer, outcome=outcome, rows=rows, artifact=prefix,
+            device=str(device),
+        )
+        if version is None:
+            _artifact_clear(_artifact_prefix(job))
+            return
+        job_finish(
+            job,
+            result={"model_version": version.pk, "number": version.number, "metrics": version.metrics},
+            message=f"Trained version {version.number}",
+        )
+    except Cancelled:
+        job_log(job, "Stopped: the job was cancelled.")
+    except (TrainingError, trainers.NoTrainer) as exc:
+        job_log(job, f"Failed: {exc}")
+        job_fail(job, str(exc))
+    except Exception as exc:  # the researcher sees why; the traceback goes to the worker log
+        logger.exception("Training job %s crashed", job.pk)
+        job_fail(job, f"Training crashed: {type(exc).__name__}: {exc}")
+
+
+def _version_register(*, job: Job, trainer, outcome, rows, artifact: str, device: str):
+    """Create the version and its predictions at once; None if the job was cancelled meanwhile."""
+    project = job.project
+    with transaction.atomic():
+        locked = Job.objects.select_for_update().get(pk=job.pk)
+        if locked.status != Job.Status.RUNNING:
+            return None
+        number = (project.model_versions.aggregate(n=Max("number"))["n"] or 0) + 1
+        version = ModelVersion.objects.create(
+            project=project,
+            number=number,
+            trainer=trainer.key,
+            job=job,
+            config=outcome.config,
+            seed=outcome.seed,
+            code_version=code_version(),
+            data_snapshot=outcome.snapshot,
+            metrics=outcome.metrics,
+            artifact=artifact,
+            device=device,
+            created_by=job.created_by,
+        )
+        Prediction.objects.bulk_create(
+            [
+                Prediction(
+                    model_version=version, item_id=r.item_id, value=r.value, score=r.score,
+                    uncertainty=r.uncertainty, margin=r.margin,
+                )
+                for r in rows
+            ],
+            batch_size=2000,
+        )
+        loop, _ = ModelLoopSettings.objects.select_for_update().get_or_create(project=project)
+        if loop.active_version_id is None:
+            # The first model becomes active on its own; later ones wait for the researcher.
+            loop.active_version = version
+            loop.save(update_fields=["active_version"])
+            priorities_apply(project=project)
+    return version
+
+
+def modelversion_activate(*, project: Project, version: ModelVersion | None) -> ModelLoopSettings:
+    """Make ``version`` the one used for pre-fill and active learning (None: no model)."""
+    if version is not None and version.project_id != project.pk:
+        raise ValueError("That model version belongs to another project.")
+    with transaction.atomic():
+        loop, _ = ModelLoopSettings.objects.select_for_update().get_or_create(project=project)
+        loop.active_version = version
+        loop.save(update_fields=["active_version"])
+        priorities_apply(project=project)
+    return loop
+
+
+def modelloop_settings_update(
+    *, project: Project, prefill: bool, active_learning: str
+) -> ModelLoopSettings:
+    if active_learning not in ModelLoopSettings.ActiveLearning.values:
+        raise ValueError(f"Unknown active-learning mode {active_learning!r}.")
+    with transaction.atomic():
+        loop, _ = ModelLoopSettings.objects.select_for_update().get_or_create(project=project)
+        loop.prefill = prefill
+        loop.active_learning = active_learning
+        loop.save(update_fields=["prefill", "active_learning"])
+        priorities_apply(project=project)
+    return loop
+
+
+def priorities_apply(*, project: Project) -> int:
+    """Set unlabeled regular items' priority from the active model; returns items changed.
+
+    "Unlabeled" = no human answer yet. With active learning off (or no active model) their
+    priority goes back to 0, so the engine falls back to fewest answers first.
+    """
+    loop = ModelLoopSettings.objects.filter(project=project).select_related("active_version").first()
+    items = Item.objects.filter(project=project, kind=Item.Kind.REGULAR, answer_count=0)
+    mode = loop.active_learning if loop else ModelLoopSettings.ActiveLearning.OFF
+    version = loop.active_version if loop else None
+    if mode == ModelLoopSettings.ActiveLearning.OFF or version is None:
+        return items.exclude(priority=0.0).update(priority=0.0)
+    trainer = trainers.get(version.trainer)
+    predicted = {
+        item_id: (value, score, entropy, margin)
+        for item_id, value, score, entropy, margin in Prediction.objects.filter(
+            model_version=version, item__in=items
+        ).values_list("item_id", "value", "score", "uncertainty", "margin").iterator(chunk_size=5000)
+    }
+    changed = []
+    for item in items.only("id", "payload", "priority").iterator(chunk_size=2000):
+        found = predicted.get(item.pk)
+        priority = 0.0
+        if found is not None:
+            value, score, entropy, margin = found
+            if mode == ModelLoopSettings.ActiveLearning.ENTROPY:
+                priority = entropy
+            elif mode == ModelLoopSettings.ActiveLearning.MARGIN:
+                priority = margin
+            else:
+                priority = trainer.disagreement(item, value, score) or 0.0
+        if item.priority != priority:
+            item.priority = priority
+            changed.append(item)
+    Item.objects.bulk_update(changed, ["priority"], batch_size=2000)
+    return len(changed)
+
+
+def prediction_prefill(assignment: Assignment) -> dict | None:
+    """Prefill provider: the active model's answer for a regular item when pre-fill is on."""
+    item = assignment.item
+    if item.kind != Item.Kind.REGULAR:
+        return None  # never hint the answer to a gold or attention item
+    loop = (
+        ModelLoopSettings.objects.filter(
+            project_id=item.project_id, prefill=True, active_version__isnull=False
+        )
+        .values_list("active_version_id", "active_version__trainer")
+        .first()
+    )
+    if loop is None:
+        return None
+    version_id, trainer_key = loop
+    value = (
+        Prediction.objects.filter(model_version_id=version_id, item_id=item.pk)
+        .values_list("value", flat=True)
+        .first()
+    )
+    if value is None or not trainers.has(trainer_key):
+        return None
+    return trainers.get(trainer_key).prefill_value(value)

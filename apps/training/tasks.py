@@ -1,0 +1,13 @@
+"""Celery tasks of the model loop; routed to the ``gpu`` queue by settings.CELERY_TASK_ROUTES."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from . import services
+
+
+@shared_task(name="apps.training.tasks.model_train", acks_late=True, reject_on_worker_lost=True)
+def model_train(job_id: int) -> None:
+    """Train a model for the job's project; safe to deliver twice (see services.training_run)."""
+    services.training_run(job_id=job_id)

@@ -1,0 +1,1 @@
+"""Framework code for Chorus's models: plain Python + PyTorch + transformers, no Django."""

@@ -1,0 +1,23 @@
+"""What every model in ``ml/`` shares: device, seeding, checkpoints, progress, encoders."""
+
+from .checkpoint import load_checkpoint, save_checkpoint
+from .device import autocast, pick_device
+from .encoder import EncoderUnavailable, default_encoder_path, load_encoder, resolve_encoder
+from .progress import Cancelled, ProgressFn, TrainingError, report
+from .seeding import seed_everything
+
+__all__ = [
+    "Cancelled",
+    "EncoderUnavailable",
+    "ProgressFn",
+    "TrainingError",
+    "autocast",
+    "default_encoder_path",
+    "load_checkpoint",
+    "load_encoder",
+    "pick_device",
+    "report",
+    "resolve_encoder",
+    "save_checkpoint",
+    "seed_everything",
+]
