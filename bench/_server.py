@@ -1,0 +1,184 @@
+"""Start the real platform for a benchmark: database, gunicorn, Celery worker.
+
+Shared by the scripts in bench/. Every server runs as a child process in its own session so
+that stopping it stops its workers too, and every one of them gets the same environment as the
+benchmark script (so they all talk to the same database and var dir).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+REPO = Path(__file__).resolve().parent.parent
+BENCH_DIR = REPO / "bench"
+VENV_BIN = Path(sys.executable).parent
+GUNICORN_CONFIG = BENCH_DIR / "gunicorn_bench.py"
+
+
+def bench_env(*, database_url: str | None, var_dir: Path | str, **extra: str) -> dict[str, str]:
+    """The environment of the bench script and of every server it starts.
+
+    DEBUG is off: with DEBUG on Django records every SQL statement, which is not what
+    production runs and slows each request measurably.
+    """
+    env = dict(os.environ)
+    env.pop("DATABASE_URL", None)
+    if database_url:
+        env["DATABASE_URL"] = database_url
+    env["CHORUS_VAR_DIR"] = str(var_dir)
+    env.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    env["DEBUG"] = "0"
+    env["LOG_LEVEL"] = env.get("BENCH_LOG_LEVEL", "ERROR")
+    env.update(extra)
+    return env
+
+
+def django_setup(env: dict[str, str]) -> None:
+    """Configure Django in this process with ``env`` and register the bench task type."""
+    os.environ.clear()
+    os.environ.update(env)
+    for path in (str(REPO), str(BENCH_DIR)):
+        if path not in sys.path:
+            sys.path.insert(0, path)
+    import django
+
+    django.setup()
+    import benchtype
+
+    benchtype.register()
+
+
+def postgres_database_ensure(database_url: str) -> None:
+    """Create the PostgreSQL database named in ``database_url`` if it does not exist yet."""
+    import dj_database_url
+    import psycopg
+    from psycopg import sql
+
+    cfg = dj_database_url.parse(database_url)
+    conninfo = {
+        "host": cfg.get("HOST") or None,
+        "port": cfg.get("PORT") or None,
+        "user": cfg.get("USER") or None,
+        "password": cfg.get("PASSWORD") or None,
+        "dbname": "postgres",
+    }
+    with psycopg.connect(**{k: v for k, v in conninfo.items() if v}, autocommit=True) as conn:
+        exists = conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", [cfg["NAME"]]
+        ).fetchone()
+        if not exists:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(cfg["NAME"])))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_http(url: str, *, timeout: float = 30.0, process: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"the server exited with status {process.returncode}")
+        try:
+            httpx.get(url, timeout=2.0)
+            return
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise TimeoutError(f"{url} did not answer within {timeout:.0f}s")
+
+
+def _stop(process: subprocess.Popen, *, grace: float = 10.0) -> None:
+    """TERM the process group we started (the master and its workers), then KILL it."""
+    if process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    except ProcessLookupError:
+        pass
+
+
+@contextmanager
+def gunicorn_running(
+    *,
+    env: dict[str, str],
+    workers: int = 4,
+    threads: int = 1,
+    port: int | None = None,
+    log_path: Path | None = None,
+    extra_args: list[str] | None = None,
+    config: Path = GUNICORN_CONFIG,
+) -> Iterator[str]:
+    """Serve config.wsgi with gunicorn (bench task type registered); yields the base URL."""
+    port = port or free_port()
+    args = [
+        str(VENV_BIN / "gunicorn"),
+        "config.wsgi",
+        "-c", str(config),
+        "-b", f"127.0.0.1:{port}",
+        "-w", str(workers),
+        "--threads", str(threads),
+        "--backlog", "2048",
+        "--timeout", "120",
+        *(extra_args or []),
+    ]
+    log = open(log_path, "ab") if log_path else subprocess.DEVNULL
+    process = subprocess.Popen(
+        args, cwd=REPO, env=env, stdout=log, stderr=log, start_new_session=True
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        wait_http(f"{base_url}/accounts/login/", process=process)
+        yield base_url
+    finally:
+        _stop(process)
+        if log_path:
+            log.close()
+
+
+@contextmanager
+def celery_running(
+    *,
+    env: dict[str, str],
+    queues: str = "default",
+    concurrency: int = 1,
+    log_path: Path | None = None,
+) -> Iterator[subprocess.Popen]:
+    """Run a real Celery worker for ``queues``; yields the process once it reports ready."""
+    args = [
+        str(VENV_BIN / "celery"), "-A", "config", "worker",
+        "-Q", queues, "--concurrency", str(concurrency), "--prefetch-multiplier", "1",
+        "-n", f"bench-{os.getpid()}@%h", "-l", "info", "--without-gossip", "--without-mingle",
+    ]
+    log_path = log_path or Path(env["CHORUS_VAR_DIR"]) / f"bench-celery-{os.getpid()}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(
+            args, cwd=REPO, env=env, stdout=log, stderr=log, start_new_session=True
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while b"ready." not in log_path.read_bytes():
+                if process.poll() is not None:
+                    raise RuntimeError(f"celery exited with {process.returncode}; see {log_path}")
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"celery did not become ready; see {log_path}")
+                time.sleep(0.3)
+            yield process
+        finally:
+            _stop(process, grace=30)

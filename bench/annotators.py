@@ -1,0 +1,424 @@
+"""Annotator load benchmark: N simulated annotators against a real gunicorn server.
+
+    .venv/bin/python bench/annotators.py                                   # PostgreSQL, 50 annotators
+    .venv/bin/python bench/annotators.py --sqlite --annotators 20          # embedded SQLite
+
+Each annotator is a thread with its own ``httpx.Client`` (its own cookie session). It enters
+``/p/<slug>/?PROLIFIC_PID=…``, consents, passes the instructions, then loops: GET the annotate
+page (the next item), read the form's action and ``client_token`` with a regex, POST the answer
+with ``HX-Request: true`` as htmx does. A share of the answers is posted twice with the same
+token at the same moment (a double click racing itself). Client-side latency is recorded per
+call; afterwards the database is checked against the engine's invariants and against what the
+clients believe was accepted. The exit status is 1 when an invariant is violated or a target
+(``--check-targets``) is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import resource
+import statistics
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _server  # noqa: E402
+
+DEFAULT_POSTGRES = "postgres://postgres@127.0.0.1:5432/chorus_bench"
+DEFAULT_SQLITE_VAR = "/tmp/chorus-bench-sqlite"
+
+FORM_RE = re.compile(r'id="answer-form"[^>]*?action="([^"]+)"', re.S)
+TOKEN_RE = re.compile(r'name="client_token" value="([0-9a-f]+)"')
+CSRF_RE = re.compile(r'"X-CSRFToken": "([^"]+)"')
+
+
+@dataclass
+class Stats:
+    """What one annotator saw; merged after the run (no locks on the hot path)."""
+
+    next_ms: list[float] = field(default_factory=list)
+    submit_ms: list[float] = field(default_factory=list)
+    accepted: set[str] = field(default_factory=set)  # tokens the client saw accepted
+    accepted_in_window: int = 0
+    doubled: set[str] = field(default_factory=set)
+    errors: Counter = field(default_factory=Counter)
+    refused: Counter = field(default_factory=Counter)  # polite refusals (not errors)
+    finished: bool = False
+
+
+def classify_failure(response: httpx.Response) -> str:
+    text = response.text
+    if "database is locked" in text:
+        return "database is locked"
+    return f"HTTP {response.status_code}"
+
+
+class Annotator(threading.Thread):
+    def __init__(self, n: int, *, base_url: str, slug: str, run: Run):
+        super().__init__(name=f"annotator-{n}", daemon=True)
+        self.n = n
+        self.slug = slug
+        self.run_ = run
+        self.stats = Stats()
+        self.rng = random.Random(n)
+        self.client = httpx.Client(base_url=base_url, timeout=60.0, follow_redirects=False)
+        self.csrf = ""
+
+    # --- setup: entry → consent → instructions (not measured) --------------------------
+    def enter(self) -> None:
+        c = self.client
+        r = c.get(f"/p/{self.slug}/", params={"PROLIFIC_PID": f"bench-{self.run_.tag}-{self.n}",
+                                              "STUDY_ID": "bench", "SESSION_ID": str(self.n)},
+                  follow_redirects=True)
+        r.raise_for_status()
+        self.csrf = CSRF_RE.search(r.text).group(1)
+        r = c.post(f"/p/{self.slug}/consent/", data={"agree": "yes"},
+                   headers={"X-CSRFToken": self.csrf}, follow_redirects=True)
+        r.raise_for_status()
+        r = c.post(f"/p/{self.slug}/instructions/", data={},
+                   headers={"X-CSRFToken": self.csrf})
+        if r.status_code != 302 or not r.headers["location"].endswith("/annotate/"):
+            raise RuntimeError(f"instructions answered {r.status_code}")
+
+    # --- the measured loop ----------------------------------------------------------------
+    def run(self) -> None:
+        run, stats = self.run_, self.stats
+        try:
+            self.enter()
+        except Exception as exc:  # noqa: BLE001 — counted and reported, not raised
+            stats.errors[f"setup: {type(exc).__name__}: {exc}"[:120]] += 1
+            run.ready.wait()
+            return
+        run.ready.wait()
+        while not run.stop.is_set():
+            try:
+                if not self.one_answer():
+                    stats.finished = True
+                    return
+            except httpx.TransportError as exc:
+                stats.errors[f"transport: {type(exc).__name__}"] += 1
+            if run.think_s:
+                time.sleep(self.rng.expovariate(1.0 / run.think_s))
+
+    def one_answer(self) -> bool:
+        """GET the next item and answer it; False when the annotator has nothing left."""
+        run, stats, c = self.run_, self.stats, self.client
+        t0 = time.perf_counter()
+        r = c.get(f"/p/{self.slug}/annotate/")
+        stats.next_ms.append((time.perf_counter() - t0) * 1000)
+        if r.status_code == 302 and r.headers.get("location", "").endswith("/done/"):
+            return False
+        if r.status_code != 200:
+            stats.errors["next-item: " + classify_failure(r)] += 1
+            return True
+        form, token = FORM_RE.search(r.text), TOKEN_RE.search(r.text)
+        if form is None or token is None:
+            if "Nothing left to do" in r.text:
+                return False
+            stats.errors["next-item: no answer form in page"] += 1
+            return True
+        action, token = form.group(1), token.group(1)
+        data = {"client_token": token, "choice": self.rng.choice("ab")}
+        headers = {"HX-Request": "true", "HX-Current-URL": str(r.url), "X-CSRFToken": self.csrf}
+
+        twin = None
+        if self.rng.random() < run.double_rate:
+            # The same form posted again at the same instant from a second connection.
+            twin = DoubleSubmit(self.client, action, data, headers)
+            twin.start()
+            stats.doubled.add(token)
+        t0 = time.perf_counter()
+        r = c.post(action, data=data, headers=headers)
+        stats.submit_ms.append((time.perf_counter() - t0) * 1000)
+        self.judge_submit(r, token)
+        if twin is not None:
+            twin.join()
+            if twin.response is None:
+                stats.errors[f"double submit: {twin.error}"] += 1
+            else:
+                self.judge_submit(twin.response, token)
+        return True
+
+    def judge_submit(self, r: httpx.Response, token: str) -> None:
+        stats = self.stats
+        if r.status_code == 204 and "HX-Redirect" in r.headers:  # accepted, nothing left
+            accepted = True
+        elif r.status_code == 200:
+            text = r.text
+            if 'class="errors"' in text:
+                stats.errors["submit: validation error"] += 1
+                return
+            notice = re.search(r'class="notice" role="status">([^<]*)<', text)
+            if notice:
+                stats.refused[notice.group(1)[:60]] += 1
+                return
+            accepted = True
+        else:
+            stats.errors["submit: " + classify_failure(r)] += 1
+            return
+        if accepted and token not in stats.accepted:
+            stats.accepted.add(token)
+            if time.perf_counter() <= self.run_.window_end:
+                stats.accepted_in_window += 1
+
+
+class DoubleSubmit(threading.Thread):
+    """A second POST of the same form, on its own connection but the same cookies."""
+
+    def __init__(self, client: httpx.Client, action: str, data: dict, headers: dict):
+        super().__init__(daemon=True)
+        self.args = (client, action, data, headers)
+        self.response: httpx.Response | None = None
+        self.error = ""
+
+    def run(self) -> None:
+        client, action, data, headers = self.args
+        try:
+            with httpx.Client(base_url=client.base_url, cookies=client.cookies,
+                              timeout=60.0) as twin:
+                self.response = twin.post(action, data=data, headers=headers)
+        except httpx.TransportError as exc:
+            self.error = type(exc).__name__
+
+
+@dataclass
+class Run:
+    tag: str
+    think_s: float
+    double_rate: float
+    ready: threading.Event = field(default_factory=threading.Event)
+    stop: threading.Event = field(default_factory=threading.Event)
+    window_end: float = float("inf")
+
+
+# --- database side -------------------------------------------------------------------------
+
+
+def project_seed(*, slug: str, items: int, overlap: int):
+    """A live bench project with ``items`` regular items, created straight in the database."""
+    from django.contrib.auth import get_user_model
+
+    from apps.core.models import Item, Project
+    from apps.core.services import project_create
+
+    import benchtype
+
+    owner, _ = get_user_model().objects.get_or_create(username="bench-owner")
+    project = project_create(
+        owner=owner, slug=slug, title=f"Bench {slug}", task_type=benchtype.KEY,
+        overlap=overlap, status=Project.Status.LIVE,
+        instructions="Pick **A** or **B**.",
+    )
+    Item.objects.bulk_create(
+        (Item(project=project, external_id=f"item-{i}", payload={"text": f"Bench item {i}"})
+         for i in range(items)),
+        batch_size=2000,
+    )
+    return project
+
+
+def invariants_check(project, *, accepted: set[str], doubled: set[str]) -> dict[str, int]:
+    """Count violations of the engine's invariants; every value should be 0."""
+    from django.db.models import Count, F
+
+    from apps.core.models import Annotation, Assignment, Item
+
+    annotations = Annotation.objects.filter(project=project)
+    stored_tokens = set(annotations.values_list("client_token", flat=True))
+    per_item = (
+        annotations.filter(item__kind=Item.Kind.REGULAR)
+        .values("item").annotate(n=Count("id")).filter(n__gt=project.overlap)
+    )
+    twice = annotations.values("item", "participant").annotate(n=Count("id")).filter(n__gt=1)
+    assignments_twice = (
+        Assignment.objects.filter(item__project=project)
+        .values("item", "participant").annotate(n=Count("id")).filter(n__gt=1)
+    )
+    counter_drift = (
+        Item.objects.filter(project=project)
+        .annotate(stored=Count("annotations"))
+        .exclude(answer_count=F("stored"))
+    )
+    doubled_rows = annotations.filter(client_token__in=doubled).values("client_token").annotate(
+        n=Count("id")
+    ).filter(n__gt=1)
+    return {
+        "items over overlap": per_item.count(),
+        "(item, participant) answered twice": twice.count(),
+        "(item, participant) assigned twice": assignments_twice.count(),
+        "accepted by server but not stored": len(accepted - stored_tokens),
+        "stored but never seen accepted": len(stored_tokens - accepted),
+        "double-submitted tokens stored twice": doubled_rows.count(),
+        "doubled tokens missing": len((doubled & accepted) - stored_tokens),
+        "answer_count differs from rows": counter_drift.count(),
+    }
+
+
+# --- reporting -------------------------------------------------------------------------------
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    if len(values) < 2:
+        return {"n": len(values), "p50": float("nan"), "p95": float("nan"), "p99": float("nan")}
+    q = statistics.quantiles(values, n=100, method="inclusive")
+    return {"n": len(values), "p50": q[49], "p95": q[94], "p99": q[98]}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--annotators", type=int, default=None,
+                        help="concurrent annotators (default 50 on PostgreSQL, 20 on SQLite)")
+    parser.add_argument("--seconds", type=float, default=30.0, help="measured run time")
+    parser.add_argument("--items", type=int, default=6000)
+    parser.add_argument("--overlap", type=int, default=3)
+    parser.add_argument("--think-ms", type=float, default=0.0,
+                        help="mean think time between answers (exponential); 0 = as fast as possible")
+    parser.add_argument("--double-rate", type=float, default=0.05,
+                        help="share of answers posted twice at once with the same token")
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker")
+    parser.add_argument("--gunicorn-config", type=Path, default=_server.GUNICORN_CONFIG,
+                        help="gunicorn config file; it must register the bench task type "
+                             "(see bench/gunicorn_bench.py)")
+    parser.add_argument("--sqlite", action="store_true",
+                        help="use the embedded SQLite default instead of DATABASE_URL")
+    parser.add_argument("--database-url", default=None,
+                        help=f"PostgreSQL URL (default $DATABASE_URL or {DEFAULT_POSTGRES})")
+    parser.add_argument("--var-dir", default=None,
+                        help=f"CHORUS_VAR_DIR (default {DEFAULT_SQLITE_VAR} with --sqlite, "
+                             "/tmp/chorus-bench-pg otherwise)")
+    parser.add_argument("--check-targets", action="store_true",
+                        help="exit 1 when the latency/throughput targets are missed")
+    parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
+    args = parser.parse_args(argv)
+
+    if args.sqlite:
+        database_url = None
+        var_dir = Path(args.var_dir or DEFAULT_SQLITE_VAR)
+        annotators = args.annotators or 20
+    else:
+        database_url = args.database_url or os.environ.get("DATABASE_URL") or DEFAULT_POSTGRES
+        var_dir = Path(args.var_dir or "/tmp/chorus-bench-pg")
+        annotators = args.annotators or 50
+    var_dir.mkdir(parents=True, exist_ok=True)
+    env = _server.bench_env(database_url=database_url, var_dir=var_dir)
+    if database_url:
+        _server.postgres_database_ensure(database_url)
+    _server.django_setup(env)
+
+    from django.core.management import call_command
+    from django.db import connection
+
+    call_command("migrate", verbosity=0, interactive=False)
+    tag = uuid.uuid4().hex[:8]
+    slug = f"bench-{tag}"
+    project = project_seed(slug=slug, items=args.items, overlap=args.overlap)
+    connection.close()  # the server processes do the work now; don't hold a SQLite reader open
+
+    backend = "PostgreSQL" if database_url else "SQLite"
+    print(f"{backend}: {annotators} annotators × {args.seconds:.0f}s, {args.items} items, "
+          f"overlap {args.overlap}, gunicorn -w {args.workers} --threads {args.threads}, "
+          f"think {args.think_ms:.0f} ms, double submits {args.double_rate:.0%}", flush=True)
+
+    run = Run(tag=tag, think_s=args.think_ms / 1000, double_rate=args.double_rate)
+    log_path = var_dir / f"bench-gunicorn-{tag}.log"
+    with _server.gunicorn_running(env=env, workers=args.workers, threads=args.threads,
+                                  log_path=log_path, config=args.gunicorn_config) as base_url:
+        threads = [Annotator(n, base_url=base_url, slug=slug, run=run) for n in range(annotators)]
+        for t in threads:
+            t.start()
+        # Everyone enters before the clock starts; entry is not what is measured.
+        deadline = time.monotonic() + 120
+        while any(not t.csrf and t.is_alive() for t in threads) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        cpu0, t_start = time.process_time(), time.perf_counter()
+        run.window_end = t_start + args.seconds
+        run.ready.set()
+        time.sleep(args.seconds)
+        run.stop.set()
+        for t in threads:
+            t.join(timeout=120)
+        elapsed = time.perf_counter() - t_start
+        client_cpu = time.process_time() - cpu0
+        for t in threads:
+            t.client.close()
+
+    stats = Stats()
+    for t in threads:
+        s = t.stats
+        stats.next_ms += s.next_ms
+        stats.submit_ms += s.submit_ms
+        stats.accepted |= s.accepted
+        stats.accepted_in_window += s.accepted_in_window
+        stats.doubled |= s.doubled
+        stats.errors.update(s.errors)
+        stats.refused.update(s.refused)
+    finished = sum(t.stats.finished for t in threads)
+
+    project.refresh_from_db()
+    violations = invariants_check(project, accepted=stats.accepted, doubled=stats.doubled)
+    next_p, submit_p = percentiles(stats.next_ms), percentiles(stats.submit_ms)
+    answers_per_s = stats.accepted_in_window / args.seconds
+
+    print(f"\n  {'call':<10}{'n':>8}{'p50 ms':>10}{'p95 ms':>10}{'p99 ms':>10}")
+    for name, p in (("next-item", next_p), ("submit", submit_p)):
+        print(f"  {name:<10}{p['n']:>8}{p['p50']:>10.1f}{p['p95']:>10.1f}{p['p99']:>10.1f}")
+    print(f"\n  answers/s (accepted, within the {args.seconds:.0f}s window): {answers_per_s:.1f}")
+    print(f"  answers accepted in all: {len(stats.accepted)}  (double-submitted: "
+          f"{len(stats.doubled)}; annotators out of work: {finished})")
+    print(f"  client CPU: {client_cpu:.1f}s over {elapsed:.1f}s "
+          f"({100 * client_cpu / elapsed:.0f}% of one core); "
+          f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024} MiB")
+    print("  errors: " + (", ".join(f"{k} ×{v}" for k, v in stats.errors.most_common())
+                          or "none"))
+    if stats.refused:
+        print("  polite refusals: " + ", ".join(f"{k!r} ×{v}" for k, v in stats.refused.items()))
+    print("\n  invariants (all must be 0):")
+    for name, count in violations.items():
+        print(f"    {'OK ' if count == 0 else 'BAD'} {name}: {count}")
+
+    failed = any(violations.values())
+    if args.check_targets:
+        if database_url:
+            targets = {
+                "next-item p95 < 50 ms": next_p["p95"] < 50,
+                "submit p95 < 50 ms": submit_p["p95"] < 50,
+                "≥ 150 answers/s": answers_per_s >= 150,
+            }
+        else:
+            targets = {
+                "≥ 50 answers/s": answers_per_s >= 50,
+                "no 'database is locked' reached a user": not any(
+                    "database is locked" in k for k in stats.errors),
+            }
+        print("\n  targets:")
+        for name, ok in targets.items():
+            print(f"    {'met   ' if ok else 'MISSED'} {name}")
+        failed = failed or not all(targets.values())
+
+    if args.json:
+        Path(args.json).write_text(json.dumps({
+            "backend": backend, "annotators": annotators, "seconds": args.seconds,
+            "workers": args.workers, "threads": args.threads, "think_ms": args.think_ms,
+            "next_item": next_p, "submit": submit_p, "answers_per_s": answers_per_s,
+            "accepted": len(stats.accepted), "errors": dict(stats.errors),
+            "refused": dict(stats.refused), "violations": violations,
+            "client_cpu_s": client_cpu, "elapsed_s": elapsed,
+        }, indent=2))
+    print(f"\n  server log: {log_path}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
