@@ -129,12 +129,18 @@ def gunicorn_running(
     args = [
         str(VENV_BIN / "gunicorn"),
         "config.wsgi",
-        "-c", str(config),
-        "-b", f"127.0.0.1:{port}",
-        "-w", str(workers),
-        "--threads", str(threads),
-        "--backlog", "2048",
-        "--timeout", "120",
+        "-c",
+        str(config),
+        "-b",
+        f"127.0.0.1:{port}",
+        "-w",
+        str(workers),
+        "--threads",
+        str(threads),
+        "--backlog",
+        "2048",
+        "--timeout",
+        "120",
         *(extra_args or []),
     ]
     log = open(log_path, "ab") if log_path else subprocess.DEVNULL
@@ -161,9 +167,22 @@ def celery_running(
 ) -> Iterator[subprocess.Popen]:
     """Run a real Celery worker for ``queues``; yields the process once it reports ready."""
     args = [
-        str(VENV_BIN / "celery"), "-A", "config", "worker",
-        "-Q", queues, "--concurrency", str(concurrency), "--prefetch-multiplier", "1",
-        "-n", f"bench-{os.getpid()}@%h", "-l", "info", "--without-gossip", "--without-mingle",
+        str(VENV_BIN / "celery"),
+        "-A",
+        "config",
+        "worker",
+        "-Q",
+        queues,
+        "--concurrency",
+        str(concurrency),
+        "--prefetch-multiplier",
+        "1",
+        "-n",
+        f"bench-{os.getpid()}@%h",
+        "-l",
+        "info",
+        "--without-gossip",
+        "--without-mingle",
     ]
     log_path = log_path or Path(env["CHORUS_VAR_DIR"]) / f"bench-celery-{os.getpid()}.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)

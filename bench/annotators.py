@@ -78,16 +78,25 @@ class Annotator(threading.Thread):
     # --- setup: entry → consent → instructions (not measured) --------------------------
     def enter(self) -> None:
         c = self.client
-        r = c.get(f"/p/{self.slug}/", params={"PROLIFIC_PID": f"bench-{self.run_.tag}-{self.n}",
-                                              "STUDY_ID": "bench", "SESSION_ID": str(self.n)},
-                  follow_redirects=True)
+        r = c.get(
+            f"/p/{self.slug}/",
+            params={
+                "PROLIFIC_PID": f"bench-{self.run_.tag}-{self.n}",
+                "STUDY_ID": "bench",
+                "SESSION_ID": str(self.n),
+            },
+            follow_redirects=True,
+        )
         r.raise_for_status()
         self.csrf = CSRF_RE.search(r.text).group(1)
-        r = c.post(f"/p/{self.slug}/consent/", data={"agree": "yes"},
-                   headers={"X-CSRFToken": self.csrf}, follow_redirects=True)
+        r = c.post(
+            f"/p/{self.slug}/consent/",
+            data={"agree": "yes"},
+            headers={"X-CSRFToken": self.csrf},
+            follow_redirects=True,
+        )
         r.raise_for_status()
-        r = c.post(f"/p/{self.slug}/instructions/", data={},
-                   headers={"X-CSRFToken": self.csrf})
+        r = c.post(f"/p/{self.slug}/instructions/", data={}, headers={"X-CSRFToken": self.csrf})
         if r.status_code != 302 or not r.headers["location"].endswith("/annotate/"):
             raise RuntimeError(f"instructions answered {r.status_code}")
 
@@ -185,8 +194,9 @@ class DoubleSubmit(threading.Thread):
     def run(self) -> None:
         client, action, data, headers = self.args
         try:
-            with httpx.Client(base_url=client.base_url, cookies=client.cookies,
-                              timeout=60.0) as twin:
+            with httpx.Client(
+                base_url=client.base_url, cookies=client.cookies, timeout=60.0
+            ) as twin:
                 self.response = twin.post(action, data=data, headers=headers)
         except httpx.TransportError as exc:
             self.error = type(exc).__name__
@@ -207,22 +217,27 @@ class Run:
 
 def project_seed(*, slug: str, items: int, overlap: int):
     """A live bench project with ``items`` regular items, created straight in the database."""
+    import benchtype
     from django.contrib.auth import get_user_model
 
     from apps.core.models import Item, Project
     from apps.core.services import project_create
 
-    import benchtype
-
     owner, _ = get_user_model().objects.get_or_create(username="bench-owner")
     project = project_create(
-        owner=owner, slug=slug, title=f"Bench {slug}", task_type=benchtype.KEY,
-        overlap=overlap, status=Project.Status.LIVE,
+        owner=owner,
+        slug=slug,
+        title=f"Bench {slug}",
+        task_type=benchtype.KEY,
+        overlap=overlap,
+        status=Project.Status.LIVE,
         instructions="Pick **A** or **B**.",
     )
     Item.objects.bulk_create(
-        (Item(project=project, external_id=f"item-{i}", payload={"text": f"Bench item {i}"})
-         for i in range(items)),
+        (
+            Item(project=project, external_id=f"item-{i}", payload={"text": f"Bench item {i}"})
+            for i in range(items)
+        ),
         batch_size=2000,
     )
     return project
@@ -238,21 +253,28 @@ def invariants_check(project, *, accepted: set[str], doubled: set[str]) -> dict[
     stored_tokens = set(annotations.values_list("client_token", flat=True))
     per_item = (
         annotations.filter(item__kind=Item.Kind.REGULAR)
-        .values("item").annotate(n=Count("id")).filter(n__gt=project.overlap)
+        .values("item")
+        .annotate(n=Count("id"))
+        .filter(n__gt=project.overlap)
     )
     twice = annotations.values("item", "participant").annotate(n=Count("id")).filter(n__gt=1)
     assignments_twice = (
         Assignment.objects.filter(item__project=project)
-        .values("item", "participant").annotate(n=Count("id")).filter(n__gt=1)
+        .values("item", "participant")
+        .annotate(n=Count("id"))
+        .filter(n__gt=1)
     )
     counter_drift = (
         Item.objects.filter(project=project)
         .annotate(stored=Count("annotations"))
         .exclude(answer_count=F("stored"))
     )
-    doubled_rows = annotations.filter(client_token__in=doubled).values("client_token").annotate(
-        n=Count("id")
-    ).filter(n__gt=1)
+    doubled_rows = (
+        annotations.filter(client_token__in=doubled)
+        .values("client_token")
+        .annotate(n=Count("id"))
+        .filter(n__gt=1)
+    )
     return {
         "items over overlap": per_item.count(),
         "(item, participant) answered twice": twice.count(),
@@ -277,29 +299,57 @@ def percentiles(values: list[float]) -> dict[str, float]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--annotators", type=int, default=None,
-                        help="concurrent annotators (default 50 on PostgreSQL, 20 on SQLite)")
+    parser.add_argument(
+        "--annotators",
+        type=int,
+        default=None,
+        help="concurrent annotators (default 50 on PostgreSQL, 20 on SQLite)",
+    )
     parser.add_argument("--seconds", type=float, default=30.0, help="measured run time")
     parser.add_argument("--items", type=int, default=6000)
     parser.add_argument("--overlap", type=int, default=3)
-    parser.add_argument("--think-ms", type=float, default=0.0,
-                        help="mean think time between answers (exponential); 0 = as fast as possible")
-    parser.add_argument("--double-rate", type=float, default=0.05,
-                        help="share of answers posted twice at once with the same token")
+    parser.add_argument(
+        "--think-ms",
+        type=float,
+        default=0.0,
+        help="mean think time between answers (exponential); 0 = as fast as possible",
+    )
+    parser.add_argument(
+        "--double-rate",
+        type=float,
+        default=0.05,
+        help="share of answers posted twice at once with the same token",
+    )
     parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
     parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker")
-    parser.add_argument("--gunicorn-config", type=Path, default=_server.GUNICORN_CONFIG,
-                        help="gunicorn config file; it must register the bench task type "
-                             "(see bench/gunicorn_bench.py)")
-    parser.add_argument("--sqlite", action="store_true",
-                        help="use the embedded SQLite default instead of DATABASE_URL")
-    parser.add_argument("--database-url", default=None,
-                        help=f"PostgreSQL URL (default $DATABASE_URL or {DEFAULT_POSTGRES})")
-    parser.add_argument("--var-dir", default=None,
-                        help=f"CHORUS_VAR_DIR (default {DEFAULT_SQLITE_VAR} with --sqlite, "
-                             "/tmp/chorus-bench-pg otherwise)")
-    parser.add_argument("--check-targets", action="store_true",
-                        help="exit 1 when the latency/throughput targets are missed")
+    parser.add_argument(
+        "--gunicorn-config",
+        type=Path,
+        default=_server.GUNICORN_CONFIG,
+        help="gunicorn config file; it must register the bench task type "
+        "(see bench/gunicorn_bench.py)",
+    )
+    parser.add_argument(
+        "--sqlite",
+        action="store_true",
+        help="use the embedded SQLite default instead of DATABASE_URL",
+    )
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help=f"PostgreSQL URL (default $DATABASE_URL or {DEFAULT_POSTGRES})",
+    )
+    parser.add_argument(
+        "--var-dir",
+        default=None,
+        help=f"CHORUS_VAR_DIR (default {DEFAULT_SQLITE_VAR} with --sqlite, "
+        "/tmp/chorus-bench-pg otherwise)",
+    )
+    parser.add_argument(
+        "--check-targets",
+        action="store_true",
+        help="exit 1 when the latency/throughput targets are missed",
+    )
     parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
     args = parser.parse_args(argv)
 
@@ -327,14 +377,22 @@ def main(argv: list[str] | None = None) -> int:
     connection.close()  # the server processes do the work now; don't hold a SQLite reader open
 
     backend = "PostgreSQL" if database_url else "SQLite"
-    print(f"{backend}: {annotators} annotators × {args.seconds:.0f}s, {args.items} items, "
-          f"overlap {args.overlap}, gunicorn -w {args.workers} --threads {args.threads}, "
-          f"think {args.think_ms:.0f} ms, double submits {args.double_rate:.0%}", flush=True)
+    print(
+        f"{backend}: {annotators} annotators × {args.seconds:.0f}s, {args.items} items, "
+        f"overlap {args.overlap}, gunicorn -w {args.workers} --threads {args.threads}, "
+        f"think {args.think_ms:.0f} ms, double submits {args.double_rate:.0%}",
+        flush=True,
+    )
 
     run = Run(tag=tag, think_s=args.think_ms / 1000, double_rate=args.double_rate)
     log_path = var_dir / f"bench-gunicorn-{tag}.log"
-    with _server.gunicorn_running(env=env, workers=args.workers, threads=args.threads,
-                                  log_path=log_path, config=args.gunicorn_config) as base_url:
+    with _server.gunicorn_running(
+        env=env,
+        workers=args.workers,
+        threads=args.threads,
+        log_path=log_path,
+        config=args.gunicorn_config,
+    ) as base_url:
         threads = [Annotator(n, base_url=base_url, slug=slug, run=run) for n in range(annotators)]
         for t in threads:
             t.start()
@@ -375,13 +433,16 @@ def main(argv: list[str] | None = None) -> int:
     for name, p in (("next-item", next_p), ("submit", submit_p)):
         print(f"  {name:<10}{p['n']:>8}{p['p50']:>10.1f}{p['p95']:>10.1f}{p['p99']:>10.1f}")
     print(f"\n  answers/s (accepted, within the {args.seconds:.0f}s window): {answers_per_s:.1f}")
-    print(f"  answers accepted in all: {len(stats.accepted)}  (double-submitted: "
-          f"{len(stats.doubled)}; annotators out of work: {finished})")
-    print(f"  client CPU: {client_cpu:.1f}s over {elapsed:.1f}s "
-          f"({100 * client_cpu / elapsed:.0f}% of one core); "
-          f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024} MiB")
-    print("  errors: " + (", ".join(f"{k} ×{v}" for k, v in stats.errors.most_common())
-                          or "none"))
+    print(
+        f"  answers accepted in all: {len(stats.accepted)}  (double-submitted: "
+        f"{len(stats.doubled)}; annotators out of work: {finished})"
+    )
+    print(
+        f"  client CPU: {client_cpu:.1f}s over {elapsed:.1f}s "
+        f"({100 * client_cpu / elapsed:.0f}% of one core); "
+        f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024} MiB"
+    )
+    print("  errors: " + (", ".join(f"{k} ×{v}" for k, v in stats.errors.most_common()) or "none"))
     if stats.refused:
         print("  polite refusals: " + ", ".join(f"{k!r} ×{v}" for k, v in stats.refused.items()))
     print("\n  invariants (all must be 0):")
@@ -400,7 +461,8 @@ def main(argv: list[str] | None = None) -> int:
             targets = {
                 "≥ 50 answers/s": answers_per_s >= 50,
                 "no 'database is locked' reached a user": not any(
-                    "database is locked" in k for k in stats.errors),
+                    "database is locked" in k for k in stats.errors
+                ),
             }
         print("\n  targets:")
         for name, ok in targets.items():
@@ -408,14 +470,28 @@ def main(argv: list[str] | None = None) -> int:
         failed = failed or not all(targets.values())
 
     if args.json:
-        Path(args.json).write_text(json.dumps({
-            "backend": backend, "annotators": annotators, "seconds": args.seconds,
-            "workers": args.workers, "threads": args.threads, "think_ms": args.think_ms,
-            "next_item": next_p, "submit": submit_p, "answers_per_s": answers_per_s,
-            "accepted": len(stats.accepted), "errors": dict(stats.errors),
-            "refused": dict(stats.refused), "violations": violations,
-            "client_cpu_s": client_cpu, "elapsed_s": elapsed,
-        }, indent=2))
+        Path(args.json).write_text(
+            json.dumps(
+                {
+                    "backend": backend,
+                    "annotators": annotators,
+                    "seconds": args.seconds,
+                    "workers": args.workers,
+                    "threads": args.threads,
+                    "think_ms": args.think_ms,
+                    "next_item": next_p,
+                    "submit": submit_p,
+                    "answers_per_s": answers_per_s,
+                    "accepted": len(stats.accepted),
+                    "errors": dict(stats.errors),
+                    "refused": dict(stats.refused),
+                    "violations": violations,
+                    "client_cpu_s": client_cpu,
+                    "elapsed_s": elapsed,
+                },
+                indent=2,
+            )
+        )
     print(f"\n  server log: {log_path}")
     return 1 if failed else 0
 

@@ -30,7 +30,10 @@ class BenchChoiceTaskType(BaseTaskType):
     form_template = "core/_choice_form.html"
 
     def item_context(self, item, participant) -> dict:
-        return {"question": item.payload.get("text", "Pick one"), "choices": [("a", "A"), ("b", "B")]}
+        return {
+            "question": item.payload.get("text", "Pick one"),
+            "choices": [("a", "A"), ("b", "B")],
+        }
 
     def value_from_form(self, item, data) -> dict:
         return {"choice": data.get("choice")}
