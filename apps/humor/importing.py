@@ -56,7 +56,7 @@ your just been being very why here dont im cant
 OTHER_WORDS = frozenset("""
 el la los las del que por para con una uno es y en se su al lo como pero más este esta
 le les des du et est une pour dans pas qui sur avec sont ce cette
-der die das und ist nicht mit sich auf dem den ein eine zu von
+der die das und ist nicht mit sich auf dem den ein eine zu von für über auch jahre
 o os da do em um uma não com para mais
 il che di non per sono della
 yang dan di ini itu tidak dengan untuk
@@ -118,7 +118,7 @@ def looks_english(text: str) -> bool:
     other = sum(w in OTHER_WORDS and w not in ENGLISH_WORDS for w in words)
     if english == 0 and other == 0:
         return True
-    return english >= other
+    return english > other
 
 
 def display_parts(text: str) -> list[tuple[str, str]]:
@@ -194,7 +194,7 @@ class PostReader:
         if not post_id:
             raise RowError(f"column 'URL': no post id in {url!r}")
         reactions = {
-            r: parse_count(self._cell(data, column), column)
+            r: parse_count(self._cell(data, column), self.columns.get(column, column))
             for r, column in CT_REACTION_COLUMNS.items()
         }
         total = self._cell(data, "Total Interactions").strip()

@@ -151,21 +151,28 @@ def make_rows(rng: random.Random) -> tuple[list[dict], list[dict]]:
         used_texts.append(text)
         return row
 
+    def fresh(template: str) -> str:
+        """A filled-in template not used before (the intended duplicates come later)."""
+        while True:
+            text = template.format(n=rng.randint(2, 999), thing=rng.choice(THINGS),
+                                   name=rng.choice(NAMES))
+            if text not in used_texts:
+                return text
+            template += " Stay safe."
+
     for i in range(70):
-        template = JOKES[i % len(JOKES)]
-        text = template.format(n=rng.randint(2, 300), thing=rng.choice(THINGS))
-        post(text, "joke" if i % 3 else "mild_joke")
+        post(fresh(JOKES[i % len(JOKES)]), "joke" if i % 3 else "mild_joke")
     for i in range(90):
-        text = NEWS[i % len(NEWS)].format(n=rng.randint(2, 900))
+        text = fresh(NEWS[i % len(NEWS)])
         if i % 9 == 0:
             text += " Details: https://health.example.gov/covid-update"
         post(text, "news")
     for i in range(35):
-        post(SAD[i % len(SAD)].format(n=rng.randint(2, 90), name=rng.choice(NAMES)), "sad")
+        post(fresh(SAD[i % len(SAD)]), "sad")
     for i in range(25):
-        post(ANGRY[i % len(ANGRY)].format(n=rng.randint(2, 900)), "angry")
+        post(fresh(ANGRY[i % len(ANGRY)]), "angry")
     for i in range(35):
-        post(LOVE[i % len(LOVE)].format(n=rng.randint(2, 90), name=rng.choice(NAMES)), "love")
+        post(fresh(LOVE[i % len(LOVE)]), "love")
     # A few posts nobody reacted to (t = 0) and a few with a handful of reactions.
     for i in range(6):
         post(NEWS[i].format(n=rng.randint(2, 99)) + " (repost)", "news", total=0)
@@ -177,7 +184,7 @@ def make_rows(rng: random.Random) -> tuple[list[dict], list[dict]]:
         post(f"Read the full story ({i + 1}) on our website.", "news", kind="Link",
              link_text="Covid update: what changes on Monday", description="All the rules.")
     for i in range(12):
-        post(NON_ENGLISH[i % len(NON_ENGLISH)].format(n=rng.randint(2, 99)), "news")
+        post(fresh(NON_ENGLISH[i % len(NON_ENGLISH)]), "news")
     for i in range(5):
         long_text = " ".join(NEWS[(i + j) % len(NEWS)].format(n=j + 10) for j in range(8))
         post(long_text, "news")
