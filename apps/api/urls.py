@@ -1,8 +1,42 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from . import views
+
 app_name = "api"
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("projects/", views.ProjectListApi.as_view(), name="project_list"),
+    path("projects/create/", views.ProjectCreateApi.as_view(), name="project_create"),
+    path("projects/<slug:slug>/", views.ProjectDetailApi.as_view(), name="project_detail"),
+    path("projects/<slug:slug>/update/", views.ProjectUpdateApi.as_view(), name="project_update"),
+    path("projects/<slug:slug>/delete/", views.ProjectDeleteApi.as_view(), name="project_delete"),
+    path("projects/<slug:slug>/items/", views.ItemListApi.as_view(), name="item_list"),
+    path("projects/<slug:slug>/items/import/", views.ItemImportApi.as_view(), name="item_import"),
+    path(
+        "projects/<slug:slug>/annotations/",
+        views.AnnotationListApi.as_view(),
+        name="annotation_list",
+    ),
+    path(
+        "projects/<slug:slug>/participants/",
+        views.ParticipantListApi.as_view(),
+        name="participant_list",
+    ),
+    path(
+        "projects/<slug:slug>/participants/<uuid:public_id>/block/",
+        views.ParticipantBlockApi.as_view(),
+        name="participant_block",
+    ),
+    path(
+        "projects/<slug:slug>/aggregates/",
+        views.AggregateListApi.as_view(),
+        name="aggregate_list",
+    ),
+    path(
+        "projects/<slug:slug>/export/<str:what>.<str:fmt>",
+        views.ExportApi.as_view(),
+        name="export",
+    ),
 ]

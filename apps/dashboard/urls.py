@@ -5,12 +5,24 @@ from . import views
 app_name = "dashboard"
 urlpatterns = [
     path("", views.project_list, name="project_list"),
+    path("account/api-token/", views.api_token, name="api_token"),
     path("projects/new/", views.project_new, name="project_new"),
     path("projects/<slug:slug>/", views.project_detail, name="project_detail"),
     path("projects/<slug:slug>/data/", views.project_data, name="data"),
+    path("projects/<slug:slug>/data/jobs/<int:job_id>/", views.job_status, name="job_status"),
     path("projects/<slug:slug>/launch/", views.project_launch, name="launch"),
     path("projects/<slug:slug>/progress/", views.project_progress, name="progress"),
     path("projects/<slug:slug>/quality/", views.project_quality, name="quality"),
+    path(
+        "projects/<slug:slug>/participants/<uuid:public_id>/block/",
+        views.participant_block,
+        name="participant_block",
+    ),
     path("projects/<slug:slug>/results/", views.project_results, name="results"),
     path("projects/<slug:slug>/export/", views.project_export, name="export"),
+    path(
+        "projects/<slug:slug>/export/<str:what>.<str:fmt>",
+        views.export_download,
+        name="export_download",
+    ),
 ]

@@ -1,12 +1,33 @@
+"""The researcher dashboard: one function view per page; htmx requests get a named partial."""
+
 from __future__ import annotations
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
+from rest_framework.authtoken.models import Token
 
-from apps.core import registry
-from apps.core.access import projects_for_user
+from apps.core import exporting, registry
+from apps.core.access import project_for_user, projects_for_user
+from apps.core.models import Job, Participant, Project
+from apps.core.quality import answers_frame
+from apps.core.services import PROLIFIC_REDIRECT, project_create
+from apps.core.uploads import upload_preview
+
+from . import selectors, services
+from .forms import BlockForm, ProjectCreateForm, ProjectSettingsForm, StatusForm, UploadForm
+
+AGGREGATION_METHODS = exporting.AGGREGATION_METHODS
+
+
+def _tab(request: HttpRequest, project: Project, tab: str, template: str, context: dict,
+         *, partial: str | None = None, status: int = 200) -> HttpResponse:
+    name = f"{template}#{partial}" if partial and request.htmx else template
+    return render(request, name, {"project": project, "tab": tab, **context}, status=status)
 
 
 @login_required
@@ -21,50 +42,245 @@ def project_list(request: HttpRequest) -> HttpResponse:
     return render(request, "dashboard/project_list.html", {"rows": rows})
 
 
-def _project_page(request: HttpRequest, slug: str, tab: str, title: str) -> HttpResponse:
-    # Placeholder page until the dashboard issue fills each tab in.
-    from apps.core.access import project_for_user
-
-    project = project_for_user(request, slug)
-    return render(request, "dashboard/tab_placeholder.html",
-                  {"project": project, "tab": tab, "title": title})
-
-
 @login_required
+@require_http_methods(["GET", "POST"])
 def project_new(request: HttpRequest) -> HttpResponse:
-    return render(request, "dashboard/tab_placeholder.html", {"title": "New project"})
+    keys = [key for key, _ in registry.choices()]
+    if not keys:
+        raise Http404("No task type is registered.")
+    chosen = request.POST.get("task_type_key") or request.GET.get("task_type") or keys[0]
+    if chosen not in keys:
+        chosen = keys[0]
+    task_type = registry.get(chosen)
+    if request.method == "POST" and not request.POST.get("switch"):
+        form = ProjectCreateForm(request.POST, task_type=task_type)
+        if form.is_valid():
+            project = project_create(
+                owner=request.user,
+                slug=form.cleaned_data["slug"],
+                task_type=task_type.key,
+                config=form.cleaned_config,
+                status=Project.Status.DRAFT,
+                **form.project_fields(),
+            )
+            messages.success(request, f"Project “{project.title}” created. Now import its items.")
+            return redirect("dashboard:data", project.slug)
+    else:
+        # A task-type switch keeps what was typed in the common fields.
+        data = request.POST.copy() if request.method == "POST" else None
+        initial = {k: v for k, v in (data or {}).items()
+                   if k not in ("config_json",) and not k.startswith("cfg_")}
+        form = ProjectCreateForm(task_type=task_type, initial=initial)
+    template = "dashboard/project_new.html"
+    if request.htmx:
+        template += "#project-form"
+    return render(request, template, {"form": form, "task_type": task_type})
 
 
 @login_required
+@require_http_methods(["GET", "POST"])
 def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    return _project_page(request, slug, "overview", "Overview")
+    project = project_for_user(request, slug, write=request.method == "POST")
+    task_type = registry.get(project.task_type)
+    if request.method == "POST":
+        form = ProjectSettingsForm(request.POST, task_type=task_type, config=project.config)
+        if form.is_valid():
+            services.project_settings_update(
+                project=project, config=form.cleaned_config, **form.project_fields()
+            )
+            messages.success(request, "Settings saved.")
+            return redirect("dashboard:project_detail", project.slug)
+    else:
+        form = ProjectSettingsForm(task_type=task_type, config=project.config,
+                                   initial=ProjectSettingsForm.initial_for(project))
+    counts = selectors.project_counts(project=project)
+    return _tab(request, project, "overview", "dashboard/project_detail.html",
+                {"form": form, "task_type": task_type, "counts": counts,
+                 "can_write": project.role != "viewer"})
 
 
 @login_required
+@require_http_methods(["GET", "POST"])
 def project_data(request: HttpRequest, slug: str) -> HttpResponse:
-    return _project_page(request, slug, "data", "Data")
+    project = project_for_user(request, slug, write=request.method == "POST")
+    context: dict = {"form": UploadForm(), "can_write": project.role != "viewer"}
+    status = 200
+    if request.method == "POST":
+        form = UploadForm(request.POST, request.FILES)
+        context["form"] = form
+        if form.is_valid():
+            upload = form.cleaned_data["file"]
+            context["preview"], context["preview_error"] = upload_preview(upload, upload.name)
+            problem = services.upload_problem(name=upload.name, size=upload.size)
+            if problem:
+                context["report"] = {"created": 0, "errors": [{"line": 0, "reason": problem}]}
+                status = 400
+            else:
+                outcome = services.items_import_start(
+                    project=project, upload=upload, user=request.user
+                )
+                if isinstance(outcome, Job):
+                    context["job"] = outcome
+                else:
+                    context["report"] = outcome.as_dict()
+                    status = 200 if outcome.ok else 400
+        else:
+            status = 400
+    context["jobs"] = selectors.import_jobs(project=project)
+    context["items"] = selectors.items_preview(project=project)
+    context["counts"] = selectors.project_counts(project=project)
+    return _tab(request, project, "data", "dashboard/data.html", context, status=status)
 
 
 @login_required
+def job_status(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
+    project = project_for_user(request, slug)
+    job = Job.objects.filter(project=project, pk=job_id).first()
+    if job is None:
+        raise Http404("No such job.")
+    return render(request, "dashboard/data.html#job", {"project": project, "job": job})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
 def project_launch(request: HttpRequest, slug: str) -> HttpResponse:
-    return _project_page(request, slug, "launch", "Launch")
+    project = project_for_user(request, slug, write=request.method == "POST")
+    if request.method == "POST":
+        form = StatusForm(request.POST)
+        if form.is_valid():
+            try:
+                services.project_status_set(project=project, status=form.cleaned_data["status"])
+                messages.success(request, f"The project is now {project.get_status_display()}.")
+            except services.StatusRefused as exc:
+                messages.error(request, str(exc))
+        return redirect("dashboard:launch", project.slug)
+    link = request.build_absolute_uri(reverse("crowd:entry", args=[project.slug]))
+    context = {
+        "link": link,
+        "prolific_url": link + "?PROLIFIC_PID={{%PROLIFIC_PID%}}&STUDY_ID={{%STUDY_ID%}}"
+                               "&SESSION_ID={{%SESSION_ID%}}",
+        "prolific_completion": PROLIFIC_REDIRECT.format(code=project.completion_code),
+        "mturk_xml": (
+            '<ExternalQuestion xmlns="http://mechanicalturk.amazonaws.com/'
+            'AWSMechanicalTurkDataSchemas/2006-07-14/ExternalQuestion.xsd">\n'
+            f"  <ExternalURL>{link}</ExternalURL>\n"
+            "  <FrameHeight>0</FrameHeight>\n</ExternalQuestion>"
+        ),
+        "transitions": services.TRANSITIONS.get(project.status, []),
+        "can_write": project.role != "viewer",
+    }
+    return _tab(request, project, "launch", "dashboard/launch.html", context)
 
 
 @login_required
 def project_progress(request: HttpRequest, slug: str) -> HttpResponse:
-    return _project_page(request, slug, "progress", "Progress")
+    project = project_for_user(request, slug)
+    counts = selectors.project_counts(project=project)
+    return _tab(request, project, "progress", "dashboard/progress.html", {"counts": counts},
+                partial="counts")
+
+
+def _method(request: HttpRequest) -> str:
+    method = request.GET.get("method", "majority")
+    return method if method in dict(AGGREGATION_METHODS) else "majority"
 
 
 @login_required
 def project_quality(request: HttpRequest, slug: str) -> HttpResponse:
-    return _project_page(request, slug, "quality", "Quality")
+    project = project_for_user(request, slug)
+    method = _method(request)
+    quality = selectors.project_quality(project=project, method=method)
+    ids = dict(project.items.filter(pk__in=list(quality.aggregates)[:200])
+               .values_list("id", "external_id"))
+    aggregates = [(ids.get(pk, pk), agg) for pk, agg in list(quality.aggregates.items())[:200]]
+    return _tab(request, project, "quality", "dashboard/quality.html", {
+        "quality": quality,
+        "aggregates": aggregates,
+        "methods": AGGREGATION_METHODS,
+        "method": method,
+        "can_write": project.role != "viewer",
+    })
+
+
+@login_required
+@require_POST
+def participant_block(request: HttpRequest, slug: str, public_id: str) -> HttpResponse:
+    project = project_for_user(request, slug, write=True)
+    participant = Participant.objects.filter(project=project, public_id=public_id).first()
+    if participant is None:
+        raise Http404("No such participant.")
+    form = BlockForm(request.POST)
+    if form.is_valid():
+        services.participant_block_set(participant=participant,
+                                       blocked=form.cleaned_data["blocked"],
+                                       reason=form.cleaned_data["reason"])
+        verb = "blocked" if form.cleaned_data["blocked"] else "unblocked"
+        messages.success(request, f"Participant {participant.external_id} {verb}.")
+    return redirect(reverse("dashboard:quality", args=[project.slug]) + f"#p-{participant.public_id}")
 
 
 @login_required
 def project_results(request: HttpRequest, slug: str) -> HttpResponse:
-    return _project_page(request, slug, "results", "Results")
+    project = project_for_user(request, slug)
+    task_type = registry.get(project.task_type)
+    results = task_type.results(project)
+    figures = [_figure_geometry(figure) for figure in results.figures]
+    return _tab(request, project, "results", "dashboard/results.html",
+                {"results": results, "figures": figures, "task_type": task_type,
+                 "answers": len(answers_frame(project))})
+
+
+def _figure_geometry(figure) -> dict:
+    """Bars in SVG units for the template: a histogram's bins or a bar chart's categories."""
+    series = figure.series or {}
+    if figure.kind == "histogram":
+        edges = list(series.get("edges", []))
+        values = list(series.get("counts", []))
+        labels = [f"{edges[i]:.3g}–{edges[i + 1]:.3g}" if i + 1 < len(edges) else ""
+                  for i in range(len(values))]
+    else:
+        labels = [str(label) for label in series.get("labels", [])]
+        values = list(series.get("values", []))
+    width, height, pad = 560, 200, 24
+    top = max([float(v) for v in values if v is not None] + [0.0]) or 1.0
+    step = (width - 2 * pad) / max(len(values), 1)
+    bars = []
+    for i, value in enumerate(values):
+        h = (height - 2 * pad) * float(value or 0) / top
+        bars.append({
+            "x": pad + i * step + 1, "y": height - pad - h, "w": max(step - 2, 1), "h": h,
+            "label": labels[i] if i < len(labels) else "", "value": value,
+            "tx": pad + i * step + step / 2,
+        })
+    return {"title": figure.title, "kind": figure.kind, "note": figure.note, "bars": bars,
+            "width": width, "height": height, "base": height - pad, "top": top,
+            "show_labels": len(bars) <= 12}
 
 
 @login_required
 def project_export(request: HttpRequest, slug: str) -> HttpResponse:
-    return _project_page(request, slug, "export", "Export")
+    project = project_for_user(request, slug)
+    return _tab(request, project, "export", "dashboard/export.html",
+                {"downloads": exporting.EXPORTS.items(), "counts": selectors.project_counts(project=project)})
+
+
+@login_required
+def export_download(request: HttpRequest, slug: str, what: str, fmt: str) -> StreamingHttpResponse:
+    project = project_for_user(request, slug)
+    if fmt not in exporting.FORMATS:
+        raise Http404("Unknown format.")
+    try:
+        return exporting.export_response(project, what=what, fmt=fmt)
+    except exporting.UnknownExport as exc:
+        raise Http404(str(exc)) from None
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def api_token(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        services.api_token_renew(user=request.user)
+        messages.success(request, "A new API token was made; the old one no longer works.")
+        return redirect("dashboard:api_token")
+    token = Token.objects.filter(user=request.user).first()
+    return render(request, "dashboard/api_token.html", {"token": token})

@@ -1,0 +1,464 @@
+"""The REST API: one view per operation, ``<Entity><Action>Api``.
+
+Every project-scoped view reaches its project through ``project_for_user`` (via
+:func:`_project`): a project the caller is not a member of answers 404, a viewer's write
+answers 404 too, so ids of other projects leak nothing. Errors are JSON; validation errors
+are ``{"field": ["message", …]}``.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+
+import pydantic
+from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
+from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.pagination import CursorPagination
+from rest_framework.parsers import JSONParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.core import exporting, registry
+from apps.core.access import project_for_user, projects_for_user
+from apps.core.models import Annotation, Item, Participant, Project
+from apps.core.services import project_create
+from apps.core.uploads import items_import_upload, upload_problem
+from apps.dashboard import selectors
+from apps.dashboard.services import (
+    StatusRefused,
+    participant_block_set,
+    project_settings_update,
+    project_status_set,
+)
+
+from .parsers import RawUploadParser
+
+
+def _project(request, slug: str, *, write: bool = False, owner: bool = False) -> Project:
+    return project_for_user(request, slug, write=write, owner=owner)
+
+
+class IdCursorPagination(CursorPagination):
+    ordering = "id"
+    page_size = 100
+    page_size_query_param = "page_size"
+    max_page_size = 1000
+
+
+class ErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+
+class ImportErrorSerializer(serializers.Serializer):
+    line = serializers.IntegerField(help_text="Line (or entry) number; 0 = the file as a whole.")
+    reason = serializers.CharField()
+
+
+class ImportReportSerializer(serializers.Serializer):
+    created = serializers.IntegerField()
+    errors = ImportErrorSerializer(many=True)
+    notes = serializers.ListField(child=serializers.CharField())
+    removed_by_rule = serializers.DictField(child=serializers.IntegerField())
+
+
+class ProjectOutputSerializer(serializers.Serializer):
+    slug = serializers.SlugField()
+    title = serializers.CharField()
+    task_type = serializers.CharField()
+    status = serializers.ChoiceField(choices=Project.Status.choices)
+    config = serializers.JSONField()
+    overlap = serializers.IntegerField()
+    items_per_participant = serializers.IntegerField(allow_null=True)
+    gold_rate = serializers.FloatField()
+    gold_block_below = serializers.FloatField(allow_null=True)
+    gold_block_after = serializers.IntegerField()
+    completion_code = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    role = serializers.CharField(help_text="Your role in this project.")
+
+
+def _project_out(project: Project) -> dict:
+    return ProjectOutputSerializer(project).data
+
+
+class _ProjectFieldsSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=200)
+    instructions = serializers.CharField(required=False, allow_blank=True)
+    consent_text = serializers.CharField(required=False, allow_blank=True)
+    config = serializers.JSONField(required=False)
+    overlap = serializers.IntegerField(min_value=1, max_value=100, required=False)
+    items_per_participant = serializers.IntegerField(min_value=1, required=False, allow_null=True)
+    gold_rate = serializers.FloatField(min_value=0, max_value=1, required=False)
+    gold_block_below = serializers.FloatField(min_value=0, max_value=1, required=False,
+                                              allow_null=True)
+    gold_block_after = serializers.IntegerField(min_value=1, max_value=10000, required=False)
+    completion_code = serializers.CharField(max_length=40, required=False)
+
+    def validate_config(self, value):
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("Must be a JSON object.")
+        return value
+
+
+def _clean_config(task_type, config: dict) -> dict:
+    """The task type's cleaned config, or a field error on ``config``."""
+    try:
+        return task_type.clean_config({**task_type.default_config(), **config})
+    except pydantic.ValidationError as exc:
+        raise ValidationError({"config": [
+            f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e['msg']}".lstrip(": ")
+            for e in exc.errors()
+        ]}) from None
+    except DjangoValidationError as exc:
+        raise ValidationError({"config": exc.messages}) from None
+    except (TypeError, ValueError) as exc:
+        raise ValidationError({"config": [str(exc)]}) from None
+
+
+class ProjectListApi(APIView):
+    @extend_schema(operation_id="projects_list", responses=ProjectOutputSerializer(many=True))
+    def get(self, request):
+        projects = projects_for_user(request.user).select_related("owner").order_by("-created_at")
+        out = []
+        for project in projects:
+            project = _project(request, project.slug)  # sets the caller's role
+            out.append(_project_out(project))
+        return Response(out)
+
+
+class ProjectCreateApi(APIView):
+    parser_classes = [JSONParser]
+
+    class InputSerializer(_ProjectFieldsSerializer):
+        class Meta:
+            ref_name = "ProjectCreateInput"
+
+        slug = serializers.SlugField(max_length=80)
+        task_type = serializers.CharField(max_length=40)
+
+        def validate_slug(self, value):
+            if Project.objects.filter(slug=value).exists():
+                raise serializers.ValidationError("A project with this slug exists.")
+            return value
+
+        def validate_task_type(self, value):
+            if value not in dict(registry.choices()):
+                raise serializers.ValidationError(
+                    f"Unknown task type; use one of {', '.join(dict(registry.choices()))}."
+                )
+            return value
+
+    @extend_schema(operation_id="projects_create", request=InputSerializer,
+                   responses={201: ProjectOutputSerializer})
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        task_type = registry.get(fields.pop("task_type"))
+        config = _clean_config(task_type, fields.pop("config", {}))
+        with transaction.atomic():
+            project = project_create(owner=request.user, task_type=task_type.key, config=config,
+                                     status=Project.Status.DRAFT, **fields)
+        return Response(_project_out(_project(request, project.slug)),
+                        status=status.HTTP_201_CREATED)
+
+
+class ProjectDetailApi(APIView):
+    @extend_schema(operation_id="projects_retrieve", responses=ProjectOutputSerializer)
+    def get(self, request, slug: str):
+        return Response(_project_out(_project(request, slug)))
+
+
+class ProjectUpdateApi(APIView):
+    parser_classes = [JSONParser]
+
+    class InputSerializer(_ProjectFieldsSerializer):
+        class Meta:
+            ref_name = "ProjectUpdateInput"
+
+        title = serializers.CharField(max_length=200, required=False)
+        status = serializers.ChoiceField(choices=Project.Status.choices, required=False)
+
+    @extend_schema(operation_id="projects_partial_update", request=InputSerializer,
+                   responses=ProjectOutputSerializer)
+    def patch(self, request, slug: str):
+        project = _project(request, slug, write=True)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        new_status = fields.pop("status", None)
+        task_type = registry.get(project.task_type)
+        config = _clean_config(task_type, {**project.config, **fields.pop("config", {})})
+        with transaction.atomic():
+            project_settings_update(project=project, config=config, **fields)
+            if new_status and new_status != project.status:
+                try:
+                    project_status_set(project=project, status=new_status)
+                except StatusRefused as exc:
+                    raise ValidationError({"status": [str(exc)]}) from None
+        return Response(_project_out(project))
+
+
+class ProjectDeleteApi(APIView):
+    @extend_schema(operation_id="projects_destroy", responses={204: None})
+    def delete(self, request, slug: str):
+        project = _project(request, slug, owner=True)
+        project.delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ItemListApi(APIView):
+    class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "ItemListOutput"
+
+        id = serializers.CharField(source="external_id")
+        kind = serializers.CharField()
+        payload = serializers.JSONField()
+        gold = serializers.JSONField(source="gold_value", allow_null=True)
+        priority = serializers.FloatField()
+        stage = serializers.CharField()
+        media = serializers.SerializerMethodField()
+        answer_count = serializers.IntegerField()
+
+        def get_media(self, item) -> str | None:
+            return item.media.url if item.media else None
+
+    @extend_schema(operation_id="items_list", responses=OutputSerializer(many=True),
+                   parameters=[OpenApiParameter("page_size", int, required=False)])
+    def get(self, request, slug: str):
+        project = _project(request, slug)
+        paginator = IdCursorPagination()
+        page = paginator.paginate_queryset(Item.objects.filter(project=project), request, self)
+        return paginator.get_paginated_response(self.OutputSerializer(page, many=True).data)
+
+
+class ItemImportApi(APIView):
+    """Bulk import, all-or-nothing: a multipart ``file``, or the raw body with ``?format=``."""
+
+    parser_classes = RawUploadParser
+    FORMATS = ["jsonl", "json", "csv", "zip"]
+
+    @extend_schema(
+        operation_id="items_import",
+        request={
+            "multipart/form-data": {
+                "type": "object",
+                "properties": {"file": {"type": "string", "format": "binary"}},
+                "required": ["file"],
+            },
+            "application/x-ndjson": OpenApiTypes.BINARY,
+            "text/csv": OpenApiTypes.BINARY,
+            "application/zip": OpenApiTypes.BINARY,
+        },
+        parameters=[OpenApiParameter(
+            "format", str, enum=FORMATS, required=False,
+            description="The raw body's format (multipart uploads are named by their file).",
+        )],
+        responses={201: ImportReportSerializer, 400: ImportReportSerializer,
+                   413: ImportReportSerializer},
+    )
+    def post(self, request, slug: str):
+        project = _project(request, slug, write=True)
+        limit = settings.CHORUS_MAX_UPLOAD_BYTES
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > limit + 64 * 1024:  # refused before a byte of the body is read
+            return self._refused(upload_problem(name="upload", size=length), 413)
+        if request.content_type.startswith("multipart/form-data"):
+            upload = request.FILES.get("file")
+            if upload is None:
+                raise ValidationError({"file": ["Attach the data as a multipart field 'file'."]})
+            return self._import(project, upload, upload.name)
+        fmt = request.query_params.get("format", "")
+        if fmt not in self.FORMATS:
+            raise ValidationError(
+                {"format": [f"Give ?format= one of {', '.join(self.FORMATS)} for a raw body."]}
+            )
+        # Spooled to a temporary file: a zip needs to seek, and the size is then known.
+        with tempfile.SpooledTemporaryFile(max_size=8 * 2**20) as body:
+            shutil.copyfileobj(request._request, body, 1 << 20)
+            body.size = body.tell()
+            body.seek(0)
+            return self._import(project, body, f"upload.{fmt}")
+
+    def _import(self, project, upload, name: str) -> Response:
+        if problem := upload_problem(name=name, size=getattr(upload, "size", None)):
+            too_big = "limit" in problem
+            return self._refused(problem, 413 if too_big else 400)
+        report = items_import_upload(project=project, upload=upload, name=name)
+        return Response(report.as_dict(), status=201 if report.ok else 400)
+
+    @staticmethod
+    def _refused(reason: str, code: int) -> Response:
+        return Response({"created": 0, "errors": [{"line": 0, "reason": reason}], "notes": [],
+                         "removed_by_rule": {}}, status=code)
+
+
+class AnnotationListApi(APIView):
+    class FilterSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "AnnotationListFilter"
+
+        participant = serializers.UUIDField(required=False,
+                                            help_text="A participant's public id.")
+        item = serializers.CharField(required=False, help_text="An item's id (external id).")
+        since = serializers.DateTimeField(required=False,
+                                          help_text="Only answers stored at or after this time.")
+
+    class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "AnnotationListOutput"
+
+        id = serializers.IntegerField()
+        item = serializers.CharField(source="item.external_id")
+        participant = serializers.UUIDField(source="participant.public_id")
+        participant_status = serializers.CharField(source="participant.status")
+        value = serializers.JSONField()
+        duration_ms = serializers.IntegerField()
+        created_at = serializers.DateTimeField()
+
+    @extend_schema(operation_id="annotations_list", parameters=[FilterSerializer],
+                   responses=OutputSerializer(many=True))
+    def get(self, request, slug: str):
+        project = _project(request, slug)
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        qs = Annotation.objects.filter(project=project).select_related("item", "participant")
+        if "participant" in filters.validated_data:
+            qs = qs.filter(participant__public_id=filters.validated_data["participant"])
+        if "item" in filters.validated_data:
+            qs = qs.filter(item__external_id=filters.validated_data["item"])
+        if "since" in filters.validated_data:
+            qs = qs.filter(created_at__gte=filters.validated_data["since"])
+        paginator = IdCursorPagination()
+        page = paginator.paginate_queryset(qs, request, self)
+        return paginator.get_paginated_response(self.OutputSerializer(page, many=True).data)
+
+
+class ParticipantOutputSerializer(serializers.Serializer):
+    id = serializers.UUIDField(source="participant.public_id")
+    source = serializers.CharField(source="participant.source")
+    external_id = serializers.CharField(source="participant.external_id")
+    status = serializers.CharField(source="participant.status")
+    blocked_reason = serializers.CharField(source="participant.blocked_reason")
+    answers = serializers.IntegerField()
+    median_seconds = serializers.FloatField(allow_null=True)
+    gold_correct = serializers.IntegerField()
+    gold_answered = serializers.IntegerField()
+    gold_accuracy = serializers.FloatField(allow_null=True)
+    agreement = serializers.FloatField(allow_null=True,
+                                       help_text="Share of labels equal to the majority label.")
+
+
+class ParticipantListApi(APIView):
+    @extend_schema(operation_id="participants_list",
+                   responses=ParticipantOutputSerializer(many=True))
+    def get(self, request, slug: str):
+        project = _project(request, slug)
+        quality = selectors.project_quality(project=project)
+        return Response(ParticipantOutputSerializer(quality.rows, many=True).data)
+
+
+class ParticipantBlockApi(APIView):
+    parser_classes = [JSONParser]
+
+    class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "ParticipantBlockInput"
+
+        blocked = serializers.BooleanField()
+        reason = serializers.CharField(max_length=200, required=False, allow_blank=True)
+
+    class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "ParticipantBlockOutput"
+
+        id = serializers.UUIDField(source="public_id")
+        status = serializers.CharField()
+        blocked_reason = serializers.CharField()
+
+    @extend_schema(operation_id="participants_block", request=InputSerializer,
+                   responses=OutputSerializer)
+    def post(self, request, slug: str, public_id):
+        project = _project(request, slug, write=True)
+        participant = Participant.objects.filter(project=project, public_id=public_id).first()
+        if participant is None:
+            raise NotFound("No such participant in this project.")
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        participant_block_set(participant=participant, blocked=data.validated_data["blocked"],
+                              reason=data.validated_data.get("reason", ""))
+        return Response(self.OutputSerializer(participant).data)
+
+
+class AggregateListApi(APIView):
+    class FilterSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "AggregateListFilter"
+
+        method = serializers.ChoiceField(choices=exporting.AGGREGATION_METHODS,
+                                         default="majority", required=False)
+
+    class LabelSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "AggregateListLabel"
+
+        item_id = serializers.CharField()
+        label = serializers.JSONField()
+        confidence = serializers.FloatField()
+        answers = serializers.IntegerField()
+
+    class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "AggregateListOutput"
+
+        method = serializers.CharField()
+        alpha = serializers.FloatField(allow_null=True, help_text="Krippendorff's alpha.")
+        level_of_measurement = serializers.CharField()
+        labels = serializers.ListField(child=serializers.DictField())
+
+    @extend_schema(operation_id="aggregates_list", parameters=[FilterSerializer],
+                   responses=OutputSerializer)
+    def get(self, request, slug: str):
+        project = _project(request, slug)
+        filters = self.FilterSerializer(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        method = filters.validated_data.get("method", "majority")
+        quality = selectors.project_quality(project=project, method=method)
+        ids = dict(Item.objects.filter(project=project, pk__in=list(quality.aggregates))
+                   .values_list("id", "external_id"))
+        labels = [
+            {"item_id": ids.get(pk, str(pk)),
+             "label": agg.label.item() if hasattr(agg.label, "item") else agg.label,
+             "confidence": agg.confidence, "answers": agg.n}
+            for pk, agg in quality.aggregates.items()
+        ]
+        return Response({"method": method, "alpha": quality.alpha,
+                         "level_of_measurement": quality.level, "labels": labels})
+
+
+class ExportApi(APIView):
+    """Streamed in constant memory; CSV cells beginning = + - @ are neutralised."""
+
+    @extend_schema(
+        operation_id="export_download",
+        responses={(200, "application/x-ndjson"): OpenApiTypes.BINARY,
+                   (200, "text/csv"): OpenApiTypes.BINARY,
+                   404: OpenApiResponse(ErrorSerializer)},
+    )
+    def get(self, request, slug: str, what: str, fmt: str) -> StreamingHttpResponse:
+        project = _project(request, slug)
+        try:
+            return exporting.export_response(project, what=what, fmt=fmt)
+        except exporting.UnknownExport as exc:
+            raise NotFound(str(exc)) from None

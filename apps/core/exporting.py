@@ -1,0 +1,221 @@
+"""Streaming JSONL and CSV writers, shared by the dashboard downloads and the API.
+
+Records arrive from an iterator and leave as a stream of ~64 KB text chunks, so an export of
+millions of rows runs in constant memory. CSV cells that a spreadsheet would run as a formula
+(first character ``= + - @``, or a tab / carriage return that hides one) are prefixed with
+``'``; numbers stay numbers. JSONL is left exact: a JSON reader executes nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Iterator
+from itertools import chain, islice
+from typing import Any
+
+from django.http import StreamingHttpResponse
+
+from . import registry
+from .models import Annotation, Item, Project
+
+CHUNK_CHARS = 64 * 1024
+PEEK_ROWS = 1000  # records read ahead to learn a CSV header when the columns are not declared
+OTHER_COLUMN = "_other"  # keys first seen after the header was written, as one JSON object
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+FORMATS = {"jsonl": "application/x-ndjson", "csv": "text/csv"}
+
+ANNOTATION_COLUMNS = [
+    "annotation_id",
+    "item_id",
+    "item_kind",
+    "participant_id",
+    "participant_source",
+    "participant_external_id",
+    "participant_status",
+    "value",
+    "label",
+    "duration_ms",
+    "created_at",
+]
+
+
+def neutralise(value: Any) -> Any:
+    """A CSV cell that a spreadsheet will show as text, never evaluate."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return value
+    if isinstance(value, dict | list):
+        value = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    text = str(value)
+    if text.startswith(FORMULA_PREFIXES):
+        return "'" + text
+    return text
+
+
+def _chunked(pieces: Iterable[str]) -> Iterator[str]:
+    """Join small strings into ~64 KB chunks: one socket write per chunk, not per row."""
+    buffer: list[str] = []
+    size = 0
+    for piece in pieces:
+        buffer.append(piece)
+        size += len(piece)
+        if size >= CHUNK_CHARS:
+            yield "".join(buffer)
+            buffer.clear()
+            size = 0
+    if buffer:
+        yield "".join(buffer)
+
+
+def jsonl_stream(records: Iterable[dict]) -> Iterator[str]:
+    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str).encode
+    return _chunked(dumps(record) + "\n" for record in records)
+
+
+def csv_stream(records: Iterable[dict], columns: list[str] | None = None) -> Iterator[str]:
+    """CSV with a header; without ``columns`` the header is learned from the first records.
+
+    Keys that first appear after the header was written are kept, as JSON, in ``_other``.
+    """
+    records = iter(records)
+    if columns is None:
+        head = list(islice(records, PEEK_ROWS))
+        columns = []
+        for record in head:
+            columns.extend(key for key in record if key not in columns)
+        columns.append(OTHER_COLUMN)
+        records = chain(head, records)
+    known = set(columns)
+    has_other = OTHER_COLUMN in known
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+
+    def lines() -> Iterator[str]:
+        writer.writerow(columns)
+        for record in records:
+            row = [neutralise(record.get(column)) for column in columns]
+            if has_other:
+                extra = {k: v for k, v in record.items() if k not in known}
+                row[-1] = neutralise(extra) if extra else ""
+            writer.writerow(row)
+            if buffer.tell() >= CHUNK_CHARS:
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+        if buffer.tell():
+            yield buffer.getvalue()
+
+    return lines()
+
+
+def stream_response(
+    records: Iterable[dict], *, fmt: str, filename: str, columns: list[str] | None = None
+) -> StreamingHttpResponse:
+    """A download of ``records`` as ``fmt`` (jsonl or csv), streamed as it is produced."""
+    if fmt not in FORMATS:
+        raise ValueError(f"Unknown export format {fmt!r}; use jsonl or csv.")
+    body = jsonl_stream(records) if fmt == "jsonl" else csv_stream(records, columns)
+    response = StreamingHttpResponse(body, content_type=f"{FORMATS[fmt]}; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}.{fmt}"'
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def annotation_records(project: Project, *, chunk_size: int = 5000) -> Iterator[dict]:
+    """One record per stored answer, blocked participants included (with their status)."""
+    label_of = registry.get(project.task_type).label_of
+    rows = (
+        Annotation.objects.filter(project=project)
+        .order_by("id")
+        .values_list(
+            "id",
+            "item__external_id",
+            "item__kind",
+            "participant__public_id",
+            "participant__source",
+            "participant__external_id",
+            "participant__status",
+            "value",
+            "duration_ms",
+            "created_at",
+        )
+        .iterator(chunk_size=chunk_size)
+    )
+    for (pk, item_id, kind, public_id, source, external_id, status, value, duration,
+         created) in rows:
+        label = label_of(value)
+        yield {
+            "annotation_id": pk,
+            "item_id": item_id,
+            "item_kind": kind,
+            "participant_id": str(public_id),
+            "participant_source": source,
+            "participant_external_id": external_id,
+            "participant_status": status,
+            "value": value,
+            "label": label if isinstance(label, str | int | float | bool) or label is None
+            else str(label),
+            "duration_ms": duration,
+            "created_at": created.isoformat(),
+        }
+
+
+AGGREGATE_COLUMNS = ["item_id", "method", "label", "confidence", "answers"]
+
+
+def aggregate_records(project: Project, *, method: str) -> Iterator[dict]:
+    """One aggregated label per regular item with answers (blocked participants excluded)."""
+    from .quality import aggregate, answers_frame
+
+    result = aggregate(answers_frame(project), method)
+    ids = dict(
+        Item.objects.filter(project=project, kind=Item.Kind.REGULAR).values_list(
+            "id", "external_id"
+        )
+    )
+    for item_pk in sorted(result):
+        agg = result[item_pk]
+        yield {
+            "item_id": ids.get(item_pk, str(item_pk)),
+            "method": method,
+            "label": agg.label.item() if hasattr(agg.label, "item") else agg.label,
+            "confidence": round(agg.confidence, 6),
+            "answers": agg.n,
+        }
+
+
+AGGREGATION_METHODS = [("majority", "Majority vote"), ("dawid_skene", "Dawid–Skene")]
+EXPORTS = {
+    "annotations": "Every answer, one row each (blocked participants included, marked).",
+    "records": "The task type's own dataset format.",
+    "aggregates-majority": "One majority-vote label per item, with its confidence.",
+    "aggregates-dawid_skene": "One Dawid–Skene label per item, with its confidence.",
+}
+
+
+class UnknownExport(LookupError):
+    pass
+
+
+def export_response(project: Project, *, what: str, fmt: str) -> StreamingHttpResponse:
+    """The streamed download ``what`` (a key of ``EXPORTS``) of ``project`` as ``fmt``."""
+    if fmt not in FORMATS:
+        raise UnknownExport(f"Unknown format {fmt!r}; use jsonl or csv.")
+    name = f"{project.slug}-{what}"
+    if what == "annotations":
+        return stream_response(annotation_records(project), fmt=fmt, filename=name,
+                               columns=ANNOTATION_COLUMNS)
+    if what == "records":
+        task_type = registry.get(project.task_type)
+        return stream_response(task_type.export_records(project), fmt=fmt, filename=name,
+                               columns=getattr(task_type, "export_columns", None))
+    if what in EXPORTS and what.startswith("aggregates-"):
+        return stream_response(aggregate_records(project, method=what.split("-", 1)[1]),
+                               fmt=fmt, filename=name, columns=AGGREGATE_COLUMNS)
+    raise UnknownExport(f"Unknown export {what!r}; use one of {', '.join(EXPORTS)}.")

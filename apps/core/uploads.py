@@ -1,0 +1,74 @@
+"""One entry point for item uploads, shared by the dashboard, its import Job and the API.
+
+Checks the size and type of the file, then hands JSONL/JSON/CSV to the task type's own
+``import_items`` and a zip to :mod:`apps.core.ziputil`. Every path is all-or-nothing and
+answers with an :class:`ImportReport` whose errors name the line (0 = the file as a whole).
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import IO
+
+from django.conf import settings
+
+from . import registry
+from .importing import ImportFailed, Row, file_format, iter_rows
+from .models import Project
+from .registry import ImportReport
+from .ziputil import ZipRefused, zip_import, zip_members
+
+UPLOAD_EXTENSIONS = (".jsonl", ".ndjson", ".json", ".csv", ".zip")
+
+
+def upload_problem(*, name: str, size: int | None) -> str | None:
+    """Why this upload is refused before it is read (type or size), or None."""
+    limit = settings.CHORUS_MAX_UPLOAD_BYTES
+    if size is not None and size > limit:
+        return (
+            f"{name}: the file is {size / 2**20:.1f} MB; the limit is {limit / 2**20:.0f} MB. "
+            "Split it, or import it in parts."
+        )
+    if not name.lower().endswith(UPLOAD_EXTENSIONS):
+        return f"{name}: unknown file type; upload .jsonl, .json, .csv or .zip."
+    return None
+
+
+def items_import_upload(*, project: Project, upload: IO[bytes], name: str) -> ImportReport:
+    """Import ``upload`` (named ``name``) into ``project``; nothing is stored on any error."""
+    size = getattr(upload, "size", None)
+    if problem := upload_problem(name=name, size=size):
+        report = ImportReport()
+        report.error(0, problem)
+        return report
+    task_type = registry.get(project.task_type)
+    try:
+        upload.name = name  # task types pick the format by the name's extension
+    except AttributeError:
+        pass  # a file opened from disk: its own name already ends the same way
+    if name.lower().endswith(".zip"):
+        return zip_import(
+            project=project, upload=upload,
+            import_items=lambda data: task_type.import_items(project, data),
+        )
+    return task_type.import_items(project, upload)
+
+
+def upload_preview(upload: IO[bytes], name: str, *, rows: int = 10) -> tuple[list[Row], str]:
+    """The first rows of an upload, for a look before (or beside) the import; rewinds the file."""
+    try:
+        if name.lower().endswith(".zip"):
+            import zipfile
+
+            with zipfile.ZipFile(upload) as archive:
+                info, _ = zip_members(archive)
+                with archive.open(info) as data:
+                    return list(itertools.islice(iter_rows(data, info.filename), rows)), ""
+        file_format(name)
+        return list(itertools.islice(iter_rows(upload, name), rows)), ""
+    except (ImportFailed, ZipRefused) as exc:
+        return [], str(exc)
+    except Exception as exc:  # a preview never stops the import; the import reports properly
+        return [], f"No preview: {exc}"
+    finally:
+        upload.seek(0)

@@ -1,0 +1,168 @@
+"""Reads for the researcher dashboard and the API: progress counts and per-participant quality.
+
+Each selector runs a fixed number of queries whatever the project's size (no N+1).
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.db.models import Count, F, Q, Sum
+from django.db.models.functions import Least
+from django.utils import timezone
+
+from apps.core import registry
+from apps.core.models import Annotation, Item, Job, Participant, Project
+from apps.core.quality import Aggregate, aggregate, answers_frame, krippendorff_alpha
+
+
+@dataclass(frozen=True)
+class ProjectCounts:
+    items: int
+    gold_items: int
+    items_complete: int
+    answers: int
+    answers_needed: int
+    participants: int
+    participants_active: int
+    participants_blocked: int
+    participants_finished: int
+    answers_last_hour: int
+
+    @property
+    def percent(self) -> int:
+        return round(100 * self.answers / self.answers_needed) if self.answers_needed else 0
+
+    @property
+    def answers_remaining(self) -> int:
+        return max(0, self.answers_needed - self.answers)
+
+    @property
+    def eta(self) -> timedelta | None:
+        """Time left at the last hour's pace; None when nothing was answered in the last hour."""
+        if not self.answers_remaining:
+            return timedelta(0)
+        if not self.answers_last_hour:
+            return None
+        return timedelta(hours=self.answers_remaining / self.answers_last_hour)
+
+
+def project_counts(*, project: Project) -> ProjectCounts:
+    items = Item.objects.filter(project=project).aggregate(
+        items=Count("id", filter=Q(kind=Item.Kind.REGULAR)),
+        gold=Count("id", filter=~Q(kind=Item.Kind.REGULAR)),
+        complete=Count("id", filter=Q(kind=Item.Kind.REGULAR, answer_count__gte=project.overlap)),
+        answered=Sum(Least(F("answer_count"), project.overlap), filter=Q(kind=Item.Kind.REGULAR)),
+    )
+    people = Participant.objects.filter(project=project).aggregate(
+        total=Count("id"),
+        active=Count("id", filter=Q(status=Participant.Status.ACTIVE)),
+        blocked=Count("id", filter=Q(status=Participant.Status.BLOCKED)),
+        finished=Count("id", filter=Q(status=Participant.Status.FINISHED)),
+    )
+    hour_ago = timezone.now() - timedelta(hours=1)
+    answers = Annotation.objects.filter(project=project, item__kind=Item.Kind.REGULAR).aggregate(
+        total=Count("id"), last_hour=Count("id", filter=Q(created_at__gte=hour_ago))
+    )
+    return ProjectCounts(
+        items=items["items"],
+        gold_items=items["gold"],
+        items_complete=items["complete"],
+        # Capped per item, so answers beyond overlap (late submits) do not overstate progress.
+        answers=items["answered"] or 0,
+        answers_needed=items["items"] * project.overlap,
+        participants=people["total"],
+        participants_active=people["active"],
+        participants_blocked=people["blocked"],
+        participants_finished=people["finished"],
+        answers_last_hour=answers["last_hour"],
+    )
+
+
+@dataclass
+class ParticipantQuality:
+    participant: Participant
+    answers: int = 0
+    median_seconds: float | None = None
+    gold_correct: int = 0
+    gold_answered: int = 0
+    agreement: float | None = None  # share of their labels equal to the item's aggregate
+    agreement_n: int = 0
+
+    @property
+    def gold_accuracy(self) -> float | None:
+        return self.gold_correct / self.gold_answered if self.gold_answered else None
+
+
+@dataclass
+class ProjectQuality:
+    rows: list[ParticipantQuality]
+    alpha: float | None
+    level: str
+    aggregates: dict[int, Aggregate]
+    method: str
+
+
+def project_quality(*, project: Project, method: str = "majority") -> ProjectQuality:
+    """Per-participant figures, Krippendorff's alpha and the aggregated labels, in 4 queries."""
+    task_type = registry.get(project.task_type)
+    participants = list(Participant.objects.filter(project=project).order_by("created_at", "id"))
+    rows = {p.pk: ParticipantQuality(participant=p) for p in participants}
+
+    durations: dict[int, list[int]] = defaultdict(list)
+    for participant_id, duration in (
+        Annotation.objects.filter(project=project)
+        .values_list("participant_id", "duration_ms")
+        .iterator(chunk_size=10000)
+    ):
+        durations[participant_id].append(duration)
+    for participant_id, values in durations.items():
+        if participant_id in rows:
+            rows[participant_id].answers = len(values)
+            rows[participant_id].median_seconds = statistics.median(values) / 1000
+
+    # Gold and attention answers, scored by the task type (the engine's rule, for everyone).
+    controls = (
+        Annotation.objects.filter(project=project)
+        .exclude(item__kind=Item.Kind.REGULAR)
+        .select_related("item")
+        .only("participant_id", "value", "item__gold_value", "item__kind", "item__payload")
+    )
+    for annotation in controls.iterator(chunk_size=2000):
+        row = rows.get(annotation.participant_id)
+        if row is not None:
+            row.gold_answered += 1
+            row.gold_correct += bool(task_type.gold_correct(annotation.item, annotation.value))
+
+    frame = answers_frame(project, include_blocked=True)
+    blocked = {p.pk for p in participants if p.status == Participant.Status.BLOCKED}
+    counted = frame[~frame["worker"].isin(blocked)] if not frame.empty else frame
+    aggregates = aggregate(counted, method)
+    alpha = krippendorff_alpha(counted, task_type.level_of_measurement)
+    if not frame.empty and aggregates:
+        agreed = frame.assign(
+            agg=frame["task"].map({task: agg.label for task, agg in aggregates.items()})
+        ).dropna(subset=["agg"])
+        agreed = agreed.assign(same=agreed["label"] == agreed["agg"])
+        for worker, group in agreed.groupby("worker"):
+            if worker in rows:
+                rows[worker].agreement = float(group["same"].mean())
+                rows[worker].agreement_n = int(len(group))
+    return ProjectQuality(
+        rows=list(rows.values()),
+        alpha=alpha,
+        level=task_type.level_of_measurement,
+        aggregates=aggregates,
+        method=method,
+    )
+
+
+def import_jobs(*, project: Project, limit: int = 5):
+    return Job.objects.filter(project=project, kind="items_import").order_by("-created_at")[:limit]
+
+
+def items_preview(*, project: Project, limit: int = 20):
+    return Item.objects.filter(project=project).order_by("id")[:limit]

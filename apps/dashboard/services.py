@@ -1,0 +1,99 @@
+"""Writes the dashboard (and the API) make: settings, status, blocking, imports as Jobs."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+
+from apps.core.jobs import job_create, job_enqueue
+from apps.core.models import Job, Participant, Project
+from apps.core.registry import ImportReport
+from apps.core.uploads import items_import_upload, upload_problem
+
+__all__ = ["upload_problem"]  # re-exported: views check an upload before importing it
+
+# Uploads above this size are imported by the worker (with a progress bar), below it inline.
+INLINE_IMPORT_BYTES = 2 * 1024 * 1024
+
+# Which status changes the Launch tab offers, and in what words.
+TRANSITIONS: dict[str, list[tuple[str, str]]] = {
+    Project.Status.DRAFT: [(Project.Status.LIVE, "Launch")],
+    Project.Status.LIVE: [(Project.Status.PAUSED, "Pause"), (Project.Status.CLOSED, "Close")],
+    Project.Status.PAUSED: [(Project.Status.LIVE, "Resume"), (Project.Status.CLOSED, "Close")],
+    Project.Status.CLOSED: [(Project.Status.LIVE, "Reopen")],
+}
+
+
+class StatusRefused(ValueError):
+    pass
+
+
+def project_status_set(*, project: Project, status: str) -> None:
+    allowed = [target for target, _ in TRANSITIONS.get(project.status, [])]
+    if status not in allowed:
+        raise StatusRefused(
+            f"A {project.get_status_display().lower()} project cannot become {status!r}; "
+            f"allowed: {', '.join(allowed) or 'none'}."
+        )
+    if status == Project.Status.LIVE and not project.items.exists():
+        raise StatusRefused("Import some items before launching the project.")
+    project.set_status(status)
+
+
+def project_settings_update(*, project: Project, config: dict, **fields) -> None:
+    """Save the settings form: Project fields and the task type's (already cleaned) config."""
+    for name, value in fields.items():
+        setattr(project, name, value)
+    project.config = config
+    project.save(update_fields=[*fields, "config"])
+
+
+def api_token_renew(*, user):
+    """A fresh API token for ``user``; the previous one stops working."""
+    from rest_framework.authtoken.models import Token
+
+    with transaction.atomic():
+        Token.objects.filter(user=user).delete()
+        return Token.objects.create(user=user)
+
+
+def participant_block_set(*, participant: Participant, blocked: bool, reason: str = "") -> None:
+    """Block or unblock; a blocked participant's answers stay stored, excluded from results."""
+    if blocked:
+        participant.block(reason or "Blocked by a researcher")
+    else:
+        participant.unblock()
+
+
+def imports_dir() -> Path:
+    path = Path(settings.VAR_DIR) / "imports"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def items_import_start(*, project: Project, upload: UploadedFile, user) -> ImportReport | Job:
+    """Import a small upload now (its report), or queue a large one as a Job on the worker."""
+    if upload.size is not None and upload.size <= INLINE_IMPORT_BYTES:
+        return items_import_upload(project=project, upload=upload, name=upload.name)
+    # The worker reads the file from disk: keep it under var/imports until the Job is done.
+    suffix = os.path.splitext(upload.name)[1].lower()
+    path = imports_dir() / f"{uuid.uuid4().hex}{suffix}"
+    with open(path, "wb") as out:
+        for chunk in upload.chunks():
+            out.write(chunk)
+    from .tasks import items_import_job
+
+    with transaction.atomic():
+        job = job_create(
+            kind="items_import",
+            project=project,
+            user=user,
+            params={"path": str(path), "name": upload.name, "size": upload.size},
+        )
+        job_enqueue(job, items_import_job)
+    return job

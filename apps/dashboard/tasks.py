@@ -1,0 +1,76 @@
+"""Celery tasks on the ``default`` queue: large item imports, run as Jobs with progress."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from celery import shared_task
+from django.db import connection, connections
+
+from apps.core.jobs import job_fail, job_finish, job_progress, job_start
+from apps.core.models import Job
+from apps.core.uploads import items_import_upload
+
+PROGRESS_EVERY_S = 1.0
+
+
+class _Reporter(threading.Thread):
+    """Writes the file position as progress from its own connection.
+
+    The import runs in one transaction, so progress written from the importing connection
+    would stay invisible until the end. SQLite has a single writer, so there the bar only
+    moves when the import is done.
+    """
+
+    def __init__(self, job: Job, handle, size: int):
+        super().__init__(daemon=True)
+        self.job, self.handle, self.size = job, handle, max(size, 1)
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        try:
+            while not self.done.wait(PROGRESS_EVERY_S):
+                try:
+                    position = self.handle.tell()
+                except (ValueError, OSError):
+                    return
+                # Reading is not the whole job (the commit follows): stop short of 100 %.
+                job_progress(self.job, 0.95 * position / self.size, "Importing…")
+        finally:
+            connections.close_all()
+
+
+@shared_task(name="apps.dashboard.tasks.items_import_job", acks_late=True)
+def items_import_job(job_id: int) -> None:
+    job = Job.objects.filter(pk=job_id).select_related("project").first()
+    if job is None or job.is_done:
+        return  # delivered twice: the first run finished it
+    path = Path(job.params.get("path", ""))
+    if not path.is_file():
+        job_fail(job, "The uploaded file is no longer on the server; upload it again.")
+        return
+    job_start(job)
+    try:
+        with open(path, "rb") as handle:
+            reporter = None
+            if connection.vendor == "postgresql":
+                reporter = _Reporter(job, handle, path.stat().st_size)
+                reporter.start()
+            try:
+                report = items_import_upload(
+                    project=job.project, upload=handle, name=job.params.get("name", path.name)
+                )
+            finally:
+                if reporter is not None:
+                    reporter.done.set()
+                    reporter.join()
+    except Exception as exc:
+        job_fail(job, f"The import stopped: {exc}")
+        raise
+    Job.objects.filter(pk=job.pk).update(result=report.as_dict())
+    if report.ok:
+        job_finish(job, result=report.as_dict(), message=f"{report.created} items imported.")
+    else:
+        job_fail(job, f"Nothing was imported: {len(report.errors)} problem(s) found.")
+    path.unlink(missing_ok=True)
