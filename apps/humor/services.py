@@ -84,9 +84,29 @@ def posts_import(
                 )
     except ImportFailed as exc:
         report.created = 0
-        match = re.search(r"\bLine (\d+)", str(exc))
-        report.error(int(match.group(1)) if match else 0, str(exc))
+        message = str(exc)
+        if "not UTF-8" in message and (line := _first_undecodable_line(upload)):
+            message = re.sub(r"^Line \d+", f"Line {line}", message)
+        match = re.search(r"\bLine (\d+)", message)
+        report.error(int(match.group(1)) if match else 0, message)
     return report
+
+
+def _first_undecodable_line(upload: IO[bytes]) -> int | None:
+    """The exact line of the first byte that is not UTF-8.
+
+    The core reader decodes 1 MB blocks and can only say which block failed; a second pass
+    line by line (a UTF-8 character never spans a newline) names the line itself.
+    """
+    if not hasattr(upload, "seek"):
+        return None
+    upload.seek(0)
+    for number, line in enumerate(upload, start=1):
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            return number
+    return None
 
 
 def _refuse_utf16(upload: IO[bytes]) -> None:
