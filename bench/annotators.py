@@ -163,6 +163,11 @@ class Annotator(threading.Thread):
         stats = self.stats
         if r.status_code == 204 and "HX-Redirect" in r.headers:  # accepted, nothing left
             accepted = True
+        elif r.status_code == 302 and r.headers.get("location", "").endswith("/done/"):
+            # The twin of a double submit that lost the race to the participant's last answer:
+            # they are finished, so the platform sends them to the done page. Not an error.
+            stats.refused["participant already finished"] += 1
+            return
         elif r.status_code == 200:
             text = r.text
             if 'class="errors"' in text:
@@ -403,7 +408,10 @@ def main(argv: list[str] | None = None) -> int:
         cpu0, t_start = time.process_time(), time.perf_counter()
         run.window_end = t_start + args.seconds
         run.ready.set()
-        time.sleep(args.seconds)
+        # The window closes after --seconds, or earlier when every annotator ran out of work.
+        while time.perf_counter() < run.window_end and any(t.is_alive() for t in threads):
+            time.sleep(0.05)
+        window = min(time.perf_counter(), run.window_end) - t_start
         run.stop.set()
         for t in threads:
             t.join(timeout=120)
@@ -427,12 +435,12 @@ def main(argv: list[str] | None = None) -> int:
     project.refresh_from_db()
     violations = invariants_check(project, accepted=stats.accepted, doubled=stats.doubled)
     next_p, submit_p = percentiles(stats.next_ms), percentiles(stats.submit_ms)
-    answers_per_s = stats.accepted_in_window / args.seconds
+    answers_per_s = stats.accepted_in_window / window
 
     print(f"\n  {'call':<10}{'n':>8}{'p50 ms':>10}{'p95 ms':>10}{'p99 ms':>10}")
     for name, p in (("next-item", next_p), ("submit", submit_p)):
         print(f"  {name:<10}{p['n']:>8}{p['p50']:>10.1f}{p['p95']:>10.1f}{p['p99']:>10.1f}")
-    print(f"\n  answers/s (accepted, within the {args.seconds:.0f}s window): {answers_per_s:.1f}")
+    print(f"\n  answers/s (accepted, within the {window:.1f}s window): {answers_per_s:.1f}")
     print(
         f"  answers accepted in all: {len(stats.accepted)}  (double-submitted: "
         f"{len(stats.doubled)}; annotators out of work: {finished})"
@@ -483,6 +491,7 @@ def main(argv: list[str] | None = None) -> int:
                     "submit": submit_p,
                     "answers_per_s": answers_per_s,
                     "accepted": len(stats.accepted),
+                    "out_of_work": finished,
                     "errors": dict(stats.errors),
                     "refused": dict(stats.refused),
                     "violations": violations,
