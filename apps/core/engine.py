@@ -15,19 +15,18 @@ SQLite has no row locks; there the connection's IMMEDIATE transactions serialise
 
 from __future__ import annotations
 
+import functools
 import math
+import time
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Count, Exists, OuterRef, Q
 from django.utils import timezone
 
 from . import registry
 from .models import Annotation, Assignment, Item, Participant
-
-CANDIDATE_BATCH = 8
-
 
 class SubmitRefused(Exception):
     """The answer cannot be stored; ``message`` is safe to show the participant."""
@@ -74,8 +73,6 @@ def _candidates(participant: Participant, *, control: bool, exclude: list[int]):
         )
     if exclude:
         qs = qs.exclude(pk__in=exclude)
-    if connection.features.has_select_for_update_skip_locked:
-        qs = qs.select_for_update(skip_locked=True, of=("self",))
     return qs
 
 
@@ -98,18 +95,64 @@ def _reserve(participant: Participant, item: Item, now) -> Assignment:
     return assignment
 
 
+def _lock_next(participant: Participant, *, control: bool, exclude: list[int]) -> Item | None:
+    """Lock the best candidate, skipping rows other annotators hold right now.
+
+    When every candidate is held (the end of the queue), wait for a lock instead: a held
+    item may still have a free slot once its holder commits, and "nothing left" must not
+    be said while work remains.
+    """
+    qs = _candidates(participant, control=control, exclude=exclude)
+    if not connection.features.has_select_for_update_skip_locked:
+        return qs.first()  # SQLite: the IMMEDIATE transaction already serialises writers
+    for _ in range(5):
+        item = qs.select_for_update(skip_locked=True, of=("self",)).first()
+        if item is None:
+            item = qs.select_for_update(of=("self",)).first()
+        if item is not None or not qs.exists():
+            return item
+    return None
+
+
+class _Full(Exception):
+    pass
+
+
 def _pick(participant: Participant, *, control: bool, now) -> Assignment | None:
     overlap = participant.project.overlap
     rejected: list[int] = []
     while True:
-        batch = list(_candidates(participant, control=control, exclude=rejected)[:CANDIDATE_BATCH])
-        if not batch:
-            return None
-        for item in batch:
-            # The row lock is held: this fresh count sees every reservation committed so far.
-            if control or item.answer_count + _live_reservations(item.pk, now) < overlap:
-                return _reserve(participant, item, now)
+        try:
+            # A savepoint per candidate: rolling it back releases the row lock of an item
+            # found full, so this transaction never holds a lock while it waits for another.
+            with transaction.atomic():
+                item = _lock_next(participant, control=control, exclude=rejected)
+                if item is None:
+                    return None
+                # The row lock is held: this fresh count sees every committed reservation.
+                if control or item.answer_count + _live_reservations(item.pk, now) < overlap:
+                    return _reserve(participant, item, now)
+                raise _Full
+        except _Full:
             rejected.append(item.pk)
+
+
+def _retry_deadlocks(fn):
+    """Run ``fn`` again when PostgreSQL aborts it as a deadlock victim (it did nothing)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        for attempt in range(4):
+            try:
+                return fn(*args, **kwargs)
+            except OperationalError as exc:
+                code = getattr(getattr(exc, "__cause__", None), "sqlstate", None)
+                if code not in {"40P01", "40001"} or attempt == 3:
+                    raise
+                time.sleep(0.01 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    return wrapper
 
 
 def participant_counts(participant: Participant) -> dict[str, int]:
@@ -120,6 +163,7 @@ def participant_counts(participant: Participant) -> dict[str, int]:
     )
 
 
+@_retry_deadlocks
 def next_item(*, participant: Participant, now=None) -> Assignment | None:
     """Return the participant's live reservation, or reserve the best open item for them.
 
@@ -151,6 +195,7 @@ def next_item(*, participant: Participant, now=None) -> Assignment | None:
         return _pick(participant, control=False, now=now)
 
 
+@_retry_deadlocks
 def annotation_submit(
     *,
     assignment: Assignment,
@@ -178,8 +223,9 @@ def annotation_submit(
     now = now or timezone.now()
     try:
         with transaction.atomic():
+            # Lock order item → assignment, as in next_item, so the two never deadlock.
+            item = Item.objects.select_for_update().get(pk=assignment.item_id)
             locked = Assignment.objects.select_for_update().get(pk=assignment.pk)
-            item = Item.objects.select_for_update().get(pk=locked.item_id)
             if locked.status == Assignment.Status.SUBMITTED:
                 return SubmitOutcome(locked.annotation, created=False)
             if locked.status == Assignment.Status.SKIPPED:

@@ -8,15 +8,37 @@
       || tag === "TEXTAREA" || tag === "SELECT" || (target && target.isContentEditable);
   }
 
+  // A key pressed while the next item is being swapped in is replayed once htmx has
+  // processed it; a key pressed while an answer is on its way is ignored (no double answers).
+  let pendingKey = null;
+
+  function press(key) {
+    const card = document.getElementById("item-card");
+    if (!card) return false;
+    const target = card.querySelector('[data-key="' + CSS.escape(key) + '"]:not([disabled])');
+    if (!target) return false;
+    target.click();
+    return true;
+  }
+
   document.addEventListener("keydown", function (event) {
     if (event.ctrlKey || event.metaKey || event.altKey || typing(event.target)) return;
-    const card = document.getElementById("item-card");
-    if (!card || card.classList.contains("htmx-request")) return;
+    if (!document.getElementById("item-card")) return;
     const key = event.key.toLowerCase();
-    const target = card.querySelector('[data-key="' + CSS.escape(key) + '"]:not([disabled])');
-    if (target) {
+    if (document.querySelector(".htmx-swapping, .htmx-settling, .htmx-added")) {
+      pendingKey = key;
       event.preventDefault();
-      target.click();
+      return;
+    }
+    if (document.querySelector(".htmx-request")) return;
+    if (press(key)) event.preventDefault();
+  });
+
+  document.addEventListener("htmx:afterSettle", function () {
+    if (pendingKey !== null) {
+      const key = pendingKey;
+      pendingKey = null;
+      setTimeout(function () { press(key); }, 0);
     }
   });
 
