@@ -8,6 +8,7 @@ import pytest
 
 from apps.core import registry
 from apps.core.models import Annotation, Assignment, Participant
+from tests.e2e.browser import browser_page
 
 from .conftest import jsonl, post
 
@@ -15,20 +16,11 @@ os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # Playwright's sync API runs a
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-
 
 @pytest.fixture
 def page():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
-        page = browser.new_page()
-        page.set_default_timeout(15000)
+    with browser_page() as page:
         yield page
-        browser.close()
 
 
 def test_a_participant_labels_posts_with_keys_1_2_and_skips_with_s(live_server, page,
