@@ -286,3 +286,19 @@ def test_the_human_study_sample_covers_every_hs_stratum_with_higher_priority(hum
     assert {i.payload["study_stratum"] for i in sampled} == {0, 1, 2, 3, 4}
     assert all(i.priority == 1.0 for i in sampled)
     assert humor_project.items.filter(priority=0).count() == 90
+
+
+def test_the_humor_scores_command_recomputes_after_a_settings_change(humor_project):
+    from django.core.management import call_command
+
+    run(humor_project, jsonl(corpus()))
+    before = humor_project.items.get(external_id="n1").payload["ns"]
+    configure(humor_project, ns_version="ns_v_alt1", s_average="macro")
+    out = io.StringIO()
+    call_command("humor_scores", humor_project.slug, stdout=out)
+    assert "ns_v_alt1" in out.getvalue()
+    humor_project.refresh_from_db()
+    payload = humor_project.items.get(external_id="n1").payload
+    assert payload["ns_version"] == "ns_v_alt1" and payload["ns"] != before
+    assert payload["s_version"].startswith("S-macro-")
+    assert humor_project.config["score_meta"]["s_average"] == "macro"
