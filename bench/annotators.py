@@ -38,7 +38,8 @@ import _server  # noqa: E402
 DEFAULT_POSTGRES = "postgres://postgres@127.0.0.1:5432/chorus_bench"
 DEFAULT_SQLITE_VAR = "/tmp/chorus-bench-sqlite"
 
-FORM_RE = re.compile(r'id="answer-form"[^>]*?action="([^"]+)"', re.S)
+# The answer form is the one posting to crowd:submit (the skip form posts to crowd:skip).
+FORM_RE = re.compile(r'action="([^"]*/submit/\d+/)"')
 TOKEN_RE = re.compile(r'name="client_token" value="([0-9a-f]+)"')
 CSRF_RE = re.compile(r'"X-CSRFToken": "([^"]+)"')
 
@@ -74,6 +75,7 @@ class Annotator(threading.Thread):
         self.rng = random.Random(n)
         self.client = httpx.Client(base_url=base_url, timeout=60.0, follow_redirects=False)
         self.csrf = ""
+        self.card: str | None = None  # the next item's card, when a submit already returned it
 
     # --- setup: entry → consent → instructions (not measured) --------------------------
     def enter(self) -> None:
@@ -121,25 +123,34 @@ class Annotator(threading.Thread):
                 time.sleep(self.rng.expovariate(1.0 / run.think_s))
 
     def one_answer(self) -> bool:
-        """GET the next item and answer it; False when the annotator has nothing left."""
+        """Get the next item and answer it; False when the annotator has nothing left.
+
+        In the "reload" flow every answer starts with a GET of the annotate page. In the "htmx"
+        flow, as in the browser, the submit's response is the next item's card, so the page is
+        only fetched when that card is missing.
+        """
         run, stats, c = self.run_, self.stats, self.client
-        t0 = time.perf_counter()
-        r = c.get(f"/p/{self.slug}/annotate/")
-        stats.next_ms.append((time.perf_counter() - t0) * 1000)
-        if r.status_code == 302 and r.headers.get("location", "").endswith("/done/"):
-            return False
-        if r.status_code != 200:
-            stats.errors["next-item: " + classify_failure(r)] += 1
-            return True
-        form, token = FORM_RE.search(r.text), TOKEN_RE.search(r.text)
+        page = self.card
+        self.card = None
+        if page is None:
+            t0 = time.perf_counter()
+            r = c.get(f"/p/{self.slug}/annotate/")
+            stats.next_ms.append((time.perf_counter() - t0) * 1000)
+            if r.status_code == 302 and r.headers.get("location", "").endswith("/done/"):
+                return False
+            if r.status_code != 200:
+                stats.errors["next-item: " + classify_failure(r)] += 1
+                return True
+            page = r.text
+        form, token = FORM_RE.search(page), TOKEN_RE.search(page)
         if form is None or token is None:
-            if "Nothing left to do" in r.text:
+            if "Nothing left to do" in page:
                 return False
             stats.errors["next-item: no answer form in page"] += 1
             return True
         action, token = form.group(1), token.group(1)
         data = {"client_token": token, "choice": self.rng.choice("ab")}
-        headers = {"HX-Request": "true", "HX-Current-URL": str(r.url), "X-CSRFToken": self.csrf}
+        headers = {"HX-Request": "true", "X-CSRFToken": self.csrf}
 
         twin = None
         if self.rng.random() < run.double_rate:
@@ -151,6 +162,8 @@ class Annotator(threading.Thread):
         r = c.post(action, data=data, headers=headers)
         stats.submit_ms.append((time.perf_counter() - t0) * 1000)
         self.judge_submit(r, token)
+        if run.flow == "htmx" and r.status_code == 200:
+            self.card = r.text
         if twin is not None:
             twin.join()
             if twin.response is None:
@@ -212,6 +225,7 @@ class Run:
     tag: str
     think_s: float
     double_rate: float
+    flow: str = "reload"
     ready: threading.Event = field(default_factory=threading.Event)
     stop: threading.Event = field(default_factory=threading.Event)
     window_end: float = float("inf")
@@ -325,6 +339,13 @@ def main(argv: list[str] | None = None) -> int:
         default=0.05,
         help="share of answers posted twice at once with the same token",
     )
+    parser.add_argument(
+        "--flow",
+        choices=["reload", "htmx"],
+        default="reload",
+        help="reload: GET the annotate page before every answer; htmx: use the "
+        "card each submit returns, as the browser does",
+    )
     parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
     parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker")
     parser.add_argument(
@@ -385,11 +406,11 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"{backend}: {annotators} annotators × {args.seconds:.0f}s, {args.items} items, "
         f"overlap {args.overlap}, gunicorn -w {args.workers} --threads {args.threads}, "
-        f"think {args.think_ms:.0f} ms, double submits {args.double_rate:.0%}",
+        f"{args.flow} flow, think {args.think_ms:.0f} ms, double submits {args.double_rate:.0%}",
         flush=True,
     )
 
-    run = Run(tag=tag, think_s=args.think_ms / 1000, double_rate=args.double_rate)
+    run = Run(tag=tag, think_s=args.think_ms / 1000, double_rate=args.double_rate, flow=args.flow)
     log_path = var_dir / f"bench-gunicorn-{tag}.log"
     with _server.gunicorn_running(
         env=env,
@@ -487,6 +508,7 @@ def main(argv: list[str] | None = None) -> int:
                     "workers": args.workers,
                     "threads": args.threads,
                     "think_ms": args.think_ms,
+                    "flow": args.flow,
                     "next_item": next_p,
                     "submit": submit_p,
                     "answers_per_s": answers_per_s,

@@ -7,10 +7,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_the_annotator_bench_drives_a_real_server_and_finds_no_invariant_violations(tmp_path):
+@pytest.mark.parametrize("flow", ["reload", "htmx"])
+def test_the_annotator_bench_drives_a_real_server_and_finds_no_invariant_violations(tmp_path, flow):
     out = tmp_path / "figures.json"
     # Few items for three annotators: they run out of work, so the done path is crossed too.
     result = subprocess.run(
@@ -30,6 +33,8 @@ def test_the_annotator_bench_drives_a_real_server_and_finds_no_invariant_violati
             "2",
             "--double-rate",
             "0.3",
+            "--flow",
+            flow,
             "--json",
             str(out),
         ],
