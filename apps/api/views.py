@@ -241,7 +241,7 @@ class ItemListApi(APIView):
 
 
 class ItemImportApi(APIView):
-    """Bulk import, all-or-nothing: a multipart ``file``, or the raw body with ``?format=``."""
+    """Bulk import, all-or-nothing: a multipart ``file``, or the raw body with ``?type=``."""
 
     parser_classes = RawUploadParser
     FORMATS = ["jsonl", "json", "csv", "zip"]
@@ -259,7 +259,7 @@ class ItemImportApi(APIView):
             "application/zip": OpenApiTypes.BINARY,
         },
         parameters=[OpenApiParameter(
-            "format", str, enum=FORMATS, required=False,
+            "type", str, enum=FORMATS, required=False,
             description="The raw body's format (multipart uploads are named by their file).",
         )],
         responses={201: ImportReportSerializer, 400: ImportReportSerializer,
@@ -279,10 +279,11 @@ class ItemImportApi(APIView):
             if upload is None:
                 raise ValidationError({"file": ["Attach the data as a multipart field 'file'."]})
             return self._import(project, upload, upload.name)
-        fmt = request.query_params.get("format", "")
+        # Not ?format=: DRF keeps that name for choosing the response's renderer.
+        fmt = request.query_params.get("type", "")
         if fmt not in self.FORMATS:
             raise ValidationError(
-                {"format": [f"Give ?format= one of {', '.join(self.FORMATS)} for a raw body."]}
+                {"type": [f"Give ?type= one of {', '.join(self.FORMATS)} for a raw body."]}
             )
         # Spooled to a temporary file: a zip needs to seek, and the size is then known.
         with tempfile.SpooledTemporaryFile(max_size=8 * 2**20) as body:

@@ -7,6 +7,7 @@ answers with an :class:`ImportReport` whose errors name the line (0 = the file a
 
 from __future__ import annotations
 
+import io
 import itertools
 from typing import IO
 
@@ -42,16 +43,42 @@ def items_import_upload(*, project: Project, upload: IO[bytes], name: str) -> Im
         report.error(0, problem)
         return report
     task_type = registry.get(project.task_type)
-    try:
-        upload.name = name  # task types pick the format by the name's extension
-    except AttributeError:
-        pass  # a file opened from disk: its own name already ends the same way
+    if getattr(upload, "name", None) != name:
+        upload = NamedUpload(upload, name)  # task types pick the format by the name's extension
     if name.lower().endswith(".zip"):
         return zip_import(
             project=project, upload=upload,
             import_items=lambda data: task_type.import_items(project, data),
         )
     return task_type.import_items(project, upload)
+
+
+class NamedUpload(io.RawIOBase):
+    """A binary file under another name (a temporary file, a zip member, a request body)."""
+
+    def __init__(self, raw: IO[bytes], name: str):
+        super().__init__()
+        self.raw, self.name, self.size = raw, name, getattr(raw, "size", None)
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return self.raw.seekable()
+
+    def read(self, size: int = -1) -> bytes:
+        return self.raw.read(size)
+
+    def readinto(self, buffer) -> int:
+        data = self.raw.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self.raw.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self.raw.tell()
 
 
 def upload_preview(upload: IO[bytes], name: str, *, rows: int = 10) -> tuple[list[Row], str]:
