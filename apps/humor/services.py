@@ -254,7 +254,9 @@ def scores_compute(*, project: Project, resample: bool = True) -> dict:
             item.payload = payload
             if resample and i is not None:
                 item.priority = config.study.priority if i in sample else 0.0
-        Item.objects.bulk_update(batch, ["payload", "priority"] if resample else ["payload"])
+        # Small CASE batches: bulk_update builds one CASE arm per row, costly in large batches.
+        Item.objects.bulk_update(batch, ["payload", "priority"] if resample else ["payload"],
+                                 batch_size=200)
 
     meta = {
         "s_version": version,
