@@ -4,6 +4,7 @@ outsider, worker)."""
 from __future__ import annotations
 
 import pytest
+from django.db import connections
 
 from apps.core import registry
 from apps.core.models import Membership
@@ -12,6 +13,10 @@ from .choice_tasktype import CHOICE
 from .factories import ParticipantFactory, ProjectFactory, UserFactory
 
 registry.register(CHOICE)
+
+# Live-server threads must not keep connections open, or the test database cannot be
+# dropped at the end of the run ("being accessed by other users").
+connections.settings["default"]["CONN_MAX_AGE"] = 0
 
 
 @pytest.fixture

@@ -60,9 +60,12 @@ def _text(upload: IO[bytes]) -> Iterator[tuple[int, str]]:
         final = not chunk
         try:
             pending += decoder.decode(chunk or b"", final=final)
-        except UnicodeDecodeError:
+        except UnicodeDecodeError as exc:
+            # Decode the good prefix of this block to count the lines before the bad byte.
+            good = exc.object[: exc.start].decode("utf-8", errors="replace")
+            line = number + (pending + good).count("\n") + 1
             raise ImportFailed(
-                f"Line {number + pending.count(chr(10)) + 1}: the file is not UTF-8 text. "
+                f"Line {line}: the file is not UTF-8 text. "
                 "Save it as UTF-8 (CSV UTF-8 in Excel) and upload it again."
             ) from None
         *lines, pending = pending.split("\n")

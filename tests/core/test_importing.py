@@ -47,7 +47,7 @@ def test_a_bad_row_names_its_line_and_nothing_is_stored(project):
 def test_a_file_that_is_not_utf8_is_refused_with_its_line(project):
     report = run(project, "id,text\n1,ok\n2,caf\xe9\n".encode("latin-1"), "d.csv")
     assert report.created == 0
-    assert "not UTF-8" in report.errors[0][1]
+    assert report.errors[0][1].startswith("Line 3: the file is not UTF-8")
     assert Item.objects.count() == 0
 
 
