@@ -39,9 +39,11 @@ def test_a_researcher_runs_a_study_from_the_dashboard(live_server, page, tmp_pat
     page.click("button[type=submit]")
 
     page.click("text=New project")
+    # Choosing a task type swaps its settings fields in (htmx): choose first, then type.
+    page.select_option("#id_task_type_key", "test-choice")
+    page.wait_for_load_state("networkidle")
     page.fill("#id_title", "Browser study")
     page.fill("#id_slug", "browser-study")
-    page.select_option("#id_task_type_key", "test-choice")
     page.fill("#id_overlap", "2")
     page.click("button:has-text('Create project')")
     page.wait_for_url("**/projects/browser-study/data/")
@@ -62,8 +64,8 @@ def test_a_researcher_runs_a_study_from_the_dashboard(live_server, page, tmp_pat
 
     good = ParticipantFactory(project=project, external_id="good")
     bad = ParticipantFactory(project=project, external_id="bad")
-    answer_through_engine(good, lambda item: "a")
-    answer_through_engine(bad, lambda item: "b")
+    assert answer_through_engine(good, lambda item: "a") == 3
+    assert answer_through_engine(bad, lambda item: "b") == 3
 
     page.click("nav.tabs >> text=Progress")
     assert page.inner_text("[data-stat=items_complete]") == "3 / 3"
