@@ -23,6 +23,69 @@ REPO = Path(__file__).resolve().parent.parent
 BENCH_DIR = REPO / "bench"
 VENV_BIN = Path(sys.executable).parent
 GUNICORN_CONFIG = BENCH_DIR / "gunicorn_bench.py"
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+# base URL → pid of the gunicorn master serving it, for cpu_seconds() while it runs.
+SERVERS: dict[str, int] = {}
+
+
+def _proc_cpu(pid: int) -> tuple[int, float]:
+    """(parent pid, user + system CPU seconds) of one process, from /proc (Linux)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU seconds used so far by ``pid`` and its live children (a gunicorn master and workers).
+
+    On a shared machine wall-clock figures move with everyone else's load; CPU time spent per
+    answer does not, so the benchmarks report it beside the latencies.
+    """
+    total = 0.0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            ppid, cpu = _proc_cpu(int(entry))
+        except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
+            continue
+        if int(entry) == pid or ppid == pid:
+            total += cpu
+    return total
+
+
+def postgres_backend_cpu(database_url: str) -> float:
+    """CPU seconds used so far by the PostgreSQL backends connected to this database.
+
+    Only meaningful when PostgreSQL runs on this machine (it reads /proc).
+    """
+    import dj_database_url
+    import psycopg
+
+    cfg = dj_database_url.parse(database_url)
+    params = {
+        "host": cfg.get("HOST") or None,
+        "port": cfg.get("PORT") or None,
+        "user": cfg.get("USER") or None,
+        "password": cfg.get("PASSWORD") or None,
+        "dbname": cfg["NAME"],
+    }
+    with psycopg.connect(**{k: v for k, v in params.items() if v}) as conn:
+        pids = [
+            row[0]
+            for row in conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid()"
+            )
+        ]
+    total = 0.0
+    for backend in pids:
+        try:
+            total += _proc_cpu(backend)[1]
+        except (FileNotFoundError, PermissionError):
+            continue
+    return total
 
 
 def bench_env(*, database_url: str | None, var_dir: Path | str, **extra: str) -> dict[str, str]:
@@ -148,10 +211,12 @@ def gunicorn_running(
         args, cwd=REPO, env=env, stdout=log, stderr=log, start_new_session=True
     )
     base_url = f"http://127.0.0.1:{port}"
+    SERVERS[base_url] = process.pid
     try:
         wait_http(f"{base_url}/accounts/login/", process=process)
         yield base_url
     finally:
+        SERVERS.pop(base_url, None)
         _stop(process)
         if log_path:
             log.close()

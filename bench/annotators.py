@@ -426,6 +426,9 @@ def main(argv: list[str] | None = None) -> int:
         deadline = time.monotonic() + 120
         while any(not t.csrf and t.is_alive() for t in threads) and time.monotonic() < deadline:
             time.sleep(0.05)
+        server_pid = _server.SERVERS[base_url]
+        server_cpu0 = _server.cpu_seconds(server_pid)
+        db_cpu0 = _server.postgres_backend_cpu(database_url) if database_url else 0.0
         cpu0, t_start = time.process_time(), time.perf_counter()
         run.window_end = t_start + args.seconds
         run.ready.set()
@@ -438,6 +441,8 @@ def main(argv: list[str] | None = None) -> int:
             t.join(timeout=120)
         elapsed = time.perf_counter() - t_start
         client_cpu = time.process_time() - cpu0
+        server_cpu = _server.cpu_seconds(server_pid) - server_cpu0
+        db_cpu = (_server.postgres_backend_cpu(database_url) - db_cpu0) if database_url else 0.0
         for t in threads:
             t.client.close()
 
@@ -471,6 +476,24 @@ def main(argv: list[str] | None = None) -> int:
         f"({100 * client_cpu / elapsed:.0f}% of one core); "
         f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024} MiB"
     )
+    answered = max(len(stats.accepted), 1)
+    per_answer = {
+        "gunicorn": 1000 * server_cpu / answered,
+        "postgres": 1000 * db_cpu / answered,
+        "client": 1000 * client_cpu / answered,
+    }
+    platform_ms = per_answer["gunicorn"] + per_answer["postgres"]
+    cores = os.cpu_count() or 1
+    print(
+        f"  CPU per accepted answer: gunicorn {per_answer['gunicorn']:.1f} ms + PostgreSQL "
+        f"{per_answer['postgres']:.1f} ms (+ load generator {per_answer['client']:.1f} ms)"
+    )
+    print(
+        f"  → capacity if the platform had this machine's {cores} cores to itself: "
+        f"{1000 * cores / platform_ms:.0f} answers/s "
+        f"({1000 * cores / (platform_ms + per_answer['client']):.0f} with the load generator)"
+    )
+    print(f"  load average now: {os.getloadavg()[0]:.1f} (other processes share the cores)")
     print("  errors: " + (", ".join(f"{k} ×{v}" for k, v in stats.errors.most_common()) or "none"))
     if stats.refused:
         print("  polite refusals: " + ", ".join(f"{k!r} ×{v}" for k, v in stats.refused.items()))
@@ -518,6 +541,9 @@ def main(argv: list[str] | None = None) -> int:
                     "refused": dict(stats.refused),
                     "violations": violations,
                     "client_cpu_s": client_cpu,
+                    "server_cpu_s": server_cpu,
+                    "postgres_cpu_s": db_cpu,
+                    "cpu_ms_per_answer": per_answer,
                     "elapsed_s": elapsed,
                 },
                 indent=2,
