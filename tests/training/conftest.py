@@ -72,6 +72,8 @@ class Worker:
             PYTHONPATH=str(ROOT),
             CELERY_TASK_ALWAYS_EAGER="0",
             CHORUS_TRAIN_DEVICE="cpu",
+            # Other suites share the 2 test cores; one OpenMP thread avoids spin-wait thrash.
+            OMP_NUM_THREADS="1",
         )
         log = (self.log_dir / f"worker-{self.starts}.log").open("wb")
         self.proc = subprocess.Popen(

@@ -88,7 +88,7 @@ def test_a_worker_killed_mid_training_leaves_no_half_version_and_the_job_is_retr
 ):
     humor_items(humor_project, 300)
     client.force_login(researcher)
-    job = _train(client, humor_project, batch_size="8", max_samples="240")
+    job = _train(client, humor_project, batch_size="8", max_samples="120")
 
     def training_midway():
         job.refresh_from_db()
