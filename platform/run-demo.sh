@@ -24,11 +24,7 @@ cat <<MSG
 
   Researcher dashboard:  http://127.0.0.1:${PORT}/        (login: admin / ${PASSWORD})
   Crowdworker links:
-$($BIN/python manage.py shell -c "
-from apps.core.models import Project
-for p in Project.objects.filter(status='live').order_by('slug'):
-    print(f'    http://127.0.0.1:${PORT}/p/{p.slug}/?PROLIFIC_PID=demo-worker-1&STUDY_ID=demo&SESSION_ID=s1')
-")
+$($BIN/python manage.py demo_links --base "http://127.0.0.1:${PORT}")
   Logs: var/log/web.log, var/log/worker.log.  Ctrl-C stops everything.
 
 MSG
