@@ -59,7 +59,9 @@ class HumorTrainer(Trainer):
             )
         return records
 
-    def train(self, records, config: dict, device, progress: Callable, out_dir: Path) -> TrainOutcome:
+    def train(
+        self, records, config: dict, device, progress: Callable, out_dir: Path
+    ) -> TrainOutcome:
         from ml.humor.train import HumorTrainConfig, train
 
         cfg = HumorTrainConfig.from_dict(config)

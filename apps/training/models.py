@@ -67,6 +67,9 @@ class Prediction(models.Model):
             models.UniqueConstraint(fields=["model_version", "item"], name="prediction_unique"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.model_version_id}:{self.item_id}"
+
 
 class ModelLoopSettings(models.Model):
     """How a project uses its models: which version is active, pre-fill, active learning."""
@@ -77,9 +80,7 @@ class ModelLoopSettings(models.Model):
         MARGIN = "margin", "Uncertainty (margin)"  # smallest top-two margin first
         DISAGREEMENT = "disagreement", "Disagreement with reaction label"  # model ≠ reactions first
 
-    project = models.OneToOneField(
-        Project, on_delete=models.CASCADE, related_name="model_loop"
-    )
+    project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="model_loop")
     active_version = models.ForeignKey(
         ModelVersion, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -96,3 +97,6 @@ class ModelLoopSettings(models.Model):
                 name="modelloop_active_learning_valid",
             ),
         ]
+
+    def __str__(self) -> str:
+        return f"model loop of {self.project_id}"

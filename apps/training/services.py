@@ -24,7 +24,15 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Max
 
-from apps.core.jobs import job_create, job_enqueue, job_fail, job_finish, job_log, job_progress, job_start
+from apps.core.jobs import (
+    job_create,
+    job_enqueue,
+    job_fail,
+    job_finish,
+    job_log,
+    job_progress,
+    job_start,
+)
 from apps.core.models import Assignment, Item, Job, Project
 
 from . import trainers
@@ -52,7 +60,10 @@ def code_version() -> str:
         try:
             commit = subprocess.run(
                 ["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"],
-                capture_output=True, text=True, timeout=5, check=True,
+                capture_output=True,
+                text=True,
+                timeout=5,
+                check=True,
             ).stdout.strip()
         except (OSError, subprocess.SubprocessError):
             commit = "unknown"
@@ -135,7 +146,9 @@ def _artifact_store(local: Path, prefix: str) -> str:
         with path.open("rb") as handle:
             stored = default_storage.save(name, File(handle))
         if stored != name:
-            raise RuntimeError(f"Storage renamed {name} to {stored}; the artifact folder is not clean.")
+            raise RuntimeError(
+                f"Storage renamed {name} to {stored}; the artifact folder is not clean."
+            )
     return prefix
 
 
@@ -183,17 +196,25 @@ def training_run(*, job_id: int) -> None:
         with tempfile.TemporaryDirectory(prefix="chorus-train-") as tmp:
             out = Path(tmp) / "artifact"
             outcome = trainer.train(records, config, device, _progress(job, 0.0, 0.8), out)
-            job_log(job, "Metrics: " + ", ".join(
-                f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}"
-                for k, v in outcome.metrics.items()
-            ))
+            job_log(
+                job,
+                "Metrics: "
+                + ", ".join(
+                    f"{k}={v:.3f}" if isinstance(v, float) else f"{k}={v}"
+                    for k, v in outcome.metrics.items()
+                ),
+            )
             rows = trainer.predict(out, records, device, _progress(job, 0.8, 0.95))
             if not job_progress(job, 0.96, "Storing the model"):
                 raise Cancelled("cancelled before storing")
             _artifact_clear(_artifact_prefix(job))
             _artifact_store(out, prefix)
         version = _version_register(
-            job=job, trainer=trainer, outcome=outcome, rows=rows, artifact=prefix,
+            job=job,
+            trainer=trainer,
+            outcome=outcome,
+            rows=rows,
+            artifact=prefix,
             device=str(device),
         )
         if version is None:
@@ -201,7 +222,11 @@ def training_run(*, job_id: int) -> None:
             return
         job_finish(
             job,
-            result={"model_version": version.pk, "number": version.number, "metrics": version.metrics},
+            result={
+                "model_version": version.pk,
+                "number": version.number,
+                "metrics": version.metrics,
+            },
             message=f"Trained version {version.number}",
         )
     except Cancelled:
@@ -239,8 +264,12 @@ def _version_register(*, job: Job, trainer, outcome, rows, artifact: str, device
         Prediction.objects.bulk_create(
             [
                 Prediction(
-                    model_version=version, item_id=r.item_id, value=r.value, score=r.score,
-                    uncertainty=r.uncertainty, margin=r.margin,
+                    model_version=version,
+                    item_id=r.item_id,
+                    value=r.value,
+                    score=r.score,
+                    uncertainty=r.uncertainty,
+                    margin=r.margin,
                 )
                 for r in rows
             ],
@@ -287,7 +316,9 @@ def priorities_apply(*, project: Project) -> int:
     "Unlabeled" = no human answer yet. With active learning off (or no active model) their
     priority goes back to 0, so the engine falls back to fewest answers first.
     """
-    loop = ModelLoopSettings.objects.filter(project=project).select_related("active_version").first()
+    loop = (
+        ModelLoopSettings.objects.filter(project=project).select_related("active_version").first()
+    )
     items = Item.objects.filter(project=project, kind=Item.Kind.REGULAR, answer_count=0)
     mode = loop.active_learning if loop else ModelLoopSettings.ActiveLearning.OFF
     version = loop.active_version if loop else None
@@ -298,7 +329,9 @@ def priorities_apply(*, project: Project) -> int:
         item_id: (value, score, entropy, margin)
         for item_id, value, score, entropy, margin in Prediction.objects.filter(
             model_version=version, item__in=items
-        ).values_list("item_id", "value", "score", "uncertainty", "margin").iterator(chunk_size=5000)
+        )
+        .values_list("item_id", "value", "score", "uncertainty", "margin")
+        .iterator(chunk_size=5000)
     }
     changed = []
     for item in items.only("id", "payload", "priority").iterator(chunk_size=2000):

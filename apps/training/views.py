@@ -30,8 +30,12 @@ def _cell(value) -> str:
     return str(value)
 
 
-def _page_context(project: Project, *, form: TrainForm | None = None,
-                  settings_form: LoopSettingsForm | None = None) -> dict:
+def _page_context(
+    project: Project,
+    *,
+    form: TrainForm | None = None,
+    settings_form: LoopSettingsForm | None = None,
+) -> dict:
     trainer = trainers.find(project.task_type)
     versions = list(selectors.modelversions_for(project))
     columns = selectors.metric_columns(versions)
@@ -76,7 +80,9 @@ def model_train(request: HttpRequest, slug: str) -> HttpResponse:
     form = TrainForm(request.POST, targets=trainer.targets if trainer else [])
     if trainer is None or not form.is_valid():
         if trainer is None:
-            form.add_error(None, f"No model can be trained for task type {project.task_type!r} yet.")
+            form.add_error(
+                None, f"No model can be trained for task type {project.task_type!r} yet."
+            )
         context = _page_context(project, form=form)
         template = f"{PAGE}#train-form" if request.htmx else PAGE
         return render(request, template, context, status=400)
@@ -106,7 +112,9 @@ def modelloop_settings(request: HttpRequest, slug: str) -> HttpResponse:
     form = LoopSettingsForm(request.POST)
     if not form.is_valid():
         context = _page_context(project, settings_form=form)
-        return render(request, f"{PAGE}#loop-settings" if request.htmx else PAGE, context, status=400)
+        return render(
+            request, f"{PAGE}#loop-settings" if request.htmx else PAGE, context, status=400
+        )
     services.modelloop_settings_update(
         project=project,
         prefill=form.cleaned_data["prefill"],
@@ -122,7 +130,9 @@ def modelloop_settings(request: HttpRequest, slug: str) -> HttpResponse:
 
 def _job_response(request: HttpRequest, project: Project, job) -> HttpResponse:
     response = render(
-        request, "training/_job.html", {"job": job, "project": project, "can_write": _can_write(project)}
+        request,
+        "training/_job.html",
+        {"job": job, "project": project, "can_write": _can_write(project)},
     )
     if job.is_done:
         # Tells the page to reload its versions table once, when polling sees the job end.

@@ -84,9 +84,7 @@ def split_records(
     return train, test
 
 
-def to_examples(
-    records: Sequence[HumorRecord], *, target: str, label_source: str
-) -> list[Example]:
+def to_examples(records: Sequence[HumorRecord], *, target: str, label_source: str) -> list[Example]:
     """Examples with a known target: the binary label, or HS for the continuous model."""
     examples = []
     for record in records:

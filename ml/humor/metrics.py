@@ -37,7 +37,10 @@ def regression_metrics(targets: Sequence[float], predictions: Sequence[float]) -
     if t.size == 0:
         return {"mse": None, "pearson_r": None}
     r = float(pearsonr(t, p).statistic) if t.size > 2 and t.std() > 0 and p.std() > 0 else None
-    return {"mse": float(np.mean((t - p) ** 2)), "pearson_r": r if r is None or math.isfinite(r) else None}
+    return {
+        "mse": float(np.mean((t - p) ** 2)),
+        "pearson_r": r if r is None or math.isfinite(r) else None,
+    }
 
 
 def hs_threshold(hs: Sequence[float], labels: Sequence[int | None]) -> float:

@@ -59,8 +59,11 @@ class Predictor:
         for start in range(0, len(order), batch_size):
             index = order[start : start + batch_size]
             batch = self.tokenizer(
-                [texts[i] for i in index], padding=True, truncation=True,
-                max_length=self.max_length, return_tensors="pt",
+                [texts[i] for i in index],
+                padding=True,
+                truncation=True,
+                max_length=self.max_length,
+                return_tensors="pt",
             )
             with autocast(self.device):
                 raw = self.model(
@@ -83,5 +86,7 @@ class Predictor:
         return out  # type: ignore[return-value]
 
 
-def predict(directory: Path, texts: Sequence[str], device: torch.device, **kwargs) -> list[HumorPrediction]:
+def predict(
+    directory: Path, texts: Sequence[str], device: torch.device, **kwargs
+) -> list[HumorPrediction]:
     return Predictor(directory, device).predict(texts, **kwargs)

@@ -174,7 +174,9 @@ def train(
 
     steps_per_epoch = math.ceil(len(train_set) / config.batch_size)
     total = steps_per_epoch * config.epochs
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=config.lr, weight_decay=config.weight_decay
+    )
     scheduler = get_linear_schedule_with_warmup(optimizer, int(total * config.warmup_ratio), total)
     loss_fn = nn.CrossEntropyLoss() if config.target == "binary" else nn.MSELoss()
     train_progress = scaled(progress, 0.05, 0.9)
@@ -201,7 +203,11 @@ def train(
             scheduler.step()
             step += 1
             last_loss = float(loss.item())
-            report(train_progress, step / total, f"epoch {epoch + 1}/{config.epochs} · step {step}/{total} · loss {last_loss:.4f}")
+            report(
+                train_progress,
+                step / total,
+                f"epoch {epoch + 1}/{config.epochs} · step {step}/{total} · loss {last_loss:.4f}",
+            )
     train_seconds = time.perf_counter() - started
 
     report(progress, 0.9, "Evaluating on the test split")

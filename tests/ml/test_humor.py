@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from ml.common import EncoderUnavailable, TrainingError, default_encoder_path, load_encoder, pick_device
+from ml.common import (
+    EncoderUnavailable,
+    TrainingError,
+    default_encoder_path,
+    load_encoder,
+    pick_device,
+)
 from ml.common.checkpoint import CONFIG, WEIGHTS
 from ml.humor.data import HumorRecord, split_records, to_examples
 from ml.humor.predict import Predictor, uncertainty
@@ -65,9 +71,18 @@ def test_binary_examples_need_a_label_and_continuous_ones_need_hs():
         HumorRecord(2, "b", hs=None, reaction_label="non_humorous"),
         HumorRecord(3, "c", hs=0.1, reaction_label=None, human_label="yes"),
     ]
-    assert [e.item_id for e in to_examples(records, target="binary", label_source="reaction")] == [1, 2]
-    assert [e.item_id for e in to_examples(records, target="binary", label_source="both")] == [1, 2, 3]
-    assert [e.item_id for e in to_examples(records, target="continuous", label_source="reaction")] == [1, 3]
+    assert [e.item_id for e in to_examples(records, target="binary", label_source="reaction")] == [
+        1,
+        2,
+    ]
+    assert [e.item_id for e in to_examples(records, target="binary", label_source="both")] == [
+        1,
+        2,
+        3,
+    ]
+    assert [
+        e.item_id for e in to_examples(records, target="continuous", label_source="reaction")
+    ] == [1, 3]
 
 
 def test_a_bad_config_is_refused_by_name():
@@ -110,7 +125,10 @@ def test_prediction_from_the_checkpoint_alone_matches_the_trained_model(trained)
     predictor = Predictor(Path(result.artifact_dir), CPU)
     out = predictor.predict([p["text"] for p in posts], batch_size=4)
     assert len(out) == 10
-    assert sum(o.funny == (p["reaction_label"] == "humorous") for o, p in zip(out, posts, strict=True)) >= 8
+    assert (
+        sum(o.funny == (p["reaction_label"] == "humorous") for o, p in zip(out, posts, strict=True))
+        >= 8
+    )
     again = Predictor(Path(result.artifact_dir), CPU).predict([p["text"] for p in posts])
     assert [o.p_humorous for o in out] == pytest.approx([o.p_humorous for o in again], abs=1e-5)
     for o in out:

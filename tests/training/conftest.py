@@ -78,12 +78,29 @@ class Worker:
         log = (self.log_dir / f"worker-{self.starts}.log").open("wb")
         self.proc = subprocess.Popen(
             [
-                str(Path(sys.executable).with_name("celery")), "-A", "config", "worker",
-                "-Q", "gpu,default", "--concurrency", "1", "-P", "prefork",
-                "--without-gossip", "--without-mingle", "--without-heartbeat",
-                "-n", f"train-test-{uuid.uuid4().hex[:8]}@%h", "--loglevel", "INFO",
+                str(Path(sys.executable).with_name("celery")),
+                "-A",
+                "config",
+                "worker",
+                "-Q",
+                "gpu,default",
+                "--concurrency",
+                "1",
+                "-P",
+                "prefork",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "-n",
+                f"train-test-{uuid.uuid4().hex[:8]}@%h",
+                "--loglevel",
+                "INFO",
             ],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
 
     def kill(self) -> None:
@@ -101,7 +118,9 @@ class Worker:
                 self.kill()
 
     def log(self) -> str:
-        return "\n".join(p.read_text(errors="replace")[-3000:] for p in sorted(self.log_dir.glob("*.log")))
+        return "\n".join(
+            p.read_text(errors="replace")[-3000:] for p in sorted(self.log_dir.glob("*.log"))
+        )
 
 
 @pytest.fixture

@@ -8,7 +8,11 @@ import pytest
 from apps.core.engine import next_item
 from apps.core.models import Item
 from apps.training.models import ModelLoopSettings, ModelVersion, Prediction
-from apps.training.services import modelloop_settings_update, modelversion_activate, priorities_apply
+from apps.training.services import (
+    modelloop_settings_update,
+    modelversion_activate,
+    priorities_apply,
+)
 from tests.factories import ItemFactory, ParticipantFactory
 
 from .conftest import humor_items
@@ -25,7 +29,11 @@ def _version_with_predictions(project, scores: dict[int, float], number: int = 1
     for item_id, p in scores.items():
         entropy, margin = uncertainty(p)
         Prediction.objects.create(
-            model_version=version, item_id=item_id, score=p, uncertainty=entropy, margin=margin,
+            model_version=version,
+            item_id=item_id,
+            score=p,
+            uncertainty=entropy,
+            margin=margin,
             value={"funny": "yes" if p >= 0.5 else "no", "p_humorous": p},
         )
     return version
@@ -42,10 +50,17 @@ def test_entropy_mode_serves_the_most_uncertain_unlabeled_item_first(humor_proje
     items, version = scored
     modelversion_activate(project=humor_project, version=version)
     modelloop_settings_update(project=humor_project, prefill=False, active_learning="entropy")
-    order = [next_item(participant=ParticipantFactory(project=humor_project)).item_id for _ in range(1)]
+    order = [
+        next_item(participant=ParticipantFactory(project=humor_project)).item_id for _ in range(1)
+    ]
     assert order == [items[4].pk]  # p = 0.48 is closest to a coin flip
     priorities = dict(Item.objects.values_list("pk", "priority"))
-    assert priorities[items[4].pk] > priorities[items[1].pk] > priorities[items[0].pk] > priorities[items[5].pk]
+    assert (
+        priorities[items[4].pk]
+        > priorities[items[1].pk]
+        > priorities[items[0].pk]
+        > priorities[items[5].pk]
+    )
 
 
 def test_margin_mode_orders_like_entropy_for_two_classes(humor_project, scored):
@@ -117,8 +132,14 @@ def test_prefill_never_hints_a_gold_item(humor_project, scored):
     humor_project.gold_rate = 1.0
     humor_project.save()
     gold = ItemFactory(project=humor_project, kind=Item.Kind.GOLD, gold_value={"funny": "yes"})
-    Prediction.objects.create(model_version=version, item=gold, value={"funny": "yes"},
-                              score=0.9, uncertainty=0.4, margin=0.2)
+    Prediction.objects.create(
+        model_version=version,
+        item=gold,
+        value={"funny": "yes"},
+        score=0.9,
+        uncertainty=0.4,
+        margin=0.2,
+    )
     modelversion_activate(project=humor_project, version=version)
     modelloop_settings_update(project=humor_project, prefill=True, active_learning="off")
     assignment = next_item(participant=ParticipantFactory(project=humor_project))

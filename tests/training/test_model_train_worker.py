@@ -30,7 +30,9 @@ TINY = {
 
 def _train(client, project, **overrides) -> Job:
     before = set(Job.objects.values_list("pk", flat=True))
-    response = client.post(reverse("training:model_train", args=[project.slug]), {**TINY, **overrides})
+    response = client.post(
+        reverse("training:model_train", args=[project.slug]), {**TINY, **overrides}
+    )
     assert response.status_code == 302, response.content.decode()[:2000]
     (job,) = Job.objects.exclude(pk__in=before)
     return job
@@ -52,7 +54,9 @@ def test_a_training_job_started_from_the_models_tab_trains_predicts_and_reorders
     job = _train(client, humor_project)
     assert job.status == Job.Status.QUEUED
     wait_for(lambda: _done(job), timeout=180, worker=celery_worker, what="the training job")
-    assert job.status == Job.Status.SUCCEEDED, f"{job.message}\n{job.log_tail}\n{celery_worker.log()}"
+    assert job.status == Job.Status.SUCCEEDED, (
+        f"{job.message}\n{job.log_tail}\n{celery_worker.log()}"
+    )
 
     version = ModelVersion.objects.get(project=humor_project)
     assert version.number == 1 and version.job_id == job.pk and version.seed == 13
@@ -147,7 +151,9 @@ def test_bad_configs_fail_the_job_with_their_message_and_cancel_stops_a_run(
     assert response.status_code == 302
     wait_for(
         lambda: "cancelled" in Job.objects.get(pk=cancelled.pk).log_tail,
-        timeout=60, worker=celery_worker, what="the worker to stop the cancelled run",
+        timeout=60,
+        worker=celery_worker,
+        what="the worker to stop the cancelled run",
     )
     cancelled.refresh_from_db()
     assert cancelled.status == Job.Status.CANCELLED

@@ -3,29 +3,38 @@
 from __future__ import annotations
 
 import pytest
-from django.test.utils import CaptureQueriesContext
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from apps.core.models import Job
 from apps.training.models import ModelLoopSettings, ModelVersion
 from apps.training.selectors import TRAIN_JOB_KIND
 
-from .conftest import humor_items
-
 pytestmark = pytest.mark.django_db
 
 GOOD = {
-    "target": "binary", "label_source": "reaction", "epochs": "1", "lr": "0.00002",
-    "batch_size": "16", "max_samples": "", "encoder": "", "seed": "13",
+    "target": "binary",
+    "label_source": "reaction",
+    "epochs": "1",
+    "lr": "0.00002",
+    "batch_size": "16",
+    "max_samples": "",
+    "encoder": "",
+    "seed": "13",
 }
 
 
 def _version(project, number: int, **metrics) -> ModelVersion:
     return ModelVersion.objects.create(
-        project=project, number=number, trainer="humor", seed=13, code_version="test",
+        project=project,
+        number=number,
+        trainer="humor",
+        seed=13,
+        code_version="test",
         config={"target": "binary", "label_source": "reaction", "epochs": 1, "encoder": ""},
-        metrics=metrics, artifact=f"models/{project.pk}/job-x{number}",
+        metrics=metrics,
+        artifact=f"models/{project.pk}/job-x{number}",
     )
 
 
@@ -36,9 +45,19 @@ def test_an_outsider_gets_404_for_every_models_page(client, outsider, humor_proj
     slug = humor_project.slug
     assert client.get(reverse("training:model_list", args=[slug])).status_code == 404
     assert client.post(reverse("training:model_train", args=[slug]), GOOD).status_code == 404
-    assert client.post(reverse("training:settings", args=[slug]), {"active_learning": "entropy"}).status_code == 404
+    assert (
+        client.post(
+            reverse("training:settings", args=[slug]), {"active_learning": "entropy"}
+        ).status_code
+        == 404
+    )
     assert client.post(reverse("training:activate", args=[slug, version.pk])).status_code == 404
-    assert client.get(reverse("training:job_detail", args=[slug, job.pk]), HTTP_HX_REQUEST="true").status_code == 404
+    assert (
+        client.get(
+            reverse("training:job_detail", args=[slug, job.pk]), HTTP_HX_REQUEST="true"
+        ).status_code
+        == 404
+    )
     assert client.post(reverse("training:job_cancel", args=[slug, job.pk])).status_code == 404
     assert Job.objects.count() == 1 and not ModelLoopSettings.objects.exists()
 
@@ -61,21 +80,37 @@ def test_a_viewer_sees_versions_but_cannot_train_activate_or_cancel(client, view
     assert job.status == Job.Status.RUNNING and Job.objects.count() == 1
 
 
-def test_the_train_button_queues_a_job_with_the_form_config(client, researcher, humor_project, settings):
+def test_the_train_button_queues_a_job_with_the_form_config(
+    client, researcher, humor_project, settings
+):
     settings.CHORUS_TEXT_ENCODER = ""
     client.force_login(researcher)
-    response = client.post(reverse("training:model_train", args=[humor_project.slug]),
-                           {**GOOD, "max_samples": "300", "encoder": " roberta-base "})
+    response = client.post(
+        reverse("training:model_train", args=[humor_project.slug]),
+        {**GOOD, "max_samples": "300", "encoder": " roberta-base "},
+    )
     assert response.status_code == 302
     job = Job.objects.get()
-    assert job.kind == TRAIN_JOB_KIND and job.status == Job.Status.QUEUED and job.created_by == researcher
+    assert (
+        job.kind == TRAIN_JOB_KIND
+        and job.status == Job.Status.QUEUED
+        and job.created_by == researcher
+    )
     assert job.params["config"] == {
-        "target": "binary", "label_source": "reaction", "epochs": 1, "lr": 2e-05,
-        "batch_size": 16, "max_samples": 300, "encoder": "roberta-base", "seed": 13,
+        "target": "binary",
+        "label_source": "reaction",
+        "epochs": 1,
+        "lr": 2e-05,
+        "batch_size": 16,
+        "max_samples": 300,
+        "encoder": "roberta-base",
+        "seed": 13,
     }
 
 
-def test_the_server_encoder_setting_fills_an_empty_encoder_field(client, researcher, humor_project, settings):
+def test_the_server_encoder_setting_fills_an_empty_encoder_field(
+    client, researcher, humor_project, settings
+):
     settings.CHORUS_TEXT_ENCODER = "/models/bertweet-base"
     client.force_login(researcher)
     client.post(reverse("training:model_train", args=[humor_project.slug]), GOOD)
@@ -97,7 +132,8 @@ def test_a_bad_train_form_names_the_field_and_queues_nothing(
 ):
     client.force_login(researcher)
     response = client.post(
-        reverse("training:model_train", args=[humor_project.slug]), {**GOOD, field: value},
+        reverse("training:model_train", args=[humor_project.slug]),
+        {**GOOD, field: value},
         HTTP_HX_REQUEST="true",
     )
     assert response.status_code == 400
@@ -119,7 +155,9 @@ def test_versions_are_listed_side_by_side_with_their_metrics(client, researcher,
     _version(humor_project, 2, f1=0.75, auc=0.8, n_train=200, pearson_r=0.4)
     client.force_login(researcher)
     with CaptureQueriesContext(connection) as queries:
-        page = client.get(reverse("training:model_list", args=[humor_project.slug])).content.decode()
+        page = client.get(
+            reverse("training:model_list", args=[humor_project.slug])
+        ).content.decode()
     assert page.index('data-version="2"') < page.index('data-version="1"')
     for cell in ("0.500", "0.610", "0.750", "0.800", "200", "0.400"):
         assert cell in page
@@ -131,13 +169,16 @@ def test_choosing_a_version_makes_it_active(client, researcher, humor_project):
     _version(humor_project, 1)
     v2 = _version(humor_project, 2)
     client.force_login(researcher)
-    response = client.post(reverse("training:activate", args=[humor_project.slug, v2.pk]),
-                           HTTP_HX_REQUEST="true")
+    response = client.post(
+        reverse("training:activate", args=[humor_project.slug, v2.pk]), HTTP_HX_REQUEST="true"
+    )
     assert response.status_code == 200 and 'id="versions"' in response.content.decode()
     assert ModelLoopSettings.objects.get(project=humor_project).active_version == v2
 
 
-def test_a_version_of_another_project_cannot_be_activated(client, researcher, humor_project, project):
+def test_a_version_of_another_project_cannot_be_activated(
+    client, researcher, humor_project, project
+):
     other = _version(project, 1)
     client.force_login(researcher)
     response = client.post(reverse("training:activate", args=[humor_project.slug, other.pk]))
@@ -149,8 +190,11 @@ def test_prefill_is_off_until_a_researcher_turns_it_on(client, researcher, humor
     client.force_login(researcher)
     page = client.get(reverse("training:model_list", args=[humor_project.slug])).content.decode()
     assert 'name="prefill"' in page and 'name="prefill" checked' not in page
-    response = client.post(reverse("training:settings", args=[humor_project.slug]),
-                           {"prefill": "on", "active_learning": "margin"}, HTTP_HX_REQUEST="true")
+    response = client.post(
+        reverse("training:settings", args=[humor_project.slug]),
+        {"prefill": "on", "active_learning": "margin"},
+        HTTP_HX_REQUEST="true",
+    )
     assert response.status_code == 200 and "Saved." in response.content.decode()
     loop = ModelLoopSettings.objects.get(project=humor_project)
     assert loop.prefill is True and loop.active_learning == "margin"
@@ -158,16 +202,22 @@ def test_prefill_is_off_until_a_researcher_turns_it_on(client, researcher, humor
 
 def test_an_unknown_active_learning_mode_is_refused(client, researcher, humor_project):
     client.force_login(researcher)
-    response = client.post(reverse("training:settings", args=[humor_project.slug]),
-                           {"active_learning": "random"})
+    response = client.post(
+        reverse("training:settings", args=[humor_project.slug]), {"active_learning": "random"}
+    )
     assert response.status_code == 400 and "Select a valid choice" in response.content.decode()
     assert not ModelLoopSettings.objects.exists()
 
 
 def test_the_job_card_polls_while_running_and_stops_when_done(client, researcher, humor_project):
     client.force_login(researcher)
-    job = Job.objects.create(project=humor_project, kind=TRAIN_JOB_KIND, status=Job.Status.RUNNING,
-                             progress=0.42, message="epoch 1/1 · step 3/10")
+    job = Job.objects.create(
+        project=humor_project,
+        kind=TRAIN_JOB_KIND,
+        status=Job.Status.RUNNING,
+        progress=0.42,
+        message="epoch 1/1 · step 3/10",
+    )
     url = reverse("training:job_detail", args=[humor_project.slug, job.pk])
     running = client.get(url, HTTP_HX_REQUEST="true")
     body = running.content.decode()
@@ -184,10 +234,9 @@ def test_the_job_card_polls_while_running_and_stops_when_done(client, researcher
 def test_cancel_stops_a_queued_job(client, researcher, humor_project):
     client.force_login(researcher)
     job = Job.objects.create(project=humor_project, kind=TRAIN_JOB_KIND)
-    response = client.post(reverse("training:job_cancel", args=[humor_project.slug, job.pk]),
-                           HTTP_HX_REQUEST="true")
+    response = client.post(
+        reverse("training:job_cancel", args=[humor_project.slug, job.pk]), HTTP_HX_REQUEST="true"
+    )
     assert response.status_code == 200 and "Cancelled" in response.content.decode()
     job.refresh_from_db()
     assert job.status == Job.Status.CANCELLED
-
-
