@@ -52,13 +52,11 @@ def test_the_report_lists_every_bad_row_with_its_line_and_nothing_is_stored(sign
     assert Item.objects.count() == 0
 
 
-def test_a_file_in_the_wrong_encoding_is_refused(signed_in, project):
+def test_a_file_in_the_wrong_encoding_is_refused_with_its_line(signed_in, project):
     response = upload(signed_in, project, "items.csv",
                       "id,text\n1,ok\n2,caf\xe9\n".encode("latin-1"))
     assert response.status_code == 400
-    # The line number itself comes from apps/core/importing.py (reported to the lead: it
-    # names line 1 when the whole file fits one read).
-    assert "the file is not UTF-8" in response.context["report"]["errors"][0]["reason"]
+    assert "Line 3: the file is not UTF-8" in response.context["report"]["errors"][0]["reason"]
     assert Item.objects.count() == 0
 
 
