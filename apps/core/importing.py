@@ -16,7 +16,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from django.db import transaction
+from django.db import connection, transaction
+from django.utils import timezone
 
 from .models import Item, Project
 from .registry import ImportReport
@@ -183,7 +184,7 @@ def items_import(
     report = report or ImportReport()
     existing = set(project.items.values_list("external_id", flat=True).iterator())
     seen: set[str] = set()
-    batch: list[Item] = []
+    batch: list[ItemSpec] = []
     created = 0
 
     class _Rollback(Exception):
@@ -211,26 +212,49 @@ def items_import(
                 seen.add(spec.external_id)
                 if report.errors:
                     continue  # keep validating, stop inserting: it will be rolled back
-                batch.append(Item(project=project, external_id=spec.external_id,
-                                  payload=spec.payload, kind=spec.kind,
-                                  gold_value=spec.gold_value, priority=spec.priority,
-                                  stage=spec.stage))
+                batch.append(spec)
                 if len(batch) >= BATCH:
-                    Item.objects.bulk_create(batch)
-                    created += len(batch)
+                    created += _insert(project, batch)
                     batch.clear()
                     if progress:
                         progress(created)
             if report.errors:
                 raise _Rollback
             if batch:
-                Item.objects.bulk_create(batch)
-                created += len(batch)
+                created += _insert(project, batch)
     except _Rollback:
         report.created = 0
         return report
     report.created = created
     return report
+
+
+_COPY_COLUMNS = (
+    "project_id", "external_id", "payload", "media", "kind", "gold_value", "priority", "stage",
+    "answer_count", "created_at",
+)
+
+
+def _insert(project: Project, specs: list[ItemSpec]) -> int:
+    """Insert one batch; on PostgreSQL through COPY, several times faster than INSERT."""
+    if connection.vendor != "postgresql":
+        Item.objects.bulk_create(
+            Item(project=project, external_id=s.external_id, payload=s.payload, kind=s.kind,
+                 gold_value=s.gold_value, priority=s.priority, stage=s.stage)
+            for s in specs
+        )
+        return len(specs)
+    now = timezone.now()
+    table = Item._meta.db_table
+    with connection.cursor() as cursor:
+        with cursor.cursor.copy(f'COPY {table} ({", ".join(_COPY_COLUMNS)}) FROM STDIN') as copy:
+            for s in specs:
+                copy.write_row((
+                    project.pk, s.external_id, json.dumps(s.payload), "", s.kind,
+                    None if s.gold_value is None else json.dumps(s.gold_value),
+                    s.priority, s.stage, 0, now,
+                ))
+    return len(specs)
 
 
 def _error(report: ImportReport, line: int, reason: str) -> None:
