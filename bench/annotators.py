@@ -346,8 +346,10 @@ def main(argv: list[str] | None = None) -> int:
         help="reload: GET the annotate page before every answer; htmx: use the "
         "card each submit returns, as the browser does",
     )
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
-    parser.add_argument("--threads", type=int, default=1, help="threads per gunicorn worker")
+    parser.add_argument("--workers", type=int, default=3, help="gunicorn worker processes")
+    parser.add_argument(
+        "--threads", type=int, default=4, help="threads per gunicorn worker (gthread when > 1)"
+    )
     parser.add_argument(
         "--gunicorn-config",
         type=Path,
@@ -484,10 +486,16 @@ def main(argv: list[str] | None = None) -> int:
     }
     platform_ms = per_answer["gunicorn"] + per_answer["postgres"]
     cores = os.cpu_count() or 1
-    print(
-        f"  CPU per accepted answer: gunicorn {per_answer['gunicorn']:.1f} ms + PostgreSQL "
-        f"{per_answer['postgres']:.1f} ms (+ load generator {per_answer['client']:.1f} ms)"
-    )
+    if database_url:
+        print(
+            f"  CPU per accepted answer: gunicorn {per_answer['gunicorn']:.1f} ms + PostgreSQL "
+            f"{per_answer['postgres']:.1f} ms (+ load generator {per_answer['client']:.1f} ms)"
+        )
+    else:
+        print(
+            f"  CPU per accepted answer: gunicorn incl. SQLite {per_answer['gunicorn']:.1f} ms "
+            f"(+ load generator {per_answer['client']:.1f} ms)"
+        )
     print(
         f"  → capacity if the platform had this machine's {cores} cores to itself: "
         f"{1000 * cores / platform_ms:.0f} answers/s "
