@@ -379,6 +379,9 @@ def main(argv: list[str] | None = None) -> int:
         help="exit 1 when the latency/throughput targets are missed",
     )
     parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the bench project in the database afterwards"
+    )
     args = parser.parse_args(argv)
 
     if args.sqlite:
@@ -557,7 +560,11 @@ def main(argv: list[str] | None = None) -> int:
                 indent=2,
             )
         )
-    print(f"\n  server log: {log_path}")
+    if args.keep:
+        print(f"\n  kept project {slug!r}")
+    else:
+        project.delete()  # repeated runs should not grow the bench database
+    print(f"  server log: {log_path}")
     return 1 if failed else 0
 
 
