@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 from django.http import Http404
 
-from apps.core.models import Job, Project
+from apps.core.models import Item, Job, Project
 
 from .models import ModelLoopSettings, ModelVersion, Prediction
 
 TRAIN_JOB_KIND = "model_train"
+PREDICT_JOB_KIND = "model_predict"
 
 
 def modelloop_settings_for(project: Project) -> ModelLoopSettings:
@@ -21,7 +22,12 @@ def modelloop_settings_for(project: Project) -> ModelLoopSettings:
 
 
 def modelversions_for(project: Project) -> QuerySet[ModelVersion]:
-    return ModelVersion.objects.filter(project=project).select_related("job", "created_by")
+    return (
+        ModelVersion.objects.filter(project=project)
+        .select_related("job", "created_by")
+        .annotate(n_predictions=Count("predictions"))
+        .order_by("-number")  # Meta.ordering does not apply to GROUP BY queries
+    )
 
 
 def modelversion_for(project: Project, pk: int) -> ModelVersion:
@@ -33,7 +39,9 @@ def modelversion_for(project: Project, pk: int) -> ModelVersion:
 
 def training_jobs_for(project: Project, limit: int = 10) -> list[Job]:
     return list(
-        Job.objects.filter(project=project, kind=TRAIN_JOB_KIND).select_related("project")[:limit]
+        Job.objects.filter(
+            project=project, kind__in=[TRAIN_JOB_KIND, PREDICT_JOB_KIND]
+        ).select_related("project")[:limit]
     )
 
 
@@ -54,3 +62,7 @@ def metric_columns(versions: list[ModelVersion]) -> list[str]:
     first = ["f1", "auc", "accuracy", "n_train", "n_test", "pearson_r", "mse"]
     seen = {k for v in versions for k, val in v.metrics.items() if not isinstance(val, dict)}
     return [k for k in first if k in seen] + sorted(seen - set(first))
+
+
+def regular_item_count(project: Project) -> int:
+    return Item.objects.filter(project=project, kind=Item.Kind.REGULAR).count()

@@ -37,7 +37,7 @@ from apps.core.models import Assignment, Item, Job, Project
 
 from . import trainers
 from .models import ModelLoopSettings, ModelVersion, Prediction
-from .selectors import TRAIN_JOB_KIND
+from .selectors import PREDICT_JOB_KIND, TRAIN_JOB_KIND
 
 logger = logging.getLogger(__name__)
 
@@ -237,6 +237,77 @@ def training_run(*, job_id: int) -> None:
     except Exception as exc:  # the researcher sees why; the traceback goes to the worker log
         logger.exception("Training job %s crashed", job.pk)
         job_fail(job, f"Training crashed: {type(exc).__name__}: {exc}")
+
+
+def prediction_start(*, version: ModelVersion, user) -> Job:
+    """Queue batch prediction of ``version`` on the items it has no prediction for yet."""
+    from .tasks import model_predict
+
+    with transaction.atomic():
+        job = job_create(
+            kind=PREDICT_JOB_KIND,
+            project=version.project,
+            params={"model_version": version.pk},
+            user=user,
+        )
+        job_enqueue(job, model_predict)
+    return job
+
+
+def prediction_run(*, job_id: int) -> None:
+    """Predict the items a version has not seen (e.g. imported after training); idempotent."""
+    from ml.common import Cancelled
+
+    job = Job.objects.select_related("project").filter(pk=job_id).first()
+    if job is None or job.is_done:
+        return
+    if job.attempts >= MAX_ATTEMPTS:
+        job_fail(job, f"Gave up after {job.attempts} attempts: the worker was lost each time.")
+        return
+    job_start(job)
+    try:
+        version = ModelVersion.objects.get(pk=job.params["model_version"], project=job.project)
+        trainer = trainers.get(version.trainer)
+        done = set(version.predictions.values_list("item_id", flat=True))
+        records = [
+            r for r in trainer.records(job.project, version.config) if r["item_id"] not in done
+        ]
+        job_log(job, f"{len(records)} items without a prediction from version {version.number}")
+        rows = []
+        if records:
+            device = _train_device()
+            with tempfile.TemporaryDirectory(prefix="chorus-predict-") as tmp:
+                local = artifact_local_dir(version, Path(tmp) / "artifact")
+                rows = trainer.predict(local, records, device, _progress(job, 0.05, 0.95))
+        with transaction.atomic():
+            # ignore_conflicts: a second delivery of this task may have stored some already.
+            Prediction.objects.bulk_create(
+                [
+                    Prediction(
+                        model_version=version,
+                        item_id=r.item_id,
+                        value=r.value,
+                        score=r.score,
+                        uncertainty=r.uncertainty,
+                        margin=r.margin,
+                    )
+                    for r in rows
+                ],
+                batch_size=2000,
+                ignore_conflicts=True,
+            )
+            if ModelLoopSettings.objects.filter(
+                project=job.project, active_version=version
+            ).exists():
+                priorities_apply(project=job.project)
+        job_finish(job, result={"predicted": len(rows)}, message=f"Predicted {len(rows)} items")
+    except Cancelled:
+        job_log(job, "Stopped: the job was cancelled.")
+    except ModelVersion.DoesNotExist:
+        job_fail(job, "The model version no longer exists.")
+    except Exception as exc:
+        logger.exception("Prediction job %s crashed", job.pk)
+        job_fail(job, f"Prediction crashed: {type(exc).__name__}: {exc}")
 
 
 def _version_register(*, job: Job, trainer, outcome, rows, artifact: str, device: str):

@@ -11,3 +11,9 @@ from . import services
 def model_train(job_id: int) -> None:
     """Train a model for the job's project; safe to deliver twice (see services.training_run)."""
     services.training_run(job_id=job_id)
+
+
+@shared_task(name="apps.training.tasks.model_predict", acks_late=True, reject_on_worker_lost=True)
+def model_predict(job_id: int) -> None:
+    """Batch-predict a version on items it has not seen; safe to deliver twice."""
+    services.prediction_run(job_id=job_id)

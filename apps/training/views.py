@@ -59,6 +59,7 @@ def _page_context(
         "form": form,
         "settings_form": settings_form,
         "can_write": _can_write(project),
+        "item_count": selectors.regular_item_count(project),
     }
 
 
@@ -102,6 +103,18 @@ def modelversion_activate(request: HttpRequest, slug: str, pk: int) -> HttpRespo
     if request.htmx:
         return render(request, f"{PAGE}#versions", _page_context(project))
     messages.success(request, f"Version {version.number} is now active.")
+    return redirect("training:model_list", slug=project.slug)
+
+
+@login_required
+@require_POST
+def modelversion_predict(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    project = project_for_user(request, slug, write=True)
+    version = selectors.modelversion_for(project, pk)
+    job = services.prediction_start(version=version, user=request.user)
+    if request.htmx:
+        return render(request, f"{PAGE}#jobs", _page_context(project))
+    messages.success(request, f"Prediction job #{job.pk} queued.")
     return redirect("training:model_list", slug=project.slug)
 
 

@@ -31,14 +31,18 @@ def humor_project(owner, researcher, viewer):
     return project
 
 
-def humor_items(project, n: int, *, seed: int = 0, labelled: bool = True) -> list[Item]:
+def humor_items(
+    project, n: int, *, seed: int = 0, labelled: bool = True, prefix: str = "post"
+) -> list[Item]:
     """``n`` synthetic posts as the humor app stores them (payload fields)."""
     items = []
     for post in synthetic_posts(n, seed):
         payload = {k: post[k] for k in ("text", "hs", "ns", "reaction_label", "split")}
         if not labelled:
             payload["reaction_label"] = None
-        items.append(Item(project=project, external_id=f"post-{post['item_id']}", payload=payload))
+        items.append(
+            Item(project=project, external_id=f"{prefix}-{post['item_id']}", payload=payload)
+        )
     return Item.objects.bulk_create(items)
 
 
@@ -124,8 +128,12 @@ class Worker:
 
 
 @pytest.fixture
-def celery_worker(transactional_db, tmp_path):
-    """A real worker on Redis db 11; the test process sends its tasks there too."""
+def celery_worker(transactional_db, tmp_path, settings):
+    """A real worker on Redis db 11; the test process sends its tasks there too.
+
+    Both processes store media under this test's own folder: project ids restart with each
+    test database, so a shared MEDIA_ROOT would hold an earlier run's artifacts.
+    """
     import redis
 
     from config.celery import app
@@ -136,6 +144,7 @@ def celery_worker(transactional_db, tmp_path):
     except redis.exceptions.RedisError as exc:
         pytest.skip(f"Redis is unreachable at {REDIS_URL}: {exc}")
     client.flushdb()
+    settings.MEDIA_ROOT = str(tmp_path / "media")
     saved = (app.conf.broker_url, app.conf.broker_transport_options)
     app.conf.broker_url = REDIS_URL
     app.conf.broker_transport_options = {"visibility_timeout": 4}

@@ -86,6 +86,25 @@ def test_a_training_job_started_from_the_models_tab_trains_predicts_and_reorders
     )
     assert "Succeeded" in card.content.decode() and card["HX-Trigger"] == "job-finished"
 
+    # Posts imported after training get predictions from the stored artifact alone.
+    new = humor_items(humor_project, 20, seed=7, prefix="late")
+    assert (
+        "Predict new items"
+        in client.get(reverse("training:model_list", args=[humor_project.slug])).content.decode()
+    )
+    before = set(Job.objects.values_list("pk", flat=True))
+    response = client.post(reverse("training:predict", args=[humor_project.slug, version.pk]))
+    assert response.status_code == 302
+    (predict_job,) = Job.objects.exclude(pk__in=before)
+    wait_for(lambda: _done(predict_job), timeout=120, worker=celery_worker, what="prediction")
+    assert predict_job.status == Job.Status.SUCCEEDED, predict_job.message
+    assert predict_job.result == {"predicted": 20}
+    late = Prediction.objects.filter(model_version=version, item__in=new)
+    assert late.count() == 20
+    assert {i.pk: i.priority for i in Item.objects.filter(pk__in=[n.pk for n in new])} == (
+        pytest.approx(dict(late.values_list("item_id", "uncertainty")))
+    )
+
 
 def test_a_worker_killed_mid_training_leaves_no_half_version_and_the_job_is_retried(
     client, researcher, humor_project, celery_worker
