@@ -3,6 +3,8 @@ through the real assignment engine."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from apps.core.engine import next_item
@@ -150,3 +152,24 @@ def test_prefill_is_nothing_for_projects_without_a_model(project, worker):
     ItemFactory(project=project)
     assert next_item(participant=worker).prefill is None
     assert not ModelLoopSettings.objects.exists()
+
+
+def test_an_annotator_sees_the_prefilled_answer_pressed_in_the_humor_form(client, humor_project):
+    from apps.core import registry
+
+    try:
+        registry.get("humor")
+    except registry.UnknownTaskType:
+        pytest.skip("the humor task type is not registered in this checkout")
+    item = humor_items(humor_project, 1)[0]
+    version = _version_with_predictions(humor_project, {item.pk: 0.2})
+    modelversion_activate(project=humor_project, version=version)
+    modelloop_settings_update(project=humor_project, prefill=True, active_learning="off")
+    client.get(
+        f"/p/{humor_project.slug}/", {"PROLIFIC_PID": "p1", "STUDY_ID": "s", "SESSION_ID": "x"}
+    )
+    client.post(f"/p/{humor_project.slug}/consent/", {"agree": "yes"})
+    client.post(f"/p/{humor_project.slug}/instructions/")
+    html = client.get(f"/p/{humor_project.slug}/annotate/").content.decode()
+    pressed = re.findall(r'<button[^>]*value="(\w+)"[^>]*aria-pressed="true"', html)
+    assert pressed == ["no"]  # the model says p(humorous) = 0.2
