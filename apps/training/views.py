@@ -85,8 +85,14 @@ def model_train(request: HttpRequest, slug: str) -> HttpResponse:
                 None, f"No model can be trained for task type {project.task_type!r} yet."
             )
         context = _page_context(project, form=form)
-        template = f"{PAGE}#train-form" if request.htmx else PAGE
-        return render(request, template, context, status=400)
+        if request.htmx:
+            # The form posts into the jobs list; its errors belong in the form itself. htmx
+            # swaps no 4xx answer, so this one is a 200 that retargets.
+            response = render(request, f"{PAGE}#train-form", context)
+            response["HX-Retarget"] = "#train-form"
+            response["HX-Reswap"] = "outerHTML"
+            return response
+        return render(request, PAGE, context, status=400)
     job = services.training_start(project=project, user=request.user, config=form.config())
     if request.htmx:
         return render(request, f"{PAGE}#jobs", _page_context(project))
@@ -125,9 +131,9 @@ def modelloop_settings(request: HttpRequest, slug: str) -> HttpResponse:
     form = LoopSettingsForm(request.POST)
     if not form.is_valid():
         context = _page_context(project, settings_form=form)
-        return render(
-            request, f"{PAGE}#loop-settings" if request.htmx else PAGE, context, status=400
-        )
+        if request.htmx:
+            return render(request, f"{PAGE}#loop-settings", context)  # htmx swaps no 4xx
+        return render(request, PAGE, context, status=400)
     services.modelloop_settings_update(
         project=project,
         prefill=form.cleaned_data["prefill"],

@@ -136,9 +136,13 @@ def test_a_bad_train_form_names_the_field_and_queues_nothing(
         {**GOOD, field: value},
         HTTP_HX_REQUEST="true",
     )
-    assert response.status_code == 400
+    assert response.status_code == 200 and response["HX-Retarget"] == "#train-form"
     body = response.content.decode()
     assert message in body and f'id="id_{field}"' in body and 'id="train-form"' in body
+    plain = client.post(
+        reverse("training:model_train", args=[humor_project.slug]), {**GOOD, field: value}
+    )
+    assert plain.status_code == 400 and message in plain.content.decode()
     assert not Job.objects.exists()
 
 
