@@ -50,3 +50,12 @@ def project(owner, researcher, viewer):
 @pytest.fixture
 def worker(project):
     return ParticipantFactory(project=project, external_id="worker-1")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Cached figures (item counts) must not leak from one test's database into the next."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield

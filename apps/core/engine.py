@@ -22,7 +22,8 @@ from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, OperationalError, connection, transaction
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Exists, F, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from . import registry
@@ -59,7 +60,7 @@ def _wants_control(project, total_done: int, control_done: int) -> bool:
     return control_done < math.floor((total_done + 1) * project.gold_rate + 1e-9)
 
 
-def _candidates(participant: Participant, *, control: bool, exclude: list[int]):
+def _candidates(participant: Participant, *, control: bool, exclude: list[int], now):
     project = participant.project
     seen = Assignment.objects.filter(item=OuterRef("pk"), participant=participant).exclude(
         status=Assignment.Status.EXPIRED
@@ -68,8 +69,22 @@ def _candidates(participant: Participant, *, control: bool, exclude: list[int]):
     if control:
         qs = qs.exclude(kind=Item.Kind.REGULAR).order_by("id")
     else:
-        qs = qs.filter(kind=Item.Kind.REGULAR, answer_count__lt=project.overlap).order_by(
-            "-priority", "answer_count", "id"
+        # Leave out items whose free slots are all reserved (a hint from this statement's
+        # snapshot; the recount under the row lock decides).
+        live = (
+            Assignment.objects.filter(
+                item=OuterRef("pk"), status=Assignment.Status.RESERVED, expires_at__gt=now
+            )
+            .order_by()
+            .values("item")
+            .annotate(n=Count("id"))
+            .values("n")
+        )
+        qs = (
+            qs.filter(kind=Item.Kind.REGULAR, answer_count__lt=project.overlap)
+            .alias(live=Coalesce(Subquery(live), 0))
+            .filter(live__lt=project.overlap - F("answer_count"))
+            .order_by("-priority", "answer_count", "id")
         )
     if exclude:
         qs = qs.exclude(pk__in=exclude)
@@ -77,15 +92,20 @@ def _candidates(participant: Participant, *, control: bool, exclude: list[int]):
 
 
 def _reserve(participant: Participant, item: Item, now) -> Assignment:
-    expires = now + participant.project.reservation_ttl
-    assignment, _ = Assignment.objects.update_or_create(
-        item=item,
-        participant=participant,
-        defaults={
-            "status": Assignment.Status.RESERVED,
-            "reserved_at": now,
-            "expires_at": expires,
-        },
+    # One upsert: a participant's own expired assignment for this item is re-reserved.
+    (assignment,) = Assignment.objects.bulk_create(
+        [
+            Assignment(
+                item=item,
+                participant=participant,
+                status=Assignment.Status.RESERVED,
+                reserved_at=now,
+                expires_at=now + participant.project.reservation_ttl,
+            )
+        ],
+        update_conflicts=True,
+        unique_fields=["item", "participant"],
+        update_fields=["status", "reserved_at", "expires_at"],
     )
     assignment.item = item
     prefill = registry.prefill_for(assignment)
@@ -95,14 +115,14 @@ def _reserve(participant: Participant, item: Item, now) -> Assignment:
     return assignment
 
 
-def _lock_next(participant: Participant, *, control: bool, exclude: list[int]) -> Item | None:
+def _lock_next(participant: Participant, *, control: bool, exclude: list[int], now) -> Item | None:
     """Lock the best candidate, skipping rows other annotators hold right now.
 
     When every candidate is held (the end of the queue), wait for a lock instead: a held
     item may still have a free slot once its holder commits, and "nothing left" must not
     be said while work remains.
     """
-    qs = _candidates(participant, control=control, exclude=exclude)
+    qs = _candidates(participant, control=control, exclude=exclude, now=now)
     if not connection.features.has_select_for_update_skip_locked:
         return qs.first()  # SQLite: the IMMEDIATE transaction already serialises writers
     for _ in range(5):
@@ -126,7 +146,7 @@ def _pick(participant: Participant, *, control: bool, now) -> Assignment | None:
             # A savepoint per candidate: rolling it back releases the row lock of an item
             # found full, so this transaction never holds a lock while it waits for another.
             with transaction.atomic():
-                item = _lock_next(participant, control=control, exclude=rejected)
+                item = _lock_next(participant, control=control, exclude=rejected, now=now)
                 if item is None:
                     return None
                 # The row lock is held: this fresh count sees every committed reservation.
@@ -172,20 +192,23 @@ def next_item(*, participant: Participant, now=None) -> Assignment | None:
     now = now or timezone.now()
     project = participant.project
     with transaction.atomic():
-        live = (
-            participant.assignments.filter(status=Assignment.Status.RESERVED, expires_at__gt=now)
+        held = list(
+            participant.assignments.filter(status=Assignment.Status.RESERVED)
             .select_related("item")
             .order_by("reserved_at")
-            .first()
         )
-        if live is not None:
-            return live
-        participant.assignments.filter(
-            status=Assignment.Status.RESERVED, expires_at__lte=now
-        ).update(status=Assignment.Status.EXPIRED)
+        for assignment in held:
+            if assignment.expires_at > now:
+                return assignment
+        if held:
+            Assignment.objects.filter(pk__in=[a.pk for a in held]).update(
+                status=Assignment.Status.EXPIRED
+            )
 
-        counts = participant_counts(participant)
         cap = project.items_per_participant
+        if cap is None and project.gold_rate <= 0:
+            return _pick(participant, control=False, now=now)
+        counts = participant_counts(participant)
         if cap is not None and counts["total"] >= cap:
             return None
         if _wants_control(project, counts["total"], counts["control"]):
@@ -211,21 +234,19 @@ def annotation_submit(
     """
     if not client_token or len(client_token) > 64:
         raise SubmitRefused("The form was incomplete; please reload the page.", code="token")
-    existing = Annotation.objects.filter(client_token=client_token).first()
-    if existing is not None:
-        if existing.assignment_id != assignment.pk:
-            raise SubmitRefused("This form was already used for another item.", code="token")
-        return SubmitOutcome(existing, created=False)
-
     item = assignment.item
     project = item.project
     clean = registry.get(project.task_type).validate(item, value)
     now = now or timezone.now()
     try:
         with transaction.atomic():
-            # Lock order item → assignment, as in next_item, so the two never deadlock.
-            item = Item.objects.select_for_update().get(pk=assignment.item_id)
-            locked = Assignment.objects.select_for_update().get(pk=assignment.pk)
+            # One statement locks the assignment and its item.
+            locked = (
+                Assignment.objects.select_for_update(of=("self", "item"))
+                .select_related("item")
+                .get(pk=assignment.pk)
+            )
+            item = locked.item
             if locked.status == Assignment.Status.SUBMITTED:
                 return SubmitOutcome(locked.annotation, created=False)
             if locked.status == Assignment.Status.SKIPPED:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.core.cache import cache
 from django.db.models import Count, Q
 
 from .engine import participant_counts
-from .models import Item, Participant
+from .models import Item, Participant, Project
+
+ITEM_COUNTS_TTL = 15  # seconds; an import shows up in participants' totals this much later
 
 
 @dataclass(frozen=True)
@@ -25,16 +28,27 @@ class Progress:
         return min(self.done + 1, self.total)
 
 
+def project_item_counts(project: Project) -> tuple[int, int]:
+    """(regular, control) item counts, cached briefly: every item card shows them, and
+    counting a large project on each request would cost more than the rest of the request."""
+    key = f"chorus:item-counts:{project.pk}:{project.created_at.timestamp()}"
+    cached = cache.get(key)
+    if cached is None:
+        counts = Item.objects.filter(project=project).aggregate(
+            regular=Count("id", filter=Q(kind=Item.Kind.REGULAR)),
+            control=Count("id", filter=~Q(kind=Item.Kind.REGULAR)),
+        )
+        cached = (counts["regular"], counts["control"])
+        cache.set(key, cached, ITEM_COUNTS_TTL)
+    return cached
+
+
 def participant_progress(*, participant: Participant) -> Progress:
     project = participant.project
     done = participant_counts(participant)["total"]
     if project.items_per_participant is not None:
         total = project.items_per_participant
     else:
-        counts = Item.objects.filter(project=project).aggregate(
-            regular=Count("id", filter=Q(kind=Item.Kind.REGULAR)),
-            control=Count("id", filter=~Q(kind=Item.Kind.REGULAR)),
-        )
-        regular, control = counts["regular"], counts["control"]
+        regular, control = project_item_counts(project)
         total = regular + (control if project.gold_rate > 0 else 0)
     return Progress(done=done, total=max(total, done))

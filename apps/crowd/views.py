@@ -22,7 +22,7 @@ from apps.core.text import render_markdown
 
 
 def _session_key(project: Project) -> str:
-    return f"chorus:participant:{project.pk}"
+    return f"chorus:participant:{project.slug}"
 
 
 def _project(slug: str) -> Project:
@@ -32,14 +32,20 @@ def _project(slug: str) -> Project:
     return project
 
 
-def _participant(request: HttpRequest, project: Project) -> Participant | None:
-    public_id = request.session.get(_session_key(project))
+def _participant(request: HttpRequest, slug: str) -> Participant | None:
+    """The participant this browser is bound to in project ``slug`` (with its project)."""
+    public_id = request.session.get(f"chorus:participant:{slug}")
     if not public_id:
         return None
     try:
-        return Participant.objects.filter(project=project, public_id=uuid.UUID(public_id)).first()
+        public_id = uuid.UUID(public_id)
     except ValueError:
         return None
+    return (
+        Participant.objects.select_related("project")
+        .filter(project__slug=slug, public_id=public_id)
+        .first()
+    )
 
 
 def _to_entry(request: HttpRequest, project: Project) -> HttpResponse:
@@ -79,10 +85,11 @@ def _next_step(participant: Participant) -> str:
 
 def _gate(request: HttpRequest, slug: str, *, step: str | None = None):
     """The project and participant, or the response that sends the browser where it belongs."""
-    project = _project(slug)
-    participant = _participant(request, project)
+    participant = _participant(request, slug)  # one query for participant and project
     if participant is None:
+        project = _project(slug)
         return project, None, _to_entry(request, project)
+    project = participant.project
     if participant.status == Participant.Status.BLOCKED:
         return project, participant, _blocked_page(request, project)
     if participant.status == Participant.Status.FINISHED and step != "crowd:done":
@@ -99,7 +106,7 @@ def _gate(request: HttpRequest, slug: str, *, step: str | None = None):
 def entry(request: HttpRequest, slug: str) -> HttpResponse:
     project = _project(slug)
     identified = any(k in request.GET for k in ("PROLIFIC_PID", "workerId"))
-    participant = None if identified else _participant(request, project)
+    participant = None if identified else _participant(request, slug)
     if participant is None:
         if not project.is_live:
             return _closed_page(request, project)
