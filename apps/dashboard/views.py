@@ -242,7 +242,7 @@ def _figure_geometry(figure) -> dict:
         labels = [str(label) for label in series.get("labels", [])]
         values = list(series.get("values", []))
     width, height, pad = 560, 200, 24
-    top = max([float(v) for v in values if v is not None] + [0.0]) or 1.0
+    top = max([v for v in values if v is not None] + [0]) or 1  # counts stay integers
     step = (width - 2 * pad) / max(len(values), 1)
     bars = []
     for i, value in enumerate(values):
@@ -252,9 +252,14 @@ def _figure_geometry(figure) -> dict:
             "label": labels[i] if i < len(labels) else "", "value": value,
             "tx": pad + i * step + step / 2,
         })
+    ticks = []
+    if figure.kind == "histogram" and len(edges) >= 2:
+        # Bin edges under the axis: the first, middle and last, so the scale can be read.
+        for index in sorted({0, (len(edges) - 1) // 2, len(edges) - 1}):
+            ticks.append({"x": pad + index * step, "text": f"{edges[index]:.3g}"})
     return {"title": figure.title, "kind": figure.kind, "note": figure.note, "bars": bars,
             "width": width, "height": height, "base": height - pad, "top": top,
-            "show_labels": len(bars) <= 12}
+            "show_labels": len(bars) <= 12, "ticks": ticks}
 
 
 @login_required

@@ -37,3 +37,11 @@ def number(value: float | None, digits: int = 2) -> str:
         return f"{float(value):.{digits}f}"
     except (TypeError, ValueError):
         return str(value)
+
+
+@register.filter
+def as_json(value) -> str:
+    """A payload as the researcher wrote it (JSON), not as Python prints it."""
+    import json
+
+    return json.dumps(value, ensure_ascii=False, default=str)
