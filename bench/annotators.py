@@ -159,7 +159,13 @@ class Annotator(threading.Thread):
             twin.start()
             stats.doubled.add(token)
         t0 = time.perf_counter()
-        r = c.post(action, data=data, headers=headers)
+        try:
+            r = c.post(action, data=data, headers=headers)
+        except httpx.TransportError as exc:
+            # The connection dropped before the answer came back; as a person would, click the
+            # same form again: same token, so the platform stores the answer at most once.
+            stats.refused[f"resent after a dropped connection ({type(exc).__name__})"] += 1
+            r = c.post(action, data=data, headers=headers)
         stats.submit_ms.append((time.perf_counter() - t0) * 1000)
         self.judge_submit(r, token)
         if run.flow == "htmx" and r.status_code == 200:
