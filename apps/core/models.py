@@ -278,6 +278,9 @@ class Job(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
+    # Last sign of life from the worker (start or progress); a running job whose heartbeat is
+    # older than settings.CHORUS_JOB_STALE_AFTER is failed by the housekeeping task.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
 

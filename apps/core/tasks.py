@@ -9,6 +9,13 @@ def reservations_expire() -> int:
     return engine.reservations_expire()
 
 
+@shared_task(name="apps.core.tasks.jobs_fail_stale")
+def jobs_fail_stale() -> int:
+    from .jobs import jobs_fail_stale as fail_stale
+
+    return fail_stale()
+
+
 @shared_task(name="apps.core.tasks.job_ping", acks_late=True)
 def job_ping(job_id: int) -> None:
     """A health check through the broker: the worker marks the Job succeeded."""

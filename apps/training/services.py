@@ -106,7 +106,7 @@ def _progress(job: Job, start: float, end: float) -> Callable[[float, str], bool
 def _train_device():
     from ml.common import pick_device
 
-    return pick_device(getattr(settings, "CHORUS_TRAIN_DEVICE", "") or None)
+    return pick_device(settings.CHORUS_TRAIN_DEVICE or None)
 
 
 def _artifact_prefix(job: Job) -> str:
