@@ -109,6 +109,14 @@ class BaseTaskType:
     def gold_correct(self, item: Item, value: Any) -> bool:
         return self.label_of(value) == self.label_of(item.gold_value)
 
+    def config_saved(self, project: Project, before: dict) -> str | None:
+        """Called after the researcher saved new settings (``before`` = the old config).
+
+        A task type whose derived data depends on its settings starts recomputing here and
+        returns a sentence for the researcher; None when there is nothing to say.
+        """
+        return None
+
     def item_context(self, item: Item, participant: Participant) -> dict:
         return {}
 

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 
+from apps.core import registry
 from apps.core.jobs import job_create, job_enqueue
 from apps.core.models import Job, Participant, Project
 from apps.core.registry import ImportReport
@@ -45,12 +46,18 @@ def project_status_set(*, project: Project, status: str) -> None:
     project.set_status(status)
 
 
-def project_settings_update(*, project: Project, config: dict, **fields) -> None:
-    """Save the settings form: Project fields and the task type's (already cleaned) config."""
-    for name, value in fields.items():
-        setattr(project, name, value)
-    project.config = config
-    project.save(update_fields=[*fields, "config"])
+def project_settings_update(*, project: Project, config: dict, **fields) -> str | None:
+    """Save the settings form: Project fields and the task type's (already cleaned) config.
+
+    Returns what the task type says about the change (e.g. that labels are being recomputed).
+    """
+    before = dict(project.config or {})
+    with transaction.atomic():
+        for name, value in fields.items():
+            setattr(project, name, value)
+        project.config = config
+        project.save(update_fields=[*fields, "config"])
+        return registry.get(project.task_type).config_saved(project, before)
 
 
 def api_token_renew(*, user):

@@ -85,10 +85,10 @@ def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
     if request.method == "POST":
         form = ProjectSettingsForm(request.POST, task_type=task_type, config=project.config)
         if form.is_valid():
-            services.project_settings_update(
+            note = services.project_settings_update(
                 project=project, config=form.cleaned_config, **form.project_fields()
             )
-            messages.success(request, "Settings saved.")
+            messages.success(request, f"Settings saved. {note or ''}".strip())
             return redirect("dashboard:project_detail", project.slug)
     else:
         form = ProjectSettingsForm(task_type=task_type, config=project.config,

@@ -90,6 +90,14 @@ class Answer(pydantic.BaseModel):
     funny: Literal["yes", "no"]
 
 
+# The settings that scores, labels, split and study sample depend on (cleaning rules act at
+# import and need a new import).
+SCORING_KEYS = frozenset({
+    "reactions", "likes_in_total", "ns_version", "s_average", "k", "negative_rule", "seed",
+    "test_share", "study",
+})
+
+
 def config_of(project) -> Config:
     return Config.model_validate(project.config or {})
 
@@ -146,6 +154,28 @@ class HumorTaskType(BaseTaskType):
 
     def label_of(self, value: Any) -> Any:
         return value.get("funny") if isinstance(value, dict) else None
+
+    def config_saved(self, project, before: dict) -> str | None:
+        """Settings behind the scores changed: recompute them on the worker.
+
+        The study sample is drawn again only while nobody has answered yet; after that the
+        items' priorities (and any set by active learning) are kept.
+        """
+        old = {k: v for k, v in before.items() if k in SCORING_KEYS}
+        new = {k: v for k, v in (project.config or {}).items() if k in SCORING_KEYS}
+        if old == new or not project.items.exists():
+            return None
+        from apps.core.jobs import job_create, job_enqueue
+
+        from .tasks import scores_recompute
+
+        resample = not project.annotations.exists()
+        job = job_create(kind="humor_rescore", project=project, params={"resample": resample})
+        job_enqueue(job, scores_recompute)
+        return (
+            "Scores, reaction labels and the split are being recomputed on the worker "
+            f"(job {job.pk})."
+        )
 
     def item_context(self, item, participant) -> dict:
         from .importing import display_parts

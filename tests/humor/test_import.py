@@ -302,3 +302,32 @@ def test_the_humor_scores_command_recomputes_after_a_settings_change(humor_proje
     assert payload["ns_version"] == "ns_v_alt1" and payload["ns"] != before
     assert payload["s_version"].startswith("S-macro-")
     assert humor_project.config["score_meta"]["s_average"] == "macro"
+
+
+def test_saving_new_scoring_settings_on_the_dashboard_recomputes_the_labels(
+    client, humor_project, django_capture_on_commit_callbacks, monkeypatch
+):
+    from apps.core.models import Job
+    from apps.humor.tasks import scores_recompute
+
+    run(humor_project, jsonl(corpus()))
+    assert sum(v == "humorous" for v in labels(humor_project).values()) == 2
+    sent = []
+    monkeypatch.setattr(scores_recompute, "delay", lambda *args: sent.append(args))
+    client.force_login(humor_project.owner)
+    url = f"/projects/{humor_project.slug}/"
+    form = client.get(url).context["form"]
+    data = {name: form[name].value() for name in form.fields}
+    data = {k: ("on" if v is True else v) for k, v in data.items() if v is not None and v is not False}
+    data["cfg_k"] = "3"
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(url, data, follow=True)
+    assert b"being recomputed on the worker" in response.content, response.context["form"].errors
+    job = Job.objects.get(kind="humor_rescore")
+    assert sent == [(job.pk,)]
+    scores_recompute.apply(args=[job.pk])  # what the worker runs
+    job.refresh_from_db()
+    assert job.status == Job.Status.SUCCEEDED and job.result["humorous"] == 3
+    assert sum(v == "humorous" for v in labels(humor_project).values()) == 3
+    scores_recompute.apply(args=[job.pk])  # a second delivery changes nothing
+    assert Job.objects.get(pk=job.pk).attempts == 1
