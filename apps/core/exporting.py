@@ -15,9 +15,9 @@ from collections.abc import Iterable, Iterator
 from itertools import chain, islice
 from typing import Any
 
+from django.db import connection, transaction
 from django.db.models import TextField
 from django.db.models.functions import Cast
-from django.db import connection, transaction
 from django.http import StreamingHttpResponse
 
 from . import registry

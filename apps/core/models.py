@@ -95,6 +95,9 @@ class Membership(models.Model):
             models.UniqueConstraint(fields=["project", "user"], name="membership_unique"),
         ]
 
+    def __str__(self) -> str:
+        return f"{self.user} ({self.role}) in {self.project_id}"
+
     @property
     def can_write(self) -> bool:
         return self.role in (self.Role.OWNER, self.Role.RESEARCHER)
@@ -226,6 +229,9 @@ class Assignment(models.Model):
             models.Index(fields=["participant", "status"], name="assignment_participant_idx"),
         ]
 
+    def __str__(self) -> str:
+        return f"assignment {self.pk} ({self.status})"
+
     def is_live(self, now=None) -> bool:
         now = now or timezone.now()
         return self.status == self.Status.RESERVED and self.expires_at > now
@@ -251,6 +257,9 @@ class Annotation(models.Model):
             models.Index(fields=["project", "id"], name="annotation_export_idx"),
             models.Index(fields=["project", "created_at"], name="annotation_since_idx"),
         ]
+
+    def __str__(self) -> str:
+        return f"answer {self.pk} to item {self.item_id}"
 
 
 class Job(models.Model):
@@ -286,6 +295,9 @@ class Job(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} job {self.pk} ({self.status})"
 
     @property
     def is_done(self) -> bool:
