@@ -65,8 +65,7 @@ def gunicorn_master(port: str) -> int:
                 cmd = Path(f"/proc/{entry}/cmdline").read_bytes().split(b"\0")
             except OSError:
                 continue
-            if any(b"gunicorn" in part for part in cmd[:2]) and f"127.0.0.1:{port}".encode() \
-                    in cmd:
+            if any(b"gunicorn" in part for part in cmd[:2]) and f"127.0.0.1:{port}".encode() in cmd:
                 stat = Path(f"/proc/{entry}/stat").read_text()
                 parent = int(stat.rsplit(")", 1)[1].split()[1])
                 if parent == os.getpid():
@@ -88,8 +87,13 @@ def seed(env, items: int) -> tuple[str, str]:
     slug = f"io-bench-{int(time.time())}"
     Project.objects.filter(slug__startswith="io-bench-").delete()
     user = UserFactory(username="io-bench")
-    project_create(owner=user, slug=slug, title="Import/export bench", task_type="bench-choice",
-                   status=Project.Status.LIVE)
+    project_create(
+        owner=user,
+        slug=slug,
+        title="Import/export bench",
+        task_type="bench-choice",
+        status=Project.Status.LIVE,
+    )
     token, _ = Token.objects.get_or_create(user=user)
     return slug, token.key
 
@@ -131,8 +135,10 @@ def answers_insert(slug: str, participants: int = 300) -> int:
                WHERE i.project_id = %s""",
             [project.pk, project.pk],
         )
-        cur.execute("UPDATE core_item SET answer_count = %s WHERE project_id = %s",
-                    [ANSWERS_PER_ITEM, project.pk])
+        cur.execute(
+            "UPDATE core_item SET answer_count = %s WHERE project_id = %s",
+            [ANSWERS_PER_ITEM, project.pk],
+        )
         cur.execute("SELECT count(*) FROM core_annotation WHERE project_id = %s", [project.pk])
         count = cur.fetchone()[0]
     connection.close()
@@ -145,8 +151,9 @@ def export(base: str, slug: str, token: str, fmt: str, pids: list[int]) -> dict:
     lines = 0
     size = 0
     start = time.perf_counter()
-    with httpx.stream("GET", f"{base}/api/projects/{slug}/export/annotations.{fmt}",
-                      headers=headers, timeout=600) as response:
+    with httpx.stream(
+        "GET", f"{base}/api/projects/{slug}/export/annotations.{fmt}", headers=headers, timeout=600
+    ) as response:
         response.raise_for_status()
         for chunk in response.iter_bytes(1 << 16):
             lines += chunk.count(b"\n")
@@ -155,10 +162,15 @@ def export(base: str, slug: str, token: str, fmt: str, pids: list[int]) -> dict:
     rows = lines - (1 if fmt == "csv" else 0)
     peak = {pid: memory_kb(pid, "VmHWM") for pid in pids}
     above = max(peak[pid] - idle[pid] for pid in pids) / 1024
-    return {"format": fmt, "rows": rows, "seconds": round(seconds, 2),
-            "rows_per_s": round(rows / seconds), "mb": round(size / 2**20, 1),
-            "idle_rss_mb": round(max(idle.values()) / 1024, 1),
-            "peak_above_idle_mb": round(above, 1)}
+    return {
+        "format": fmt,
+        "rows": rows,
+        "seconds": round(seconds, 2),
+        "rows_per_s": round(rows / seconds),
+        "mb": round(size / 2**20, 1),
+        "idle_rss_mb": round(max(idle.values()) / 1024, 1),
+        "peak_above_idle_mb": round(above, 1),
+    }
 
 
 def main() -> None:
@@ -171,29 +183,40 @@ def main() -> None:
         sys.exit("Set DATABASE_URL=postgres://… (the benchmark measures PostgreSQL).")
     postgres_database_ensure(database_url)
     var_dir = Path(tempfile.mkdtemp(prefix="chorus-io-bench-"))
-    env = bench_env(database_url=database_url, var_dir=var_dir,
-                    CHORUS_MAX_UPLOAD_BYTES=str(1 << 30))
+    env = bench_env(
+        database_url=database_url, var_dir=var_dir, CHORUS_MAX_UPLOAD_BYTES=str(1 << 30)
+    )
     slug, token = seed(env, args.items)
 
     body = "".join(
-        json.dumps({"id": f"item-{n:07d}", "text": f"Post number {n}: is it funny?",
-                    "source": "bench"}) + "\n"
+        json.dumps(
+            {"id": f"item-{n:07d}", "text": f"Post number {n}: is it funny?", "source": "bench"}
+        )
+        + "\n"
         for n in range(args.items)
     ).encode()
-    results: dict = {"items": args.items, "workers": args.workers,
-                     "upload_mb": round(len(body) / 2**20, 1)}
+    results: dict = {
+        "items": args.items,
+        "workers": args.workers,
+        "upload_mb": round(len(body) / 2**20, 1),
+    }
     with gunicorn_running(env=env, workers=args.workers, extra_args=["--timeout", "600"]) as base:
         start = time.perf_counter()
-        response = httpx.post(f"{base}/api/projects/{slug}/items/import/?type=jsonl",
-                              content=body, timeout=600,
-                              headers={"Authorization": f"Token {token}",
-                                       "Content-Type": "application/x-ndjson"})
+        response = httpx.post(
+            f"{base}/api/projects/{slug}/items/import/?type=jsonl",
+            content=body,
+            timeout=600,
+            headers={"Authorization": f"Token {token}", "Content-Type": "application/x-ndjson"},
+        )
         seconds = time.perf_counter() - start
         report = response.json()
         if response.status_code != 201:
             sys.exit(f"import failed: {response.status_code} {str(report)[:500]}")
-        results["import"] = {"created": report["created"], "seconds": round(seconds, 2),
-                             "items_per_s": round(report["created"] / seconds)}
+        results["import"] = {
+            "created": report["created"],
+            "seconds": round(seconds, 2),
+            "items_per_s": round(report["created"] / seconds),
+        }
         print(json.dumps(results["import"]), flush=True)
 
     start = time.perf_counter()
@@ -201,8 +224,9 @@ def main() -> None:
     results["answers_insert_s"] = round(time.perf_counter() - start, 1)
 
     for fmt in ("jsonl", "csv"):
-        with gunicorn_running(env=env, workers=args.workers,
-                              extra_args=["--timeout", "600"]) as base:
+        with gunicorn_running(
+            env=env, workers=args.workers, extra_args=["--timeout", "600"]
+        ) as base:
             port = base.rsplit(":", 1)[1]
             pids = worker_pids(gunicorn_master(port))
             results[f"export_{fmt}"] = export(base, slug, token, fmt, pids)

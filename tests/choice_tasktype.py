@@ -23,7 +23,10 @@ class ChoiceTaskType(BaseTaskType):
     allow_skip = True
 
     def item_context(self, item, participant) -> dict:
-        return {"question": item.payload.get("text", "Pick one"), "choices": [("a", "A"), ("b", "B")]}
+        return {
+            "question": item.payload.get("text", "Pick one"),
+            "choices": [("a", "A"), ("b", "B")],
+        }
 
     def value_from_form(self, item, data):
         return {"choice": data.get("choice")}

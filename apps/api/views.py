@@ -96,8 +96,9 @@ class _ProjectFieldsSerializer(serializers.Serializer):
     overlap = serializers.IntegerField(min_value=1, max_value=100, required=False)
     items_per_participant = serializers.IntegerField(min_value=1, required=False, allow_null=True)
     gold_rate = serializers.FloatField(min_value=0, max_value=1, required=False)
-    gold_block_below = serializers.FloatField(min_value=0, max_value=1, required=False,
-                                              allow_null=True)
+    gold_block_below = serializers.FloatField(
+        min_value=0, max_value=1, required=False, allow_null=True
+    )
     gold_block_after = serializers.IntegerField(min_value=1, max_value=10000, required=False)
     completion_code = serializers.CharField(max_length=40, required=False)
 
@@ -112,10 +113,14 @@ def _clean_config(task_type, config: dict) -> dict:
     try:
         return task_type.clean_config({**task_type.default_config(), **config})
     except pydantic.ValidationError as exc:
-        raise ValidationError({"config": [
-            f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e['msg']}".lstrip(": ")
-            for e in exc.errors()
-        ]}) from None
+        raise ValidationError(
+            {
+                "config": [
+                    f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e['msg']}".lstrip(": ")
+                    for e in exc.errors()
+                ]
+            }
+        ) from None
     except DjangoValidationError as exc:
         raise ValidationError({"config": exc.messages}) from None
     except (TypeError, ValueError) as exc:
@@ -155,8 +160,11 @@ class ProjectCreateApi(APIView):
                 )
             return value
 
-    @extend_schema(operation_id="projects_create", request=InputSerializer,
-                   responses={201: ProjectOutputSerializer})
+    @extend_schema(
+        operation_id="projects_create",
+        request=InputSerializer,
+        responses={201: ProjectOutputSerializer},
+    )
     def post(self, request):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -164,10 +172,16 @@ class ProjectCreateApi(APIView):
         task_type = registry.get(fields.pop("task_type"))
         config = _clean_config(task_type, fields.pop("config", {}))
         with transaction.atomic():
-            project = project_create(owner=request.user, task_type=task_type.key, config=config,
-                                     status=Project.Status.DRAFT, **fields)
-        return Response(_project_out(_project(request, project.slug)),
-                        status=status.HTTP_201_CREATED)
+            project = project_create(
+                owner=request.user,
+                task_type=task_type.key,
+                config=config,
+                status=Project.Status.DRAFT,
+                **fields,
+            )
+        return Response(
+            _project_out(_project(request, project.slug)), status=status.HTTP_201_CREATED
+        )
 
 
 class ProjectDetailApi(APIView):
@@ -186,8 +200,11 @@ class ProjectUpdateApi(APIView):
         title = serializers.CharField(max_length=200, required=False)
         status = serializers.ChoiceField(choices=Project.Status.choices, required=False)
 
-    @extend_schema(operation_id="projects_partial_update", request=InputSerializer,
-                   responses=ProjectOutputSerializer)
+    @extend_schema(
+        operation_id="projects_partial_update",
+        request=InputSerializer,
+        responses=ProjectOutputSerializer,
+    )
     def patch(self, request, slug: str):
         project = _project(request, slug, write=True)
         data = self.InputSerializer(data=request.data)
@@ -231,8 +248,11 @@ class ItemListApi(APIView):
         def get_media(self, item) -> str | None:
             return item.media.url if item.media else None
 
-    @extend_schema(operation_id="items_list", responses=OutputSerializer(many=True),
-                   parameters=[OpenApiParameter("page_size", int, required=False)])
+    @extend_schema(
+        operation_id="items_list",
+        responses=OutputSerializer(many=True),
+        parameters=[OpenApiParameter("page_size", int, required=False)],
+    )
     def get(self, request, slug: str):
         project = _project(request, slug)
         paginator = IdCursorPagination()
@@ -258,12 +278,20 @@ class ItemImportApi(APIView):
             "text/csv": OpenApiTypes.BINARY,
             "application/zip": OpenApiTypes.BINARY,
         },
-        parameters=[OpenApiParameter(
-            "type", str, enum=FORMATS, required=False,
-            description="The raw body's format (multipart uploads are named by their file).",
-        )],
-        responses={201: ImportReportSerializer, 400: ImportReportSerializer,
-                   413: ImportReportSerializer},
+        parameters=[
+            OpenApiParameter(
+                "type",
+                str,
+                enum=FORMATS,
+                required=False,
+                description="The raw body's format (multipart uploads are named by their file).",
+            )
+        ],
+        responses={
+            201: ImportReportSerializer,
+            400: ImportReportSerializer,
+            413: ImportReportSerializer,
+        },
     )
     def post(self, request, slug: str):
         project = _project(request, slug, write=True)
@@ -301,8 +329,15 @@ class ItemImportApi(APIView):
 
     @staticmethod
     def _refused(reason: str, code: int) -> Response:
-        return Response({"created": 0, "errors": [{"line": 0, "reason": reason}], "notes": [],
-                         "removed_by_rule": {}}, status=code)
+        return Response(
+            {
+                "created": 0,
+                "errors": [{"line": 0, "reason": reason}],
+                "notes": [],
+                "removed_by_rule": {},
+            },
+            status=code,
+        )
 
 
 class AnnotationListApi(APIView):
@@ -310,11 +345,11 @@ class AnnotationListApi(APIView):
         class Meta:
             ref_name = "AnnotationListFilter"
 
-        participant = serializers.UUIDField(required=False,
-                                            help_text="A participant's public id.")
+        participant = serializers.UUIDField(required=False, help_text="A participant's public id.")
         item = serializers.CharField(required=False, help_text="An item's id (external id).")
-        since = serializers.DateTimeField(required=False,
-                                          help_text="Only answers stored at or after this time.")
+        since = serializers.DateTimeField(
+            required=False, help_text="Only answers stored at or after this time."
+        )
 
     class OutputSerializer(serializers.Serializer):
         class Meta:
@@ -328,8 +363,11 @@ class AnnotationListApi(APIView):
         duration_ms = serializers.IntegerField()
         created_at = serializers.DateTimeField()
 
-    @extend_schema(operation_id="annotations_list", parameters=[FilterSerializer],
-                   responses=OutputSerializer(many=True))
+    @extend_schema(
+        operation_id="annotations_list",
+        parameters=[FilterSerializer],
+        responses=OutputSerializer(many=True),
+    )
     def get(self, request, slug: str):
         project = _project(request, slug)
         filters = self.FilterSerializer(data=request.query_params)
@@ -357,13 +395,15 @@ class ParticipantOutputSerializer(serializers.Serializer):
     gold_correct = serializers.IntegerField()
     gold_answered = serializers.IntegerField()
     gold_accuracy = serializers.FloatField(allow_null=True)
-    agreement = serializers.FloatField(allow_null=True,
-                                       help_text="Share of labels equal to the majority label.")
+    agreement = serializers.FloatField(
+        allow_null=True, help_text="Share of labels equal to the majority label."
+    )
 
 
 class ParticipantListApi(APIView):
-    @extend_schema(operation_id="participants_list",
-                   responses=ParticipantOutputSerializer(many=True))
+    @extend_schema(
+        operation_id="participants_list", responses=ParticipantOutputSerializer(many=True)
+    )
     def get(self, request, slug: str):
         project = _project(request, slug)
         quality = selectors.project_quality(project=project)
@@ -388,8 +428,9 @@ class ParticipantBlockApi(APIView):
         status = serializers.CharField()
         blocked_reason = serializers.CharField()
 
-    @extend_schema(operation_id="participants_block", request=InputSerializer,
-                   responses=OutputSerializer)
+    @extend_schema(
+        operation_id="participants_block", request=InputSerializer, responses=OutputSerializer
+    )
     def post(self, request, slug: str, public_id):
         project = _project(request, slug, write=True)
         participant = Participant.objects.filter(project=project, public_id=public_id).first()
@@ -397,8 +438,11 @@ class ParticipantBlockApi(APIView):
             raise NotFound("No such participant in this project.")
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        participant_block_set(participant=participant, blocked=data.validated_data["blocked"],
-                              reason=data.validated_data.get("reason", ""))
+        participant_block_set(
+            participant=participant,
+            blocked=data.validated_data["blocked"],
+            reason=data.validated_data.get("reason", ""),
+        )
         return Response(self.OutputSerializer(participant).data)
 
 
@@ -407,8 +451,9 @@ class AggregateListApi(APIView):
         class Meta:
             ref_name = "AggregateListFilter"
 
-        method = serializers.ChoiceField(choices=exporting.AGGREGATION_METHODS,
-                                         default="majority", required=False)
+        method = serializers.ChoiceField(
+            choices=exporting.AGGREGATION_METHODS, default="majority", required=False
+        )
 
     class LabelSerializer(serializers.Serializer):
         class Meta:
@@ -428,24 +473,37 @@ class AggregateListApi(APIView):
         level_of_measurement = serializers.CharField()
         labels = serializers.ListField(child=serializers.DictField())
 
-    @extend_schema(operation_id="aggregates_list", parameters=[FilterSerializer],
-                   responses=OutputSerializer)
+    @extend_schema(
+        operation_id="aggregates_list", parameters=[FilterSerializer], responses=OutputSerializer
+    )
     def get(self, request, slug: str):
         project = _project(request, slug)
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         method = filters.validated_data.get("method", "majority")
         quality = selectors.project_quality(project=project, method=method)
-        ids = dict(Item.objects.filter(project=project, pk__in=list(quality.aggregates))
-                   .values_list("id", "external_id"))
+        ids = dict(
+            Item.objects.filter(project=project, pk__in=list(quality.aggregates)).values_list(
+                "id", "external_id"
+            )
+        )
         labels = [
-            {"item_id": ids.get(pk, str(pk)),
-             "label": agg.label.item() if hasattr(agg.label, "item") else agg.label,
-             "confidence": agg.confidence, "answers": agg.n}
+            {
+                "item_id": ids.get(pk, str(pk)),
+                "label": agg.label.item() if hasattr(agg.label, "item") else agg.label,
+                "confidence": agg.confidence,
+                "answers": agg.n,
+            }
             for pk, agg in quality.aggregates.items()
         ]
-        return Response({"method": method, "alpha": quality.alpha,
-                         "level_of_measurement": quality.level, "labels": labels})
+        return Response(
+            {
+                "method": method,
+                "alpha": quality.alpha,
+                "level_of_measurement": quality.level,
+                "labels": labels,
+            }
+        )
 
 
 class ExportApi(APIView):
@@ -453,9 +511,11 @@ class ExportApi(APIView):
 
     @extend_schema(
         operation_id="export_download",
-        responses={(200, "application/x-ndjson"): OpenApiTypes.BINARY,
-                   (200, "text/csv"): OpenApiTypes.BINARY,
-                   404: OpenApiResponse(ErrorSerializer)},
+        responses={
+            (200, "application/x-ndjson"): OpenApiTypes.BINARY,
+            (200, "text/csv"): OpenApiTypes.BINARY,
+            404: OpenApiResponse(ErrorSerializer),
+        },
     )
     def get(self, request, slug: str, what: str, fmt: str) -> StreamingHttpResponse:
         project = _project(request, slug)

@@ -105,16 +105,21 @@ _REGULAR = """i.kind = 'regular' AND i.answer_count < %(overlap)s
           < %(overlap)s - i.answer_count"""
 
 
-def _candidate(participant: Participant, *, control: bool, exclude: list[int], now,
-               lock: str = "") -> Item | None:
+def _candidate(
+    participant: Participant, *, control: bool, exclude: list[int], now, lock: str = ""
+) -> Item | None:
     sql = _CANDIDATE_SQL.format(
         kind="i.kind <> 'regular'" if control else _REGULAR,
         exclude=f"AND i.id NOT IN ({', '.join(str(int(pk)) for pk in exclude)})" if exclude else "",
         order="i.id" if control else "i.priority DESC, i.answer_count, i.id",
         lock=lock,
     )
-    params = {"project": participant.project_id, "participant": participant.pk,
-              "overlap": participant.project.overlap, "now": now}
+    params = {
+        "project": participant.project_id,
+        "participant": participant.pk,
+        "overlap": participant.project.overlap,
+        "now": now,
+    }
     return next(iter(Item.objects.raw(sql, params)), None)
 
 
@@ -306,9 +311,9 @@ def assignment_skip(*, assignment: Assignment, now=None) -> None:
 def reservations_expire(*, now=None) -> int:
     """Mark every stale reservation expired (housekeeping; correctness never depends on it)."""
     now = now or timezone.now()
-    return Assignment.objects.filter(
-        status=Assignment.Status.RESERVED, expires_at__lte=now
-    ).update(status=Assignment.Status.EXPIRED)
+    return Assignment.objects.filter(status=Assignment.Status.RESERVED, expires_at__lte=now).update(
+        status=Assignment.Status.EXPIRED
+    )
 
 
 def gold_accuracy(participant: Participant) -> tuple[int, int]:
@@ -336,4 +341,3 @@ def participant_check_gold(*, participant: Participant) -> bool:
         )
         return True
     return False
-

@@ -142,9 +142,16 @@ def _annotation_rows(project: Project, chunk_size: int) -> Iterator[tuple]:
         .order_by("id")
         .annotate(value_text=Cast("value", output_field=TextField()))
         .values_list(
-            "id", "item__external_id", "item__kind", "participant__public_id",
-            "participant__source", "participant__external_id", "participant__status",
-            "value_text", "duration_ms", "created_at",
+            "id",
+            "item__external_id",
+            "item__kind",
+            "participant__public_id",
+            "participant__source",
+            "participant__external_id",
+            "participant__status",
+            "value_text",
+            "duration_ms",
+            "created_at",
         )
         .iterator(chunk_size=chunk_size)
     )
@@ -164,8 +171,18 @@ def _annotation_rows(project: Project, chunk_size: int) -> Iterator[tuple]:
 def annotation_jsonl(project: Project, *, chunk_size: int = 10000) -> Iterator[str]:
     """The annotations export as JSONL lines, built as text (the same keys as the CSV)."""
     dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-    for (pk, item_id, kind, public_id, source, external_id, status, value, duration,
-         created), label in _annotation_rows(project, chunk_size):
+    for (
+        pk,
+        item_id,
+        kind,
+        public_id,
+        source,
+        external_id,
+        status,
+        value,
+        duration,
+        created,
+    ), label in _annotation_rows(project, chunk_size):
         yield (
             f'{{"annotation_id":{pk},"item_id":{dumps(item_id)},"item_kind":"{kind}",'
             f'"participant_id":"{public_id}","participant_source":"{source}",'
@@ -176,10 +193,31 @@ def annotation_jsonl(project: Project, *, chunk_size: int = 10000) -> Iterator[s
 
 
 def annotation_csv_rows(project: Project, *, chunk_size: int = 10000) -> Iterator[list]:
-    for (pk, item_id, kind, public_id, source, external_id, status, value, duration,
-         created), label in _annotation_rows(project, chunk_size):
-        yield [pk, neutralise(item_id), kind, str(public_id), source, neutralise(external_id),
-               status, neutralise(value), neutralise(label), duration, created.isoformat()]
+    for (
+        pk,
+        item_id,
+        kind,
+        public_id,
+        source,
+        external_id,
+        status,
+        value,
+        duration,
+        created,
+    ), label in _annotation_rows(project, chunk_size):
+        yield [
+            pk,
+            neutralise(item_id),
+            kind,
+            str(public_id),
+            source,
+            neutralise(external_id),
+            status,
+            neutralise(value),
+            neutralise(label),
+            duration,
+            created.isoformat(),
+        ]
 
 
 def _csv_lines(header: list[str], rows: Iterable[list]) -> Iterator[str]:
@@ -247,14 +285,17 @@ def _label_map(project: Project) -> dict[str, Any] | None:
 
 
 def _pg_annotation_jsonl(project: Project, labels: dict) -> Iterator[str]:
-    sql = """
+    sql = (
+        """
         SELECT json_build_object(
             'annotation_id', a.id, 'item_id', i.external_id, 'item_kind', i.kind,
             'participant_id', p.public_id, 'participant_source', p.source,
             'participant_external_id', p.external_id, 'participant_status', p.status,
             'value', a.value, 'label', %(labels)s::jsonb -> (a.value::text),
             'duration_ms', a.duration_ms, 'created_at', a.created_at)::text
-    """ + _PG_FROM
+    """
+        + _PG_FROM
+    )
     params = {"project": project.pk, "labels": json.dumps(labels)}
     with transaction.atomic(), connection.chunked_cursor() as cursor:
         cursor.execute(sql, params)
@@ -272,12 +313,15 @@ def _neutralised_sql(expression: str) -> str:
 
 def _pg_annotation_csv(project: Project, labels: dict) -> Iterator[bytes]:
     label = "(%(labels)s::jsonb ->> (a.value::text))"
-    select = f"""
+    select = (
+        f"""
         SELECT a.id, {_neutralised_sql("i.external_id")}, i.kind, p.public_id, p.source,
                {_neutralised_sql("p.external_id")}, p.status, {_neutralised_sql("a.value::text")},
                {_neutralised_sql(label)}, a.duration_ms,
                to_char(a.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"+00:00"')
-    """ + _PG_FROM
+    """
+        + _PG_FROM
+    )
     yield (",".join(ANNOTATION_COLUMNS) + "\r\n").encode()
     params = {"project": project.pk, "labels": json.dumps(labels)}
     with transaction.atomic(), connection.cursor() as cursor:
@@ -340,9 +384,17 @@ def export_response(project: Project, *, what: str, fmt: str) -> StreamingHttpRe
         return annotations_response(project, fmt=fmt, filename=name)
     if what == "records":
         task_type = registry.get(project.task_type)
-        return stream_response(task_type.export_records(project), fmt=fmt, filename=name,
-                               columns=getattr(task_type, "export_columns", None))
+        return stream_response(
+            task_type.export_records(project),
+            fmt=fmt,
+            filename=name,
+            columns=getattr(task_type, "export_columns", None),
+        )
     if what in EXPORTS and what.startswith("aggregates-"):
-        return stream_response(aggregate_records(project, method=what.split("-", 1)[1]),
-                               fmt=fmt, filename=name, columns=AGGREGATE_COLUMNS)
+        return stream_response(
+            aggregate_records(project, method=what.split("-", 1)[1]),
+            fmt=fmt,
+            filename=name,
+            columns=AGGREGATE_COLUMNS,
+        )
     raise UnknownExport(f"Unknown export {what!r}; use one of {', '.join(EXPORTS)}.")

@@ -164,8 +164,13 @@ def default_item_spec(row: Row) -> ItemSpec:
         priority = float(priority) if priority not in (None, "") else 0.0
     except (TypeError, ValueError):
         raise RowError(f"priority {priority!r} is not a number") from None
-    return ItemSpec(external_id=external_id, payload=data, kind=kind,
-                    gold_value=gold if gold != "" else None, priority=priority)
+    return ItemSpec(
+        external_id=external_id,
+        payload=data,
+        kind=kind,
+        gold_value=gold if gold != "" else None,
+        priority=priority,
+    )
 
 
 def items_import(
@@ -230,8 +235,16 @@ def items_import(
 
 
 _COPY_COLUMNS = (
-    "project_id", "external_id", "payload", "media", "kind", "gold_value", "priority", "stage",
-    "answer_count", "created_at",
+    "project_id",
+    "external_id",
+    "payload",
+    "media",
+    "kind",
+    "gold_value",
+    "priority",
+    "stage",
+    "answer_count",
+    "created_at",
 )
 
 
@@ -239,21 +252,37 @@ def _insert(project: Project, specs: list[ItemSpec]) -> int:
     """Insert one batch; on PostgreSQL through COPY, several times faster than INSERT."""
     if connection.vendor != "postgresql":
         Item.objects.bulk_create(
-            Item(project=project, external_id=s.external_id, payload=s.payload, kind=s.kind,
-                 gold_value=s.gold_value, priority=s.priority, stage=s.stage)
+            Item(
+                project=project,
+                external_id=s.external_id,
+                payload=s.payload,
+                kind=s.kind,
+                gold_value=s.gold_value,
+                priority=s.priority,
+                stage=s.stage,
+            )
             for s in specs
         )
         return len(specs)
     now = timezone.now()
     table = Item._meta.db_table
     with connection.cursor() as cursor:
-        with cursor.cursor.copy(f'COPY {table} ({", ".join(_COPY_COLUMNS)}) FROM STDIN') as copy:
+        with cursor.cursor.copy(f"COPY {table} ({', '.join(_COPY_COLUMNS)}) FROM STDIN") as copy:
             for s in specs:
-                copy.write_row((
-                    project.pk, s.external_id, json.dumps(s.payload), "", s.kind,
-                    None if s.gold_value is None else json.dumps(s.gold_value),
-                    s.priority, s.stage, 0, now,
-                ))
+                copy.write_row(
+                    (
+                        project.pk,
+                        s.external_id,
+                        json.dumps(s.payload),
+                        "",
+                        s.kind,
+                        None if s.gold_value is None else json.dumps(s.gold_value),
+                        s.priority,
+                        s.stage,
+                        0,
+                        now,
+                    )
+                )
     return len(specs)
 
 

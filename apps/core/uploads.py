@@ -47,7 +47,8 @@ def items_import_upload(*, project: Project, upload: IO[bytes], name: str) -> Im
         upload = NamedUpload(upload, name)  # task types pick the format by the name's extension
     if name.lower().endswith(".zip"):
         return zip_import(
-            project=project, upload=upload,
+            project=project,
+            upload=upload,
             import_items=lambda data: task_type.import_items(project, data),
         )
     return task_type.import_items(project, upload)

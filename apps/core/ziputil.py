@@ -26,11 +26,26 @@ from .models import Item, Project
 from .registry import ImportReport
 
 DATA_EXTENSIONS = (".jsonl", ".ndjson", ".json", ".csv")
-MEDIA_EXTENSIONS = frozenset({
-    ".wav", ".mp3", ".ogg", ".oga", ".flac", ".m4a", ".opus",
-    ".png", ".jpg", ".jpeg", ".gif", ".webp",
-    ".mp4", ".webm", ".npy", ".npz",
-})
+MEDIA_EXTENSIONS = frozenset(
+    {
+        ".wav",
+        ".mp3",
+        ".ogg",
+        ".oga",
+        ".flac",
+        ".m4a",
+        ".opus",
+        ".png",
+        ".jpg",
+        ".jpeg",
+        ".gif",
+        ".webp",
+        ".mp4",
+        ".webm",
+        ".npy",
+        ".npz",
+    }
+)
 MAX_ENTRIES = 200_000
 MAX_RATIO = 200  # unpacked / packed size of one entry; text compresses ~10x, bombs ~1000x
 IGNORED_PREFIXES = ("__MACOSX/",)
@@ -106,7 +121,7 @@ def zip_members(archive: zipfile.ZipFile) -> tuple[zipfile.ZipInfo, dict[str, zi
     for name, info in media.items():
         if folder and not name.startswith(folder + "/"):
             raise ZipRefused(f"{name}: media must sit in the data file's folder ({folder}/).")
-        relative[name[len(folder) + 1:] if folder else name] = info
+        relative[name[len(folder) + 1 :] if folder else name] = info
     return data_info, relative
 
 

@@ -58,21 +58,31 @@ def _to_entry(request: HttpRequest, project: Project) -> HttpResponse:
 
 
 def _closed_page(request: HttpRequest, project: Project) -> HttpResponse:
-    return render(request, "crowd/message.html", {
-        "project": project,
-        "heading": "This study is not open right now",
-        "body": "The researchers have not opened it yet, or it has ended. "
-                "Please try again later or return it on your platform.",
-    }, status=403)
+    return render(
+        request,
+        "crowd/message.html",
+        {
+            "project": project,
+            "heading": "This study is not open right now",
+            "body": "The researchers have not opened it yet, or it has ended. "
+            "Please try again later or return it on your platform.",
+        },
+        status=403,
+    )
 
 
 def _blocked_page(request: HttpRequest, project: Project) -> HttpResponse:
-    return render(request, "crowd/message.html", {
-        "project": project,
-        "heading": "You can no longer take part in this study",
-        "body": "Thank you for your time. Your access was closed by the researchers, "
-                "usually because of failed quality checks.",
-    }, status=403)
+    return render(
+        request,
+        "crowd/message.html",
+        {
+            "project": project,
+            "heading": "You can no longer take part in this study",
+            "body": "Thank you for your time. Your access was closed by the researchers, "
+            "usually because of failed quality checks.",
+        },
+        status=403,
+    )
 
 
 def _next_step(participant: Participant) -> str:
@@ -111,12 +121,16 @@ def entry(request: HttpRequest, slug: str) -> HttpResponse:
         if not project.is_live:
             return _closed_page(request, project)
         if request.GET.get("assignmentId") == "ASSIGNMENT_ID_NOT_AVAILABLE":
-            return render(request, "crowd/message.html", {
-                "project": project,
-                "heading": "Preview",
-                "body": "Accept the HIT to start. Your answers are saved as you go, and "
-                        "you get a completion code at the end.",
-            })
+            return render(
+                request,
+                "crowd/message.html",
+                {
+                    "project": project,
+                    "heading": "Preview",
+                    "body": "Accept the HIT to start. Your answers are saved as you go, and "
+                    "you get a completion code at the end.",
+                },
+            )
         participant = participant_enter(project=project, params=request.GET)
         request.session[_session_key(project)] = str(participant.public_id)
     if participant.status == Participant.Status.BLOCKED:
@@ -136,15 +150,24 @@ def consent(request: HttpRequest, slug: str) -> HttpResponse:
             if participant.consented_at is None:
                 participant.consent()
             return redirect(_next_step(participant), slug=project.slug)
-        return render(request, "crowd/message.html", {
+        return render(
+            request,
+            "crowd/message.html",
+            {
+                "project": project,
+                "heading": "You did not consent",
+                "body": "Nothing was recorded. You can close this page and return the study "
+                "on your platform.",
+            },
+        )
+    return render(
+        request,
+        "crowd/consent.html",
+        {
             "project": project,
-            "heading": "You did not consent",
-            "body": "Nothing was recorded. You can close this page and return the study "
-                    "on your platform.",
-        })
-    return render(request, "crowd/consent.html", {
-        "project": project, "consent_html": render_markdown(project.consent_text),
-    })
+            "consent_html": render_markdown(project.consent_text),
+        },
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -157,15 +180,26 @@ def instructions(request: HttpRequest, slug: str) -> HttpResponse:
             participant.mark_instructions_seen()
         return redirect("crowd:annotate", slug=project.slug)
     task_type = registry.get(project.task_type)
-    return render(request, "crowd/instructions.html", {
-        "project": project,
-        "task_type": task_type,
-        "instructions_html": render_markdown(project.instructions),
-    })
+    return render(
+        request,
+        "crowd/instructions.html",
+        {
+            "project": project,
+            "task_type": task_type,
+            "instructions_html": render_markdown(project.instructions),
+        },
+    )
 
 
-def _card_context(project: Project, participant: Participant, assignment: Assignment | None,
-                  *, errors=None, value=None, notice: str = "") -> dict:
+def _card_context(
+    project: Project,
+    participant: Participant,
+    assignment: Assignment | None,
+    *,
+    errors=None,
+    value=None,
+    notice: str = "",
+) -> dict:
     task_type = registry.get(project.task_type)
     progress = selectors.participant_progress(participant=participant)
     context = {
@@ -190,8 +224,9 @@ def _render_card(request: HttpRequest, context: dict, status: int = 200) -> Http
     return render(request, template, context, status=status)
 
 
-def _serve_next(request: HttpRequest, project: Project, participant: Participant,
-                notice: str = "") -> HttpResponse:
+def _serve_next(
+    request: HttpRequest, project: Project, participant: Participant, notice: str = ""
+) -> HttpResponse:
     if not project.is_live:
         return _closed_page(request, project)
     assignment = engine.next_item(participant=participant)
@@ -204,12 +239,16 @@ def _serve_next(request: HttpRequest, project: Project, participant: Participant
                 response["HX-Redirect"] = url
                 return response
             return redirect(url)
-        return render(request, "crowd/message.html", {
-            "project": project,
-            "heading": "Nothing left to do",
-            "body": "Every item in this study already has enough answers. Thank you for "
-                    "coming — please return the study on your platform.",
-        })
+        return render(
+            request,
+            "crowd/message.html",
+            {
+                "project": project,
+                "heading": "Nothing left to do",
+                "body": "Every item in this study already has enough answers. Thank you for "
+                "coming — please return the study on your platform.",
+            },
+        )
     return _render_card(request, _card_context(project, participant, assignment, notice=notice))
 
 
@@ -278,10 +317,14 @@ def done(request: HttpRequest, slug: str) -> HttpResponse:
         if engine.next_item(participant=participant) is not None:
             return redirect("crowd:annotate", slug=project.slug)
         participant.finish()
-    return render(request, "crowd/done.html", {
-        "project": project,
-        "participant": participant,
-        "code": project.completion_code,
-        "redirect_url": completion_redirect_url(participant),
-        "progress": selectors.participant_progress(participant=participant),
-    })
+    return render(
+        request,
+        "crowd/done.html",
+        {
+            "project": project,
+            "participant": participant,
+            "code": project.completion_code,
+            "redirect_url": completion_redirect_url(participant),
+            "progress": selectors.participant_progress(participant=participant),
+        },
+    )

@@ -31,8 +31,9 @@ def _simple_field(key: str, default: Any, schema: dict[str, Any]) -> forms.Field
     label = schema.get("title") or key.replace("_", " ").capitalize()
     help_text = schema.get("description", "")
     if "enum" in schema and isinstance(default, str):
-        return forms.ChoiceField(label=label, help_text=help_text,
-                                 choices=[(v, v) for v in schema["enum"]])
+        return forms.ChoiceField(
+            label=label, help_text=help_text, choices=[(v, v) for v in schema["enum"]]
+        )
     if isinstance(default, bool):
         return forms.BooleanField(label=label, help_text=help_text, required=False)
     if isinstance(default, int):
@@ -49,34 +50,49 @@ class ProjectSettingsForm(forms.Form):
 
     title = forms.CharField(max_length=200)
     instructions = forms.CharField(
-        required=False, widget=forms.Textarea(attrs={"rows": 6}),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 6}),
         help_text="Markdown; shown to participants before they start.",
     )
     consent_text = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
-    overlap = forms.IntegerField(min_value=1, max_value=100, initial=3,
-                                 help_text="Answers wanted per item.")
+    overlap = forms.IntegerField(
+        min_value=1, max_value=100, initial=3, help_text="Answers wanted per item."
+    )
     items_per_participant = forms.IntegerField(
         min_value=1, required=False, help_text="Most items one participant may do; empty = no cap."
     )
     reservation_minutes = forms.IntegerField(
-        min_value=1, max_value=24 * 60, initial=10, label="Reservation time (minutes)",
+        min_value=1,
+        max_value=24 * 60,
+        initial=10,
+        label="Reservation time (minutes)",
         help_text="How long an item stays reserved for the participant who opened it.",
     )
     gold_rate = forms.FloatField(
-        min_value=0, max_value=1, initial=0,
+        min_value=0,
+        max_value=1,
+        initial=0,
         help_text="Share of served items that are gold or attention checks (0–1).",
     )
     gold_block_below = forms.FloatField(
-        min_value=0, max_value=1, required=False, label="Block when gold accuracy is below",
+        min_value=0,
+        max_value=1,
+        required=False,
+        label="Block when gold accuracy is below",
         help_text="0–1; empty = never block automatically.",
     )
     gold_block_after = forms.IntegerField(
-        min_value=1, initial=5, label="…after this many gold items",
+        min_value=1,
+        initial=5,
+        label="…after this many gold items",
     )
-    completion_code = forms.CharField(max_length=40, required=False,
-                                      help_text="Shown on the done page; empty = a new code.")
+    completion_code = forms.CharField(
+        max_length=40, required=False, help_text="Shown on the done page; empty = a new code."
+    )
     config_json = forms.CharField(
-        required=False, label="Other settings (JSON)", widget=forms.Textarea(attrs={"rows": 6}),
+        required=False,
+        label="Other settings (JSON)",
+        widget=forms.Textarea(attrs={"rows": 6}),
         help_text="The task type's settings that have no field of their own.",
     )
 
@@ -109,8 +125,11 @@ class ProjectSettingsForm(forms.Form):
 
     @property
     def main_fields(self):
-        return [self[name] for name in self.fields
-                if not name.startswith(CONFIG_PREFIX) and name not in self.head_names]
+        return [
+            self[name]
+            for name in self.fields
+            if not name.startswith(CONFIG_PREFIX) and name not in self.head_names
+        ]
 
     def clean_completion_code(self) -> str:
         return self.cleaned_data["completion_code"].strip()
@@ -139,8 +158,9 @@ class ProjectSettingsForm(forms.Form):
                 loc = [str(part) for part in error.get("loc", ())]
                 field = CONFIG_PREFIX + loc[0] if loc and loc[0] in self.simple_keys else None
                 where = ".".join(loc)
-                self.add_error(field or "config_json",
-                               f"{where}: {error['msg']}" if where else error["msg"])
+                self.add_error(
+                    field or "config_json", f"{where}: {error['msg']}" if where else error["msg"]
+                )
         except ValidationError as exc:
             if hasattr(exc, "error_dict"):
                 for key, errors in exc.error_dict.items():
@@ -199,12 +219,14 @@ class ProjectCreateForm(ProjectSettingsForm):
         self.initial["task_type_key"] = self.task_type.key
         self.fields["consent_text"].initial = Project._meta.get_field("consent_text").default
         # Choosing another task type reloads its settings fields in place (htmx).
-        self.fields["task_type_key"].widget.attrs.update({
-            "hx-post": reverse("dashboard:project_new"),
-            "hx-target": "#project-form",
-            "hx-swap": "outerHTML",
-            "hx-vals": '{"switch": "1"}',
-        })
+        self.fields["task_type_key"].widget.attrs.update(
+            {
+                "hx-post": reverse("dashboard:project_new"),
+                "hx-target": "#project-form",
+                "hx-swap": "outerHTML",
+                "hx-vals": '{"switch": "1"}',
+            }
+        )
 
     def clean_slug(self) -> str:
         slug = self.cleaned_data["slug"]

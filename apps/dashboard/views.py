@@ -24,8 +24,16 @@ from .forms import BlockForm, ProjectCreateForm, ProjectSettingsForm, StatusForm
 AGGREGATION_METHODS = exporting.AGGREGATION_METHODS
 
 
-def _tab(request: HttpRequest, project: Project, tab: str, template: str, context: dict,
-         *, partial: str | None = None, status: int = 200) -> HttpResponse:
+def _tab(
+    request: HttpRequest,
+    project: Project,
+    tab: str,
+    template: str,
+    context: dict,
+    *,
+    partial: str | None = None,
+    status: int = 200,
+) -> HttpResponse:
     name = f"{template}#{partial}" if partial and request.htmx else template
     return render(request, name, {"project": project, "tab": tab, **context}, status=status)
 
@@ -68,8 +76,11 @@ def project_new(request: HttpRequest) -> HttpResponse:
     else:
         # A task-type switch keeps what was typed in the common fields.
         data = request.POST.copy() if request.method == "POST" else None
-        initial = {k: v for k, v in (data or {}).items()
-                   if k not in ("config_json",) and not k.startswith("cfg_")}
+        initial = {
+            k: v
+            for k, v in (data or {}).items()
+            if k not in ("config_json",) and not k.startswith("cfg_")
+        }
         form = ProjectCreateForm(task_type=task_type, initial=initial)
     template = "dashboard/project_new.html"
     if request.htmx:
@@ -91,12 +102,24 @@ def project_detail(request: HttpRequest, slug: str) -> HttpResponse:
             messages.success(request, f"Settings saved. {note or ''}".strip())
             return redirect("dashboard:project_detail", project.slug)
     else:
-        form = ProjectSettingsForm(task_type=task_type, config=project.config,
-                                   initial=ProjectSettingsForm.initial_for(project))
+        form = ProjectSettingsForm(
+            task_type=task_type,
+            config=project.config,
+            initial=ProjectSettingsForm.initial_for(project),
+        )
     counts = selectors.project_counts(project=project)
-    return _tab(request, project, "overview", "dashboard/project_detail.html",
-                {"form": form, "task_type": task_type, "counts": counts,
-                 "can_write": project.role != "viewer"})
+    return _tab(
+        request,
+        project,
+        "overview",
+        "dashboard/project_detail.html",
+        {
+            "form": form,
+            "task_type": task_type,
+            "counts": counts,
+            "can_write": project.role != "viewer",
+        },
+    )
 
 
 @login_required
@@ -158,7 +181,7 @@ def project_launch(request: HttpRequest, slug: str) -> HttpResponse:
     context = {
         "link": link,
         "prolific_url": link + "?PROLIFIC_PID={{%PROLIFIC_PID%}}&STUDY_ID={{%STUDY_ID%}}"
-                               "&SESSION_ID={{%SESSION_ID%}}",
+        "&SESSION_ID={{%SESSION_ID%}}",
         "prolific_completion": PROLIFIC_REDIRECT.format(code=project.completion_code),
         "mturk_xml": (
             '<ExternalQuestion xmlns="http://mechanicalturk.amazonaws.com/'
@@ -176,8 +199,14 @@ def project_launch(request: HttpRequest, slug: str) -> HttpResponse:
 def project_progress(request: HttpRequest, slug: str) -> HttpResponse:
     project = project_for_user(request, slug)
     counts = selectors.project_counts(project=project)
-    return _tab(request, project, "progress", "dashboard/progress.html", {"counts": counts},
-                partial="counts")
+    return _tab(
+        request,
+        project,
+        "progress",
+        "dashboard/progress.html",
+        {"counts": counts},
+        partial="counts",
+    )
 
 
 def _method(request: HttpRequest) -> str:
@@ -190,16 +219,23 @@ def project_quality(request: HttpRequest, slug: str) -> HttpResponse:
     project = project_for_user(request, slug)
     method = _method(request)
     quality = selectors.project_quality(project=project, method=method)
-    ids = dict(project.items.filter(pk__in=list(quality.aggregates)[:200])
-               .values_list("id", "external_id"))
+    ids = dict(
+        project.items.filter(pk__in=list(quality.aggregates)[:200]).values_list("id", "external_id")
+    )
     aggregates = [(ids.get(pk, pk), agg) for pk, agg in list(quality.aggregates.items())[:200]]
-    return _tab(request, project, "quality", "dashboard/quality.html", {
-        "quality": quality,
-        "aggregates": aggregates,
-        "methods": AGGREGATION_METHODS,
-        "method": method,
-        "can_write": project.role != "viewer",
-    })
+    return _tab(
+        request,
+        project,
+        "quality",
+        "dashboard/quality.html",
+        {
+            "quality": quality,
+            "aggregates": aggregates,
+            "methods": AGGREGATION_METHODS,
+            "method": method,
+            "can_write": project.role != "viewer",
+        },
+    )
 
 
 @login_required
@@ -211,12 +247,16 @@ def participant_block(request: HttpRequest, slug: str, public_id: str) -> HttpRe
         raise Http404("No such participant.")
     form = BlockForm(request.POST)
     if form.is_valid():
-        services.participant_block_set(participant=participant,
-                                       blocked=form.cleaned_data["blocked"],
-                                       reason=form.cleaned_data["reason"])
+        services.participant_block_set(
+            participant=participant,
+            blocked=form.cleaned_data["blocked"],
+            reason=form.cleaned_data["reason"],
+        )
         verb = "blocked" if form.cleaned_data["blocked"] else "unblocked"
         messages.success(request, f"Participant {participant.external_id} {verb}.")
-    return redirect(reverse("dashboard:quality", args=[project.slug]) + f"#p-{participant.public_id}")
+    return redirect(
+        reverse("dashboard:quality", args=[project.slug]) + f"#p-{participant.public_id}"
+    )
 
 
 @login_required
@@ -225,9 +265,18 @@ def project_results(request: HttpRequest, slug: str) -> HttpResponse:
     task_type = registry.get(project.task_type)
     results = task_type.results(project)
     figures = [_figure_geometry(figure) for figure in results.figures]
-    return _tab(request, project, "results", "dashboard/results.html",
-                {"results": results, "figures": figures, "task_type": task_type,
-                 "answers": len(answers_frame(project))})
+    return _tab(
+        request,
+        project,
+        "results",
+        "dashboard/results.html",
+        {
+            "results": results,
+            "figures": figures,
+            "task_type": task_type,
+            "answers": len(answers_frame(project)),
+        },
+    )
 
 
 def _figure_geometry(figure) -> dict:
@@ -236,8 +285,10 @@ def _figure_geometry(figure) -> dict:
     if figure.kind == "histogram":
         edges = list(series.get("edges", []))
         values = list(series.get("counts", []))
-        labels = [f"{edges[i]:.3g}–{edges[i + 1]:.3g}" if i + 1 < len(edges) else ""
-                  for i in range(len(values))]
+        labels = [
+            f"{edges[i]:.3g}–{edges[i + 1]:.3g}" if i + 1 < len(edges) else ""
+            for i in range(len(values))
+        ]
     else:
         labels = [str(label) for label in series.get("labels", [])]
         values = list(series.get("values", []))
@@ -247,26 +298,49 @@ def _figure_geometry(figure) -> dict:
     bars = []
     for i, value in enumerate(values):
         h = (height - 2 * pad) * float(value or 0) / top
-        bars.append({
-            "x": pad + i * step + 1, "y": height - pad - h, "w": max(step - 2, 1), "h": h,
-            "label": labels[i] if i < len(labels) else "", "value": value,
-            "tx": pad + i * step + step / 2,
-        })
+        bars.append(
+            {
+                "x": pad + i * step + 1,
+                "y": height - pad - h,
+                "w": max(step - 2, 1),
+                "h": h,
+                "label": labels[i] if i < len(labels) else "",
+                "value": value,
+                "tx": pad + i * step + step / 2,
+            }
+        )
     ticks = []
     if figure.kind == "histogram" and len(edges) >= 2:
         # Bin edges under the axis: the first, middle and last, so the scale can be read.
         for index in sorted({0, (len(edges) - 1) // 2, len(edges) - 1}):
             ticks.append({"x": pad + index * step, "text": f"{edges[index]:.3g}"})
-    return {"title": figure.title, "kind": figure.kind, "note": figure.note, "bars": bars,
-            "width": width, "height": height, "base": height - pad, "top": top,
-            "show_labels": len(bars) <= 12, "ticks": ticks}
+    return {
+        "title": figure.title,
+        "kind": figure.kind,
+        "note": figure.note,
+        "bars": bars,
+        "width": width,
+        "height": height,
+        "base": height - pad,
+        "top": top,
+        "show_labels": len(bars) <= 12,
+        "ticks": ticks,
+    }
 
 
 @login_required
 def project_export(request: HttpRequest, slug: str) -> HttpResponse:
     project = project_for_user(request, slug)
-    return _tab(request, project, "export", "dashboard/export.html",
-                {"downloads": exporting.EXPORTS.items(), "counts": selectors.project_counts(project=project)})
+    return _tab(
+        request,
+        project,
+        "export",
+        "dashboard/export.html",
+        {
+            "downloads": exporting.EXPORTS.items(),
+            "counts": selectors.project_counts(project=project),
+        },
+    )
 
 
 @login_required

@@ -31,8 +31,13 @@ from .tasktype import Answer, Config
 
 # CrowdTangle column (as exported) for each reaction of the payload.
 CT_REACTION_COLUMNS = {
-    "like": "Likes", "love": "Love", "care": "Care", "haha": "Haha",
-    "wow": "Wow", "sad": "Sad", "angry": "Angry",
+    "like": "Likes",
+    "love": "Love",
+    "care": "Care",
+    "haha": "Haha",
+    "wow": "Wow",
+    "sad": "Sad",
+    "angry": "Angry",
 }
 CT_REQUIRED = ("Message", "URL", "Likes", "Love", "Wow", "Haha", "Sad", "Angry")
 CT_CREATED = ("Post Created", "Created")
@@ -46,21 +51,25 @@ COUNT_RE = re.compile(r"^\d{1,3}(?:[,.'\u00a0\u202f ]\d{3})+$|^\d+$")
 WORD_RE = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?", re.UNICODE)
 
 # Function words: English versus the Latin-script languages a COVID corpus mostly mixes in.
-ENGLISH_WORDS = frozenset("""
+ENGLISH_WORDS = frozenset(
+    """
 a about after all also am an and any are as at be been but by can could did do does don't
 for from get got had has have he her him his how i i'm if in into is it it's its just know
 like me more my no not now of on one only or our out so some than that that's the their them
 then there these they this to too up us was we were what when which who will with would you
 your just been being very why here dont im cant
-""".split())
-OTHER_WORDS = frozenset("""
+""".split()
+)
+OTHER_WORDS = frozenset(
+    """
 el la los las del que por para con una uno es y en se su al lo como pero más este esta
 le les des du et est une pour dans pas qui sur avec sont ce cette
 der die das und ist nicht mit sich auf dem den ein eine zu von für über auch jahre
 o os da do em um uma não com para mais
 il che di non per sono della
 yang dan di ini itu tidak dengan untuk
-""".split())
+""".split()
+)
 
 
 def parse_count(raw: Any, column: str) -> int:
@@ -127,7 +136,7 @@ def display_parts(text: str) -> list[tuple[str, str]]:
     position = 0
     for match in LINK_RE.finditer(text):
         if match.start() > position:
-            parts.append(("text", text[position:match.start()]))
+            parts.append(("text", text[position : match.start()]))
         parts.append(("link", match.group(0)))
         position = match.end()
     if position < len(text):
@@ -142,8 +151,14 @@ def _dedupe_key(text: str) -> str:
 class PostReader:
     """Turns rows into post ItemSpecs for one upload; counts what each cleaning rule removed."""
 
-    def __init__(self, *, config: Config, fmt: str, existing_ids: Iterable[str] = (),
-                 existing_texts: Iterable[str] = ()):
+    def __init__(
+        self,
+        *,
+        config: Config,
+        fmt: str,
+        existing_ids: Iterable[str] = (),
+        existing_texts: Iterable[str] = (),
+    ):
         self.config = config
         self.fmt = fmt  # "csv" (CrowdTangle) | "jsonl"/"json" (plain form)
         self.counted = counted_reactions(config.reactions, likes_in_total=config.likes_in_total)
@@ -158,8 +173,17 @@ class PostReader:
     def _check_header(self, keys: Iterable[str]) -> None:
         by_norm = {" ".join(k.lower().split()): k for k in keys}
         columns: dict[str, str] = {}
-        wanted = (*CT_REQUIRED, *CT_CREATED, "Care", "Type", "Link Text", "Description",
-                  "Link", "Page Name", "Total Interactions")
+        wanted = (
+            *CT_REQUIRED,
+            *CT_CREATED,
+            "Care",
+            "Type",
+            "Link Text",
+            "Description",
+            "Link",
+            "Page Name",
+            "Total Interactions",
+        )
         for name in wanted:
             found = by_norm.get(name.lower())
             if found is not None:
@@ -168,13 +192,13 @@ class PostReader:
         if not any(name in columns for name in CT_CREATED):
             missing.append("Post Created (or Created)")
         if self.config.cleaning.text_only and "Type" not in columns:
-            missing.append("Type (needed by the text-only rule; switch the rule off to import "
-                           "without it)")
+            missing.append(
+                "Type (needed by the text-only rule; switch the rule off to import without it)"
+            )
         if missing:
             raise ImportFailed(
                 "Line 1: this is not a CrowdTangle Facebook export: missing column"
-                f"{'s' if len(missing) > 1 else ''} " + ", ".join(repr(m) for m in missing)
-                + "."
+                f"{'s' if len(missing) > 1 else ''} " + ", ".join(repr(m) for m in missing) + "."
             )
         self.columns = columns
 
@@ -230,11 +254,12 @@ class PostReader:
             raise RowError("'text' must be a string")
         raw = data.get("reactions")
         if not isinstance(raw, dict):
-            raise RowError("'reactions' must be an object like {\"like\": 3, \"haha\": 1, …}")
+            raise RowError('\'reactions\' must be an object like {"like": 3, "haha": 1, …}')
         unknown = sorted(set(raw) - set(REACTIONS))
         if unknown:
-            raise RowError(f"'reactions': unknown reaction {unknown[0]!r} "
-                           f"(known: {', '.join(REACTIONS)})")
+            raise RowError(
+                f"'reactions': unknown reaction {unknown[0]!r} (known: {', '.join(REACTIONS)})"
+            )
         reactions = {r: parse_count(raw.get(r), f"reactions.{r}") for r in REACTIONS}
         link_text = str(data.get("link_text") or "").strip()
         return {
@@ -297,7 +322,7 @@ class PostReader:
             try:
                 gold = Answer.model_validate(gold).model_dump()
             except pydantic.ValidationError:
-                raise RowError(f"a {kind} post needs 'gold': {{\"funny\": \"yes\" | \"no\"}}") from None
+                raise RowError(f'a {kind} post needs \'gold\': {{"funny": "yes" | "no"}}') from None
         self.seen_ids.add(post["post_id"])
         t = reaction_total(post["reactions"], self.counted)
         h = post["reactions"]["haha"]

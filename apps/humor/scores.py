@@ -128,8 +128,12 @@ def s_version(
 ) -> str:
     """A short, stable name for one reference distribution and the choices that made it."""
     key = json.dumps(
-        {"S": {r: round(v, 12) for r, v in sorted(standard.items())}, "average": average,
-         "counted": list(counted), "posts": posts},
+        {
+            "S": {r: round(v, 12) for r, v in sorted(standard.items())},
+            "average": average,
+            "counted": list(counted),
+            "posts": posts,
+        },
         sort_keys=True,
     )
     return f"S-{average}-{hashlib.sha1(key.encode()).hexdigest()[:10]}"

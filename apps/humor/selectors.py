@@ -28,10 +28,12 @@ REFERENCE_NOTE = (
 )
 PROTOCOL_NOTE = (
     "Our protocol (PLATFORM DEFAULT, not CHoRaL's): each post answered by `overlap` people "
-    "(\"Is this post meant to be funny?\"), compared with the reaction label "
+    '("Is this post meant to be funny?"), compared with the reaction label '
     "(humorous → yes, non-humorous → no) on posts that have one; positive class = yes. "
     "Answers of blocked participants are excluded."
 )
+
+
 def _python(value: Any) -> Any:
     """numpy scalars (from pandas/crowd-kit) as plain Python for JSON and templates."""
     return value.item() if hasattr(value, "item") else value
@@ -59,25 +61,40 @@ def _scores(project: Project) -> tuple[list[float], list[float], dict[int, str],
     return hs, ns, truth, counts
 
 
-def _histogram(title: str, values: list[float], bins: int, value_range=None,
-               note: str = "") -> Figure:
+def _histogram(
+    title: str, values: list[float], bins: int, value_range=None, note: str = ""
+) -> Figure:
     counts, edges = np.histogram(np.asarray(values, dtype=float), bins=bins, range=value_range)
-    return Figure(title=title, kind="histogram", note=note,
-                  series={"edges": [float(e) for e in edges], "counts": [int(c) for c in counts]})
+    return Figure(
+        title=title,
+        kind="histogram",
+        note=note,
+        series={"edges": [float(e) for e in edges], "counts": [int(c) for c in counts]},
+    )
 
 
 def _compare(aggregates: dict[int, quality.Aggregate], truth: dict[int, str]) -> dict[str, Any]:
     pairs = [(truth[pk], _python(agg.label)) for pk, agg in aggregates.items() if pk in truth]
     if not pairs:
-        return {"n": 0, "precision": None, "recall": None, "f1": None,
-                "confusion": [[0, 0], [0, 0]]}
+        return {
+            "n": 0,
+            "precision": None,
+            "recall": None,
+            "f1": None,
+            "confusion": [[0, 0], [0, 0]],
+        }
     y_true, y_pred = zip(*pairs, strict=True)
     p, r, f, _ = precision_recall_fscore_support(
         y_true, y_pred, labels=["yes"], average=None, zero_division=0
     )
     matrix = confusion_matrix(y_true, y_pred, labels=["yes", "no"])
-    return {"n": len(pairs), "precision": float(p[0]), "recall": float(r[0]), "f1": float(f[0]),
-            "confusion": matrix.tolist()}
+    return {
+        "n": len(pairs),
+        "precision": float(p[0]),
+        "recall": float(r[0]),
+        "f1": float(f[0]),
+        "confusion": matrix.tolist(),
+    }
 
 
 def _aggregate(frame: pd.DataFrame, method: str) -> dict[int, quality.Aggregate]:
@@ -86,8 +103,9 @@ def _aggregate(frame: pd.DataFrame, method: str) -> dict[int, quality.Aggregate]
     return quality.aggregate(frame, method)
 
 
-def _per_annotator(frame: pd.DataFrame, truth: dict[int, str],
-                   majority: dict[int, quality.Aggregate]) -> list[dict[str, Any]]:
+def _per_annotator(
+    frame: pd.DataFrame, truth: dict[int, str], majority: dict[int, quality.Aggregate]
+) -> list[dict[str, Any]]:
     if frame.empty:
         return []
     names = {
@@ -98,19 +116,30 @@ def _per_annotator(frame: pd.DataFrame, truth: dict[int, str],
     }
     out = []
     for worker, answers in frame.groupby("worker"):
-        scored = [(truth[t], label) for t, label in zip(answers["task"], answers["label"],
-                                                       strict=True) if t in truth]
-        row: dict[str, Any] = {"annotator": names.get(int(worker), str(worker)),
-                               "answers": len(answers), "scored": len(scored),
-                               "precision": None, "recall": None, "f1": None}
+        scored = [
+            (truth[t], label)
+            for t, label in zip(answers["task"], answers["label"], strict=True)
+            if t in truth
+        ]
+        row: dict[str, Any] = {
+            "annotator": names.get(int(worker), str(worker)),
+            "answers": len(answers),
+            "scored": len(scored),
+            "precision": None,
+            "recall": None,
+            "f1": None,
+        }
         if scored:
             y_true, y_pred = zip(*scored, strict=True)
             p, r, f, _ = precision_recall_fscore_support(
                 y_true, y_pred, labels=["yes"], average=None, zero_division=0
             )
             row.update(precision=float(p[0]), recall=float(r[0]), f1=float(f[0]))
-        agree = [label == _python(majority[t].label) for t, label in
-                 zip(answers["task"], answers["label"], strict=True) if t in majority]
+        agree = [
+            label == _python(majority[t].label)
+            for t, label in zip(answers["task"], answers["label"], strict=True)
+            if t in majority
+        ]
         row["agreement_with_majority"] = sum(agree) / len(agree) if agree else None
         out.append(row)
     return sorted(out, key=lambda r: r["annotator"])
@@ -127,8 +156,7 @@ def humor_results(*, project: Project) -> Results:
     alpha = quality.krippendorff_alpha(frame, "nominal")
     majority = _aggregate(frame, "majority")
     dawid_skene = _aggregate(frame, "dawid_skene")
-    by_method = {"majority": _compare(majority, truth),
-                 "dawid_skene": _compare(dawid_skene, truth)}
+    by_method = {"majority": _compare(majority, truth), "dawid_skene": _compare(dawid_skene, truth)}
     annotators = _per_annotator(frame, truth, majority)
     annotator_f1 = [a["f1"] for a in annotators if a["f1"] is not None]
     meta = (project.config or {}).get("score_meta") or {}
@@ -158,12 +186,21 @@ def humor_results(*, project: Project) -> Results:
         title="Human labels against reaction labels",
         columns=["labels", "posts", "precision", "recall", "F1"],
         rows=[
-            ["Majority vote (ours)", *[_fmt(by_method["majority"][k])
-                                       for k in ("n", "precision", "recall", "f1")]],
-            ["Dawid–Skene (ours)", *[_fmt(by_method["dawid_skene"][k])
-                                     for k in ("n", "precision", "recall", "f1")]],
-            ["Mean per annotator (ours)", len(annotator_f1), "—", "—",
-             _fmt(metrics["mean_annotator_f1"])],
+            [
+                "Majority vote (ours)",
+                *[_fmt(by_method["majority"][k]) for k in ("n", "precision", "recall", "f1")],
+            ],
+            [
+                "Dawid–Skene (ours)",
+                *[_fmt(by_method["dawid_skene"][k]) for k in ("n", "precision", "recall", "f1")],
+            ],
+            [
+                "Mean per annotator (ours)",
+                len(annotator_f1),
+                "—",
+                "—",
+                _fmt(metrics["mean_annotator_f1"]),
+            ],
             ["CHoRaL slides: human (reference)", "—", "—", "—", REFERENCE_HUMAN_F1],
         ],
         note=REFERENCE_NOTE,
@@ -171,40 +208,95 @@ def humor_results(*, project: Project) -> Results:
     tables = [comparison]
     for method, title in (("majority", "majority vote"), ("dawid_skene", "Dawid–Skene")):
         matrix = by_method[method]["confusion"]
-        tables.append(Table(
-            title=f"Confusion matrix: reaction label × human label ({title})",
-            columns=["reaction label", "human yes", "human no"],
-            rows=[["humorous", *matrix[0]], ["non-humorous", *matrix[1]]],
-        ))
-    tables.append(Table(
-        title="Per-annotator F1 against reaction labels",
-        columns=["annotator", "answers", "with a reaction label", "precision", "recall", "F1",
-                 "agreement with majority"],
-        rows=[[a["annotator"], a["answers"], a["scored"], _fmt(a["precision"]),
-               _fmt(a["recall"]), _fmt(a["f1"]), _fmt(a["agreement_with_majority"])]
-              for a in annotators],
-    ))
+        tables.append(
+            Table(
+                title=f"Confusion matrix: reaction label × human label ({title})",
+                columns=["reaction label", "human yes", "human no"],
+                rows=[["humorous", *matrix[0]], ["non-humorous", *matrix[1]]],
+            )
+        )
+    tables.append(
+        Table(
+            title="Per-annotator F1 against reaction labels",
+            columns=[
+                "annotator",
+                "answers",
+                "with a reaction label",
+                "precision",
+                "recall",
+                "F1",
+                "agreement with majority",
+            ],
+            rows=[
+                [
+                    a["annotator"],
+                    a["answers"],
+                    a["scored"],
+                    _fmt(a["precision"]),
+                    _fmt(a["recall"]),
+                    _fmt(a["f1"]),
+                    _fmt(a["agreement_with_majority"]),
+                ]
+                for a in annotators
+            ],
+        )
+    )
     if meta:
-        settings_rows = [[key, meta.get(key)] for key in (
-            "s_version", "s_average", "reactions", "counted_in_t", "ns_version", "k",
-            "negative_rule", "seed", "test_share", "posts_with_reactions", "computed_at")]
+        settings_rows = [
+            [key, meta.get(key)]
+            for key in (
+                "s_version",
+                "s_average",
+                "reactions",
+                "counted_in_t",
+                "ns_version",
+                "k",
+                "negative_rule",
+                "seed",
+                "test_share",
+                "posts_with_reactions",
+                "computed_at",
+            )
+        ]
         settings_rows.append(["S", {r: round(v, 6) for r, v in (meta.get("S") or {}).items()}])
-        tables.append(Table(title="Score settings behind these labels",
-                            columns=["setting", "value"], rows=settings_rows))
+        tables.append(
+            Table(
+                title="Score settings behind these labels",
+                columns=["setting", "value"],
+                rows=settings_rows,
+            )
+        )
 
     answers = frame["label"].value_counts().to_dict() if not frame.empty else {}
     figures = [
-        _histogram("Humor score (HS) of all posts", hs, HS_BINS, (0.0, 1.0),
-                   note="HS = (h/t)·tanh(t/50)"),
-        _histogram(f"Non-humor score (NS, {meta.get('ns_version', '?')}) of posts with "
-                   "reactions", ns, NS_BINS),
-        Figure(title="Reaction labels", kind="bar", series={
-            "labels": ["humorous", "non-humorous", "unlabelled"],
-            "values": [label_counts["humorous"], label_counts["non_humorous"],
-                       label_counts["unlabelled"]]}),
-        Figure(title="Human answers", kind="bar", series={
-            "labels": ["yes", "no", "skipped"],
-            "values": [int(answers.get("yes", 0)), int(answers.get("no", 0)), skipped]}),
+        _histogram(
+            "Humor score (HS) of all posts", hs, HS_BINS, (0.0, 1.0), note="HS = (h/t)·tanh(t/50)"
+        ),
+        _histogram(
+            f"Non-humor score (NS, {meta.get('ns_version', '?')}) of posts with reactions",
+            ns,
+            NS_BINS,
+        ),
+        Figure(
+            title="Reaction labels",
+            kind="bar",
+            series={
+                "labels": ["humorous", "non-humorous", "unlabelled"],
+                "values": [
+                    label_counts["humorous"],
+                    label_counts["non_humorous"],
+                    label_counts["unlabelled"],
+                ],
+            },
+        ),
+        Figure(
+            title="Human answers",
+            kind="bar",
+            series={
+                "labels": ["yes", "no", "skipped"],
+                "values": [int(answers.get("yes", 0)), int(answers.get("no", 0)), skipped],
+            },
+        ),
     ]
     notes = [PROTOCOL_NOTE, REFERENCE_NOTE]
     if alpha is None:
@@ -220,21 +312,34 @@ def export_records(*, project: Project) -> Iterator[dict]:
     del frame
     last = 0
     while True:
-        page = list(Item.objects.filter(project=project, pk__gt=last).order_by("pk")
-                    .values_list("pk", "external_id", "kind", "payload", "gold_value")[:CHUNK])
+        page = list(
+            Item.objects.filter(project=project, pk__gt=last)
+            .order_by("pk")
+            .values_list("pk", "external_id", "kind", "payload", "gold_value")[:CHUNK]
+        )
         if not page:
             return
         last = page[-1][0]
         answers: dict[int, list[dict]] = defaultdict(list)
-        rows = (Annotation.objects.filter(item_id__in=[row[0] for row in page]).order_by("pk")
-                .values_list("item_id", "participant__source", "participant__external_id",
-                             "participant__status", "value"))
+        rows = (
+            Annotation.objects.filter(item_id__in=[row[0] for row in page])
+            .order_by("pk")
+            .values_list(
+                "item_id",
+                "participant__source",
+                "participant__external_id",
+                "participant__status",
+                "value",
+            )
+        )
         for item_id, source, external_id, status, value in rows:
-            answers[item_id].append({
-                "annotator": f"{source}:{external_id}",
-                "funny": (value or {}).get("funny"),
-                "blocked": status == Participant.Status.BLOCKED,
-            })
+            answers[item_id].append(
+                {
+                    "annotator": f"{source}:{external_id}",
+                    "funny": (value or {}).get("funny"),
+                    "blocked": status == Participant.Status.BLOCKED,
+                }
+            )
         for pk, external_id, kind, payload, gold in page:
             reactions = payload.get("reactions") or {}
             counted = [a["funny"] for a in answers[pk] if not a["blocked"]]

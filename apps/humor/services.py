@@ -66,8 +66,13 @@ def posts_import(
             existing_texts=project.items.values_list("payload__text", flat=True).iterator(),
         )
         with transaction.atomic():
-            items_import(project=project, rows=iter_rows(upload, name), to_spec=reader.spec,
-                         report=report, progress=progress)
+            items_import(
+                project=project,
+                rows=iter_rows(upload, name),
+                to_spec=reader.spec,
+                report=report,
+                progress=progress,
+            )
             report.removed_by_rule = {rule: reader.removed.get(rule, 0) for rule in RULES}
             if report.ok and report.created:
                 meta = scores_compute(project=project)
@@ -116,24 +121,29 @@ def _refuse_utf16(upload: IO[bytes]) -> None:
     head = upload.read(2)
     upload.seek(0)
     if head in UTF16_BOMS:
-        raise ImportFailed("Line 1: the file is UTF-16 text. Save it as UTF-8 (CSV UTF-8) "
-                           "and upload it again.")
+        raise ImportFailed(
+            "Line 1: the file is UTF-16 text. Save it as UTF-8 (CSV UTF-8) and upload it again."
+        )
 
 
-def _select_labels(ext: list[str], hs: list[float], ns: list[float | None], t: list[int],
-                   config: Config) -> dict[int, str]:
+def _select_labels(
+    ext: list[str], hs: list[float], ns: list[float | None], t: list[int], config: Config
+) -> dict[int, str]:
     """Index → "humorous" | "non_humorous": top-K by HS, then K negatives by the rule."""
     n = len(ext)
-    humorous = heapq.nsmallest(config.k, (i for i in range(n) if hs[i] > 0),
-                               key=lambda i: (-hs[i], ext[i]))
+    humorous = heapq.nsmallest(
+        config.k, (i for i in range(n) if hs[i] > 0), key=lambda i: (-hs[i], ext[i])
+    )
     labels = {i: "humorous" for i in humorous}
     rest = (i for i in range(n) if i not in labels)
     if config.negative_rule == "top_NS":
-        negatives = heapq.nsmallest(config.k, (i for i in rest if ns[i] is not None),
-                                    key=lambda i: (-ns[i], ext[i]))
+        negatives = heapq.nsmallest(
+            config.k, (i for i in rest if ns[i] is not None), key=lambda i: (-ns[i], ext[i])
+        )
     else:  # bottom_HS: the least humorous posts that anyone reacted to
-        negatives = heapq.nsmallest(config.k, (i for i in rest if t[i] > 0),
-                                    key=lambda i: (hs[i], ext[i]))
+        negatives = heapq.nsmallest(
+            config.k, (i for i in rest if t[i] > 0), key=lambda i: (hs[i], ext[i])
+        )
     labels.update((i, "non_humorous") for i in negatives)
     return labels
 
@@ -145,11 +155,11 @@ def _split(labels: dict[int, str], ext: list[str], config: Config) -> dict[int, 
         return {i: "train" for i in index}
     y = [labels[i] for i in index]
     try:
-        train, test = train_test_split(index, test_size=config.test_share,
-                                       random_state=config.seed, stratify=y)
+        train, test = train_test_split(
+            index, test_size=config.test_share, random_state=config.seed, stratify=y
+        )
     except ValueError:  # a class too small to stratify
-        train, test = train_test_split(index, test_size=config.test_share,
-                                       random_state=config.seed)
+        train, test = train_test_split(index, test_size=config.test_share, random_state=config.seed)
     return {**{i: "train" for i in train}, **{i: "test" for i in test}}
 
 
@@ -182,8 +192,12 @@ def _study_sample(hs: list[float], ext: list[str], config: Config) -> tuple[dict
             if taken[b] < len(pools[b]):
                 chosen[pools[b][taken[b]]] = b
                 taken[b] += 1
-    meta = {"size": study.size, "strata": study.strata, "edges": [float(e) for e in edges],
-            "per_stratum": taken}
+    meta = {
+        "size": study.size,
+        "strata": study.strata,
+        "edges": [float(e) for e in edges],
+        "per_stratum": taken,
+    }
     return chosen, meta
 
 
@@ -203,14 +217,20 @@ def scores_compute(*, project: Project, resample: bool = True) -> dict:
     for counts in regular.values_list("payload__reactions", flat=True).iterator(chunk_size=CHUNK):
         accumulator.add(counts or {})
     standard = accumulator.result(config.s_average)
-    version = (s_version(standard, average=config.s_average, counted=counted,
-                         posts=accumulator.posts) if standard else None)
+    version = (
+        s_version(standard, average=config.s_average, counted=counted, posts=accumulator.posts)
+        if standard
+        else None
+    )
 
     def score(counts: dict) -> tuple[int, int, float, float | None]:
         t = reaction_total(counts, counted)
         h = int(counts.get("haha", 0))
-        ns = (non_humor_score(counts, t=t, standard=standard, version=config.ns_version)
-              if standard else None)
+        ns = (
+            non_humor_score(counts, t=t, standard=standard, version=config.ns_version)
+            if standard
+            else None
+        )
         return t, h, humor_score(h, t), ns
 
     pks: list[int] = []
@@ -235,8 +255,11 @@ def scores_compute(*, project: Project, resample: bool = True) -> dict:
     last = 0
     while True:
         # Keyset pages, not an open cursor: SQLite cannot write a table it is streaming.
-        batch = list(Item.objects.filter(project=project, pk__gt=last).order_by("pk")
-                     .only("pk", "payload", "priority", "kind")[:CHUNK])
+        batch = list(
+            Item.objects.filter(project=project, pk__gt=last)
+            .order_by("pk")
+            .only("pk", "payload", "priority", "kind")[:CHUNK]
+        )
         if not batch:
             break
         last = batch[-1].pk
@@ -244,19 +267,26 @@ def scores_compute(*, project: Project, resample: bool = True) -> dict:
             payload = dict(item.payload)
             t, h, h_score, n_score = score(payload.get("reactions") or {})
             i = position.get(item.pk)
-            payload.update({
-                "t": t, "h": h, "hs": h_score, "ns": n_score,
-                "ns_version": config.ns_version, "s_version": version,
-                "reaction_label": labels.get(i) if i is not None else None,
-                "split": splits.get(i) if i is not None else None,
-                "study_stratum": sample.get(i) if i is not None else None,
-            })
+            payload.update(
+                {
+                    "t": t,
+                    "h": h,
+                    "hs": h_score,
+                    "ns": n_score,
+                    "ns_version": config.ns_version,
+                    "s_version": version,
+                    "reaction_label": labels.get(i) if i is not None else None,
+                    "split": splits.get(i) if i is not None else None,
+                    "study_stratum": sample.get(i) if i is not None else None,
+                }
+            )
             item.payload = payload
             if resample and i is not None:
                 item.priority = config.study.priority if i in sample else 0.0
         # Small CASE batches: bulk_update builds one CASE arm per row, costly in large batches.
-        Item.objects.bulk_update(batch, ["payload", "priority"] if resample else ["payload"],
-                                 batch_size=200)
+        Item.objects.bulk_update(
+            batch, ["payload", "priority"] if resample else ["payload"], batch_size=200
+        )
 
     meta = {
         "s_version": version,
@@ -286,15 +316,20 @@ def scores_compute(*, project: Project, resample: bool = True) -> dict:
 
 def demo_seed(*, project: Project) -> None:
     """Load the shipped demo posts (apps/humor/demo/, made by make_demo_posts.py) and gold."""
-    config = {**project.config, "k": 60, "seed": 13,
-              "study": {"size": 90, "strata": 5, "priority": 1.0}}
+    config = {
+        **project.config,
+        "k": 60,
+        "seed": 13,
+        "study": {"size": 90, "strata": 5, "priority": 1.0},
+    }
     project.config = HUMOR.clean_config(config)
     project.overlap = 3
     project.gold_rate = 0.1
     project.items_per_participant = 15
     project.instructions = DEMO_INSTRUCTIONS
-    project.save(update_fields=["config", "overlap", "gold_rate", "items_per_participant",
-                                "instructions"])
+    project.save(
+        update_fields=["config", "overlap", "gold_rate", "items_per_participant", "instructions"]
+    )
     for name in ("posts.csv", "gold_posts.jsonl"):
         with open(DEMO_DIR / name, "rb") as upload:
             report = posts_import(project=project, upload=upload)

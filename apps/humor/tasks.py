@@ -23,6 +23,9 @@ def scores_recompute(job_id: int) -> None:
     except Exception as exc:  # noqa: BLE001 — the researcher sees why on the dashboard
         job_fail(job, f"Recomputing the scores failed: {exc}")
         raise
-    job_finish(job, result={k: meta[k] for k in ("posts", "humorous", "non_humorous")},
-               message=f"{meta['humorous']} humorous / {meta['non_humorous']} non-humorous "
-                       f"posts labelled with {meta['ns_version']}.")
+    job_finish(
+        job,
+        result={k: meta[k] for k in ("posts", "humorous", "non_humorous")},
+        message=f"{meta['humorous']} humorous / {meta['non_humorous']} non-humorous "
+        f"posts labelled with {meta['ns_version']}.",
+    )

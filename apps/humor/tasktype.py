@@ -92,10 +92,19 @@ class Answer(pydantic.BaseModel):
 
 # The settings that scores, labels, split and study sample depend on (cleaning rules act at
 # import and need a new import).
-SCORING_KEYS = frozenset({
-    "reactions", "likes_in_total", "ns_version", "s_average", "k", "negative_rule", "seed",
-    "test_share", "study",
-})
+SCORING_KEYS = frozenset(
+    {
+        "reactions",
+        "likes_in_total",
+        "ns_version",
+        "s_average",
+        "k",
+        "negative_rule",
+        "seed",
+        "test_share",
+        "study",
+    }
+)
 
 
 def config_of(project) -> Config:
@@ -114,10 +123,29 @@ REACTION_TO_ANSWER = {"humorous": "yes", "non_humorous": "no"}
 # The CHoRaL-style export, one record per post (``export_records``); nested values
 # (human_answers) are JSON in CSV.
 EXPORT_COLUMNS = [
-    "post_id", "kind", "text", "created", "type", *REACTIONS, "t", "h", "hs", "ns",
-    "ns_version", "s_version", "reaction_label", "split", "study_stratum", "gold",
-    "human_answers", "human_yes", "human_no", "majority_label", "majority_confidence",
-    "dawid_skene_label", "dawid_skene_confidence",
+    "post_id",
+    "kind",
+    "text",
+    "created",
+    "type",
+    *REACTIONS,
+    "t",
+    "h",
+    "hs",
+    "ns",
+    "ns_version",
+    "s_version",
+    "reaction_label",
+    "split",
+    "study_stratum",
+    "gold",
+    "human_answers",
+    "human_yes",
+    "human_no",
+    "majority_label",
+    "majority_confidence",
+    "dawid_skene_label",
+    "dawid_skene_confidence",
 ]
 
 

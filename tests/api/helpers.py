@@ -33,25 +33,51 @@ def bulk_answers(project: Project, *, items: int, workers: int, value=None) -> i
     """``items`` × ``workers`` submitted answers written directly (fast, for export tests)."""
     now = timezone.now()
     item_rows = Item.objects.bulk_create(
-        [Item(project=project, external_id=f"bulk-{i}", payload={"text": f"t{i}"},
-              answer_count=workers) for i in range(items)]
+        [
+            Item(
+                project=project,
+                external_id=f"bulk-{i}",
+                payload={"text": f"t{i}"},
+                answer_count=workers,
+            )
+            for i in range(items)
+        ]
     )
     people = Participant.objects.bulk_create(
-        [Participant(project=project, source=Participant.Source.LINK,
-                     external_id=f"bulk-worker-{w}") for w in range(workers)]
+        [
+            Participant(
+                project=project, source=Participant.Source.LINK, external_id=f"bulk-worker-{w}"
+            )
+            for w in range(workers)
+        ]
     )
     assignments = Assignment.objects.bulk_create(
-        [Assignment(item=item, participant=p, status=Assignment.Status.SUBMITTED,
-                    expires_at=now + timedelta(minutes=10), finished_at=now)
-         for item in item_rows for p in people]
+        [
+            Assignment(
+                item=item,
+                participant=p,
+                status=Assignment.Status.SUBMITTED,
+                expires_at=now + timedelta(minutes=10),
+                finished_at=now,
+            )
+            for item in item_rows
+            for p in people
+        ]
     )
     Annotation.objects.bulk_create(
-        [Annotation(assignment=a, project=project, item_id=a.item_id,
-                    participant_id=a.participant_id,
-                    value=value or {"choice": "a" if (a.item_id + a.participant_id) % 3 else "b"},
-                    duration_ms=1000 + n, client_token=uuid.uuid4().hex,
-                    created_at=now - timedelta(seconds=n))
-         for n, a in enumerate(assignments)],
+        [
+            Annotation(
+                assignment=a,
+                project=project,
+                item_id=a.item_id,
+                participant_id=a.participant_id,
+                value=value or {"choice": "a" if (a.item_id + a.participant_id) % 3 else "b"},
+                duration_ms=1000 + n,
+                client_token=uuid.uuid4().hex,
+                created_at=now - timedelta(seconds=n),
+            )
+            for n, a in enumerate(assignments)
+        ],
         batch_size=2000,
     )
     return len(assignments)

@@ -53,8 +53,9 @@ def test_reads_answer_members_404_outsiders_and_401_anonymous(
     assert client_for().get(url).status_code == 401
 
 
-def test_writes_are_for_owner_and_researchers_not_viewers(answered, owner, researcher, viewer,
-                                                         outsider):
+def test_writes_are_for_owner_and_researchers_not_viewers(
+    answered, owner, researcher, viewer, outsider
+):
     project, spammer = answered
     block = f"/api/projects/{project.slug}/participants/{spammer.public_id}/block/"
     update = f"/api/projects/{project.slug}/update/"
@@ -63,12 +64,16 @@ def test_writes_are_for_owner_and_researchers_not_viewers(answered, owner, resea
         c = client_for(user)
         assert c.post(block, {"blocked": True}, format="json").status_code == expected
         assert c.patch(update, {"title": "x"}, format="json").status_code == expected
-        assert c.post(items, b'{"id": "z"}\n', content_type="application/x-ndjson"
-                      ).status_code == expected
+        assert (
+            c.post(items, b'{"id": "z"}\n', content_type="application/x-ndjson").status_code
+            == expected
+        )
     assert not Item.objects.filter(external_id="z").exists()
     for user in (owner, researcher):
-        assert client_for(user).patch(update, {"title": user.username}, format="json"
-                                      ).status_code == 200
+        assert (
+            client_for(user).patch(update, {"title": user.username}, format="json").status_code
+            == 200
+        )
     project.refresh_from_db()
     assert project.title == "researcher"
 
@@ -87,21 +92,29 @@ def test_the_project_list_holds_my_projects_with_my_role(project, viewer, outsid
 
 def test_a_project_is_created_with_field_level_errors_when_bad(researcher, project):
     c = client_for(researcher)
-    bad = c.post("/api/projects/create/", {"slug": project.slug, "title": "", "task_type": "nope",
-                                           "overlap": 0}, format="json")
+    bad = c.post(
+        "/api/projects/create/",
+        {"slug": project.slug, "title": "", "task_type": "nope", "overlap": 0},
+        format="json",
+    )
     assert bad.status_code == 400
     assert set(bad.json()) == {"slug", "title", "task_type", "overlap"}
-    ok = c.post("/api/projects/create/", {"slug": "api-made", "title": "API made",
-                                          "task_type": "test-choice", "overlap": 2},
-                format="json")
+    ok = c.post(
+        "/api/projects/create/",
+        {"slug": "api-made", "title": "API made", "task_type": "test-choice", "overlap": 2},
+        format="json",
+    )
     assert ok.status_code == 201 and ok.json()["status"] == "draft"
     assert Project.objects.get(slug="api-made").owner == researcher
 
 
 def test_launching_without_items_is_refused_on_the_status_field(researcher):
     c = client_for(researcher)
-    c.post("/api/projects/create/", {"slug": "empty", "title": "Empty",
-                                     "task_type": "test-choice"}, format="json")
+    c.post(
+        "/api/projects/create/",
+        {"slug": "empty", "title": "Empty", "task_type": "test-choice"},
+        format="json",
+    )
     response = c.patch("/api/projects/empty/update/", {"status": "live"}, format="json")
     assert response.status_code == 400 and "Import some items" in response.json()["status"][0]
 
@@ -109,12 +122,24 @@ def test_launching_without_items_is_refused_on_the_status_field(researcher):
 def test_bulk_import_of_jsonl_csv_json_and_multipart(project, researcher):
     c = client_for(researcher)
     url = f"/api/projects/{project.slug}/items/import/"
-    assert c.post(url + "?type=jsonl", b'{"id": "j1", "text": "x"}\n',
-                  content_type="application/x-ndjson").json()["created"] == 1
-    assert c.post(url + "?type=csv", b"id,text\nc1,y\nc2,z\n",
-                  content_type="text/csv").json()["created"] == 2
-    assert c.post(url + "?type=json", b'[{"id": "n1"}]',
-                  content_type="application/json").json()["created"] == 1
+    assert (
+        c.post(
+            url + "?type=jsonl", b'{"id": "j1", "text": "x"}\n', content_type="application/x-ndjson"
+        ).json()["created"]
+        == 1
+    )
+    assert (
+        c.post(url + "?type=csv", b"id,text\nc1,y\nc2,z\n", content_type="text/csv").json()[
+            "created"
+        ]
+        == 2
+    )
+    assert (
+        c.post(url + "?type=json", b'[{"id": "n1"}]', content_type="application/json").json()[
+            "created"
+        ]
+        == 1
+    )
     upload = io.BytesIO(b'{"id": "m1"}\n')
     upload.name = "more.jsonl"
     assert c.post(url, {"file": upload}, format="multipart").json()["created"] == 1
@@ -124,18 +149,24 @@ def test_bulk_import_of_jsonl_csv_json_and_multipart(project, researcher):
 def test_a_bad_import_names_every_row_and_stores_nothing(project, researcher):
     response = client_for(researcher).post(
         f"/api/projects/{project.slug}/items/import/?type=jsonl",
-        b'{"id": "a"}\nnot json\n{"id": "a"}\n[1]\n', content_type="application/x-ndjson")
+        b'{"id": "a"}\nnot json\n{"id": "a"}\n[1]\n',
+        content_type="application/x-ndjson",
+    )
     assert response.status_code == 400
     assert [(e["line"], e["reason"][:12]) for e in response.json()["errors"]] == [
-        (2, "not valid JS"), (3, "id 'a' appea"), (4, "each line mu")]
+        (2, "not valid JS"),
+        (3, "id 'a' appea"),
+        (4, "each line mu"),
+    ]
     assert Item.objects.count() == 0
 
 
 def test_a_wrong_encoding_and_a_missing_format_are_explained(project, researcher):
     c = client_for(researcher)
     url = f"/api/projects/{project.slug}/items/import/"
-    latin = c.post(url + "?type=csv", "id,text\n1,caf\xe9\n".encode("latin-1"),
-                   content_type="text/csv")
+    latin = c.post(
+        url + "?type=csv", "id,text\n1,caf\xe9\n".encode("latin-1"), content_type="text/csv"
+    )
     assert latin.status_code == 400 and "not UTF-8" in latin.json()["errors"][0]["reason"]
     missing = c.post(url, b"id\n1\n", content_type="text/csv")
     assert missing.status_code == 400 and "type" in missing.json()
@@ -146,7 +177,8 @@ def test_an_oversized_import_is_refused_with_413(project, researcher, settings):
     response = client_for(researcher).post(
         f"/api/projects/{project.slug}/items/import/?type=jsonl",
         b'{"id": "a", "text": "abcdefghijklmnopqrstuvwxyz"}\n' * 10,
-        content_type="application/x-ndjson")
+        content_type="application/x-ndjson",
+    )
     assert response.status_code == 413 and "limit" in response.json()["errors"][0]["reason"]
     assert Item.objects.count() == 0
 
@@ -155,8 +187,8 @@ def test_a_zip_with_media_is_imported_through_the_api(project, researcher, setti
     settings.MEDIA_ROOT = tmp_path
     data = make_zip({"items.csv": "id,media\na,a.png\n", "a.png": PNG})
     response = client_for(researcher).post(
-        f"/api/projects/{project.slug}/items/import/?type=zip", data,
-        content_type="application/zip")
+        f"/api/projects/{project.slug}/items/import/?type=zip", data, content_type="application/zip"
+    )
     assert response.status_code == 201, response.json()
     item = client_for(researcher).get(f"/api/projects/{project.slug}/items/").json()["results"][0]
     assert item["id"] == "a" and item["media"].startswith("/media/items/")
@@ -172,14 +204,16 @@ def test_annotations_page_by_cursor_and_filter(project, viewer):
         url = page["next"]
     assert seen == list(Annotation.objects.order_by("id").values_list("id", flat=True))
     person = Participant.objects.filter(project=project).first()
-    rows = c.get(f"/api/projects/{project.slug}/annotations/",
-                 {"participant": str(person.public_id)}).json()["results"]
+    rows = c.get(
+        f"/api/projects/{project.slug}/annotations/", {"participant": str(person.public_id)}
+    ).json()["results"]
     assert len(rows) == 30 and {r["participant"] for r in rows} == {str(person.public_id)}
     rows = c.get(f"/api/projects/{project.slug}/annotations/", {"item": "bulk-3"}).json()
     assert len(rows["results"]) == 5
     newest = Annotation.objects.order_by("-created_at").first().created_at
-    rows = c.get(f"/api/projects/{project.slug}/annotations/",
-                 {"since": newest.isoformat()}).json()["results"]
+    rows = c.get(
+        f"/api/projects/{project.slug}/annotations/", {"since": newest.isoformat()}
+    ).json()["results"]
     assert len(rows) == 1
     bad = c.get(f"/api/projects/{project.slug}/annotations/", {"since": "yesterday"})
     assert bad.status_code == 400 and "since" in bad.json()
@@ -192,7 +226,9 @@ def test_another_projects_participant_answers_404(answered, researcher, owner):
     project, _ = answered
     response = client_for(researcher).post(
         f"/api/projects/{project.slug}/participants/{foreign.public_id}/block/",
-        {"blocked": True}, format="json")
+        {"blocked": True},
+        format="json",
+    )
     assert response.status_code == 404
     foreign.refresh_from_db()
     assert foreign.status == Participant.Status.ACTIVE
@@ -201,25 +237,36 @@ def test_another_projects_participant_answers_404(answered, researcher, owner):
 def test_participants_carry_quality_figures_and_can_be_blocked(answered, researcher):
     project, spammer = answered
     c = client_for(researcher)
-    rows = {r["external_id"]: r for r in c.get(f"/api/projects/{project.slug}/participants/").json()}
+    rows = {
+        r["external_id"]: r for r in c.get(f"/api/projects/{project.slug}/participants/").json()
+    }
     assert rows["spammer"]["agreement"] == 0.0 and rows["careful-0"]["agreement"] == 1.0
     assert rows["spammer"]["answers"] == 4 and rows["spammer"]["median_seconds"] == 1.65
-    response = c.post(f"/api/projects/{project.slug}/participants/{spammer.public_id}/block/",
-                      {"blocked": True, "reason": "spam"}, format="json")
+    response = c.post(
+        f"/api/projects/{project.slug}/participants/{spammer.public_id}/block/",
+        {"blocked": True, "reason": "spam"},
+        format="json",
+    )
     assert response.json()["status"] == "blocked"
-    assert c.post(f"/api/projects/{project.slug}/participants/{spammer.public_id}/block/",
-                  {"blocked": "maybe"}, format="json").json() == {
-        "blocked": ["Must be a valid boolean."]}
+    assert c.post(
+        f"/api/projects/{project.slug}/participants/{spammer.public_id}/block/",
+        {"blocked": "maybe"},
+        format="json",
+    ).json() == {"blocked": ["Must be a valid boolean."]}
 
 
 def test_aggregated_labels_and_alpha(answered, viewer):
     project, _ = answered
     for method in ("majority", "dawid_skene"):
-        body = client_for(viewer).get(f"/api/projects/{project.slug}/aggregates/",
-                                      {"method": method}).json()
+        body = (
+            client_for(viewer)
+            .get(f"/api/projects/{project.slug}/aggregates/", {"method": method})
+            .json()
+        )
         assert body["method"] == method and body["level_of_measurement"] == "nominal"
         assert {row["item_id"]: row["label"] for row in body["labels"]} == {
-            f"q{i}": "a" for i in range(4)}
+            f"q{i}": "a" for i in range(4)
+        }
         assert body["alpha"] is not None
     bad = client_for(viewer).get(f"/api/projects/{project.slug}/aggregates/", {"method": "x"})
     assert bad.status_code == 400 and "method" in bad.json()
@@ -233,7 +280,8 @@ def test_streamed_exports_equal_the_database(project, viewer):
     records = [json.loads(line) for line in b"".join(response.streaming_content).splitlines()]
     assert len(records) == total == 3000
     assert [r["annotation_id"] for r in records] == list(
-        Annotation.objects.order_by("id").values_list("id", flat=True))
+        Annotation.objects.order_by("id").values_list("id", flat=True)
+    )
     response = c.get(f"/api/projects/{project.slug}/export/annotations.csv")
     rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert [int(r["annotation_id"]) for r in rows] == [r["annotation_id"] for r in records]

@@ -35,8 +35,7 @@ def fuzz_project(project):
 
 
 @schema.parametrize()
-@settings(max_examples=8, deadline=None, derandomize=True,
-          suppress_health_check=list(HealthCheck))
+@settings(max_examples=8, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 def test_no_operation_answers_with_a_server_error(
     case, in_test_transaction, fuzz_project, researcher
 ):

@@ -93,8 +93,9 @@ def test_gold_items_are_mixed_in_at_the_project_rate(project, worker):
     project.save()
     ItemFactory.create_batch(12, project=project)
     for i in range(4):
-        ItemFactory(project=project, kind=Item.Kind.GOLD, external_id=f"gold{i}",
-                    gold_value={"choice": "a"})
+        ItemFactory(
+            project=project, kind=Item.Kind.GOLD, external_id=f"gold{i}", gold_value={"choice": "a"}
+        )
     kinds = []
     for _ in range(12):
         outcome = answer(worker)
@@ -124,8 +125,12 @@ def test_a_submit_is_stored_with_its_value_and_counted(project, worker):
 def test_a_repeated_submit_is_stored_once(project, worker):
     ItemFactory(project=project)
     assignment = engine.next_item(participant=worker)
-    first = engine.annotation_submit(assignment=assignment, value={"choice": "a"}, client_token="x1")
-    again = engine.annotation_submit(assignment=assignment, value={"choice": "a"}, client_token="x1")
+    first = engine.annotation_submit(
+        assignment=assignment, value={"choice": "a"}, client_token="x1"
+    )
+    again = engine.annotation_submit(
+        assignment=assignment, value={"choice": "a"}, client_token="x1"
+    )
     assert first.created and not again.created
     assert Annotation.objects.count() == 1
     assert Item.objects.get().answer_count == 1
@@ -135,7 +140,9 @@ def test_a_second_submit_with_a_new_token_is_not_stored(project, worker):
     ItemFactory(project=project)
     assignment = engine.next_item(participant=worker)
     engine.annotation_submit(assignment=assignment, value={"choice": "a"}, client_token="x1")
-    again = engine.annotation_submit(assignment=assignment, value={"choice": "b"}, client_token="x2")
+    again = engine.annotation_submit(
+        assignment=assignment, value={"choice": "b"}, client_token="x2"
+    )
     assert not again.created
     assert Annotation.objects.get().value == {"choice": "a"}
 
@@ -178,7 +185,9 @@ def test_a_late_submit_is_refused_when_the_item_was_reassigned_and_filled(projec
     taken = engine.next_item(participant=other, now=later)
     engine.annotation_submit(assignment=taken, value={"choice": "a"}, client_token="o", now=later)
     with pytest.raises(engine.SubmitRefused) as refused:
-        engine.annotation_submit(assignment=stale, value={"choice": "b"}, client_token="s", now=later)
+        engine.annotation_submit(
+            assignment=stale, value={"choice": "b"}, client_token="s", now=later
+        )
     assert refused.value.code == "reassigned"
     assert Annotation.objects.count() == 1
 
@@ -196,8 +205,9 @@ def test_low_gold_accuracy_blocks_the_participant(project, worker):
     project.gold_block_after = 2
     project.save()
     for i in range(3):
-        ItemFactory(project=project, kind=Item.Kind.GOLD, gold_value={"choice": "a"},
-                    external_id=f"g{i}")
+        ItemFactory(
+            project=project, kind=Item.Kind.GOLD, gold_value={"choice": "a"}, external_id=f"g{i}"
+        )
     answer(worker, choice="b")
     assert Participant.objects.get(pk=worker.pk).status == "active"
     answer(worker, choice="b")

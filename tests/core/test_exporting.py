@@ -56,8 +56,9 @@ def test_the_database_built_export_equals_the_python_one(answered):
     assert len(pg_jsonl) == 121
     assert pg_jsonl == python_jsonl
 
-    python_csv = _parse_csv(exporting._csv_lines(
-        exporting.ANNOTATION_COLUMNS, exporting.annotation_csv_rows(project)))
+    python_csv = _parse_csv(
+        exporting._csv_lines(exporting.ANNOTATION_COLUMNS, exporting.annotation_csv_rows(project))
+    )
     pg_csv = _parse_csv(exporting._pg_annotation_csv(project, labels))
     assert pg_csv == python_csv
     assert {"'=1+2"} <= {row["item_id"] for row in pg_csv}

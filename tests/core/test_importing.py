@@ -22,14 +22,16 @@ def run(project, text, name):
 
 
 def test_jsonl_rows_become_items(project):
-    report = run(project, '{"id": "a", "text": "x"}\n{"id": "b", "text": "y", "priority": 2}\n', "d.jsonl")
+    report = run(
+        project, '{"id": "a", "text": "x"}\n{"id": "b", "text": "y", "priority": 2}\n', "d.jsonl"
+    )
     assert report.ok and report.created == 2
     assert Item.objects.get(external_id="b").priority == 2
     assert Item.objects.get(external_id="a").payload == {"text": "x"}
 
 
 def test_csv_with_bom_and_gold_rows(project):
-    text = "\ufeffid,text,kind,gold\n1,hello,regular,\n2,check,gold,\"{\"\"choice\"\": \"\"a\"\"}\"\n"
+    text = '\ufeffid,text,kind,gold\n1,hello,regular,\n2,check,gold,"{""choice"": ""a""}"\n'
     report = run(project, text, "d.csv")
     assert report.ok, report.errors
     assert Item.objects.get(external_id="2").gold_value == {"choice": "a"}

@@ -42,7 +42,9 @@ def test_a_prolific_entry_creates_the_participant_and_asks_for_consent(client, p
     assert response.status_code == 302 and response.url.endswith("/consent/")
     participant = Participant.objects.get()
     assert (participant.source, participant.external_id, participant.study_id) == (
-        "prolific", "pp-1", "st"
+        "prolific",
+        "pp-1",
+        "st",
     )
 
 
@@ -69,7 +71,7 @@ def test_instructions_markdown_is_sanitised(client, project):
     client.post(f"/p/{project.slug}/consent/", {"agree": "yes"})
     html = client.get(f"/p/{project.slug}/instructions/").content.decode()
     assert "<strong>Read</strong>" in html
-    assert "<script>alert" not in html and "href=\"javascript" not in html
+    assert "<script>alert" not in html and 'href="javascript' not in html
 
 
 def test_declining_consent_records_nothing_and_keeps_the_participant_out(client, project):

@@ -48,10 +48,16 @@ class RatingTaskType(BaseTaskType):
             metrics={"MOS": 3.5, "answers": 12},
             tables=[Table(title="Per system", columns=["system", "MOS"], rows=[["A", 3.25]])],
             figures=[
-                Figure(title="Score histogram", kind="histogram",
-                       series={"edges": [1, 2, 3, 4, 5, 6], "counts": [1, 2, 4, 3, 2]}),
-                Figure(title="Per system bars", kind="bar",
-                       series={"labels": ["A", "B"], "values": [3.25, 3.75]}),
+                Figure(
+                    title="Score histogram",
+                    kind="histogram",
+                    series={"edges": [1, 2, 3, 4, 5, 6], "counts": [1, 2, 4, 3, 2]},
+                ),
+                Figure(
+                    title="Per system bars",
+                    kind="bar",
+                    series={"labels": ["A", "B"], "values": [3.25, 3.75]},
+                ),
             ],
             notes=["A note from the task type."],
         )
@@ -59,7 +65,6 @@ class RatingTaskType(BaseTaskType):
     def export_records(self, project):
         for item in project.items.order_by("id"):
             yield {"id": item.external_id, "text": item.payload.get("text", "")}
-
 
     def seed_demo(self, project) -> None:
         project.items.create(external_id="demo-1", payload={"text": "demo"})

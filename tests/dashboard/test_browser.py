@@ -16,8 +16,14 @@ os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # Playwright's sync API runs a
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 @pytest.fixture
@@ -49,8 +55,9 @@ def test_a_researcher_runs_a_study_from_the_dashboard(live_server, page, tmp_pat
     page.wait_for_url("**/projects/browser-study/data/")
 
     data = tmp_path / "items.jsonl"
-    data.write_text("".join(json.dumps({"id": f"i{n}", "text": f"Item {n}"}) + "\n"
-                            for n in range(3)))
+    data.write_text(
+        "".join(json.dumps({"id": f"i{n}", "text": f"Item {n}"}) + "\n" for n in range(3))
+    )
     page.set_input_files("#id_file", str(data))
     page.click("button:has-text('Upload and import')")
     assert "3 items imported." in page.inner_text("#import-ok")

@@ -20,8 +20,11 @@ pytestmark = pytest.mark.django_db
 
 def upload(client, project, name, data: bytes | str, **extra):
     data = data.encode() if isinstance(data, str) else data
-    return client.post(reverse("dashboard:data", args=[project.slug]),
-                       {"file": SimpleUploadedFile(name, data)}, **extra)
+    return client.post(
+        reverse("dashboard:data", args=[project.slug]),
+        {"file": SimpleUploadedFile(name, data)},
+        **extra,
+    )
 
 
 @pytest.fixture
@@ -31,8 +34,12 @@ def signed_in(client, researcher):
 
 
 def test_an_upload_is_imported_and_previewed(signed_in, project):
-    response = upload(signed_in, project, "items.jsonl",
-                      '{"id": "a", "text": "first"}\n{"id": "b", "text": "second"}\n')
+    response = upload(
+        signed_in,
+        project,
+        "items.jsonl",
+        '{"id": "a", "text": "first"}\n{"id": "b", "text": "second"}\n',
+    )
     assert response.status_code == 200
     assert response.context["report"]["created"] == 2
     assert [row.line for row in response.context["preview"]] == [1, 2]
@@ -53,8 +60,9 @@ def test_the_report_lists_every_bad_row_with_its_line_and_nothing_is_stored(sign
 
 
 def test_a_file_in_the_wrong_encoding_is_refused_with_its_line(signed_in, project):
-    response = upload(signed_in, project, "items.csv",
-                      "id,text\n1,ok\n2,caf\xe9\n".encode("latin-1"))
+    response = upload(
+        signed_in, project, "items.csv", "id,text\n1,ok\n2,caf\xe9\n".encode("latin-1")
+    )
     assert response.status_code == 400
     assert "Line 3: the file is not UTF-8" in response.context["report"]["errors"][0]["reason"]
     assert Item.objects.count() == 0
@@ -75,10 +83,12 @@ def test_an_unknown_file_type_is_refused(signed_in, project):
 
 def test_a_zip_brings_its_media_into_storage(signed_in, project, settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
-    data = make_zip({
-        "study/items.jsonl": '{"id": "a", "media": "img/a.png"}\n{"id": "b", "text": "no media"}\n',
-        "study/img/a.png": PNG,
-    })
+    data = make_zip(
+        {
+            "study/items.jsonl": '{"id": "a", "media": "img/a.png"}\n{"id": "b", "text": "no media"}\n',
+            "study/img/a.png": PNG,
+        }
+    )
     response = upload(signed_in, project, "study.zip", data)
     assert response.status_code == 200, response.context["report"]
     item = Item.objects.get(external_id="a")
@@ -86,15 +96,18 @@ def test_a_zip_brings_its_media_into_storage(signed_in, project, settings, tmp_p
     assert "1 media files attached." in response.context["report"]["notes"]
 
 
-@pytest.mark.parametrize(("entries", "reason"), [
-    ({"items.jsonl": '{"id": "a"}\n', "../evil.png": PNG}, "outside their folder"),
-    ({"items.jsonl": '{"id": "a"}\n', "/etc/evil.png": PNG}, "absolute"),
-    ({"items.jsonl": '{"id": "a"}\n', "run.sh": b"#!/bin/sh"}, "not allowed"),
-    ({"a.jsonl": '{"id": "a"}\n', "b.csv": "id\n1\n"}, "exactly one data file"),
-    ({"items.jsonl": '{"id": "a", "media": "missing.png"}\n'}, "not in the zip"),
-    ({"items.jsonl": '{"id": "a", "media": "../x.png"}\n', "x.png": PNG}, "not in the zip"),
-    ({"items.jsonl": "0" * 5_000_000}, "zip bomb"),
-])
+@pytest.mark.parametrize(
+    ("entries", "reason"),
+    [
+        ({"items.jsonl": '{"id": "a"}\n', "../evil.png": PNG}, "outside their folder"),
+        ({"items.jsonl": '{"id": "a"}\n', "/etc/evil.png": PNG}, "absolute"),
+        ({"items.jsonl": '{"id": "a"}\n', "run.sh": b"#!/bin/sh"}, "not allowed"),
+        ({"a.jsonl": '{"id": "a"}\n', "b.csv": "id\n1\n"}, "exactly one data file"),
+        ({"items.jsonl": '{"id": "a", "media": "missing.png"}\n'}, "not in the zip"),
+        ({"items.jsonl": '{"id": "a", "media": "../x.png"}\n', "x.png": PNG}, "not in the zip"),
+        ({"items.jsonl": "0" * 5_000_000}, "zip bomb"),
+    ],
+)
 def test_an_unsafe_or_incomplete_zip_is_refused_and_stores_nothing(
     signed_in, project, settings, tmp_path, entries, reason
 ):
@@ -150,17 +163,24 @@ def test_the_annotations_export_equals_what_the_database_holds(client, project, 
     total = bulk_answers(project, items=700, workers=5)
     assert total == 3500
     client.force_login(viewer)
-    response = client.get(reverse("dashboard:export_download",
-                                  args=[project.slug, "annotations", "jsonl"]))
+    response = client.get(
+        reverse("dashboard:export_download", args=[project.slug, "annotations", "jsonl"])
+    )
     assert response.streaming and response["Content-Type"].startswith("application/x-ndjson")
     records = [json.loads(line) for line in b"".join(response.streaming_content).splitlines()]
-    stored = list(Annotation.objects.filter(project=project).order_by("id").values_list(
-        "id", "item__external_id", "participant__public_id", "value", "duration_ms"))
-    assert [(r["annotation_id"], r["item_id"], r["participant_id"], r["value"], r["duration_ms"])
-            for r in records] == [(a, i, str(p), v, d) for a, i, p, v, d in stored]
+    stored = list(
+        Annotation.objects.filter(project=project)
+        .order_by("id")
+        .values_list("id", "item__external_id", "participant__public_id", "value", "duration_ms")
+    )
+    assert [
+        (r["annotation_id"], r["item_id"], r["participant_id"], r["value"], r["duration_ms"])
+        for r in records
+    ] == [(a, i, str(p), v, d) for a, i, p, v, d in stored]
 
-    response = client.get(reverse("dashboard:export_download",
-                                  args=[project.slug, "annotations", "csv"]))
+    response = client.get(
+        reverse("dashboard:export_download", args=[project.slug, "annotations", "csv"])
+    )
     rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert len(rows) == total
     assert [json.loads(r["value"]) for r in rows] == [v for _, _, _, v, _ in stored]
@@ -168,21 +188,24 @@ def test_the_annotations_export_equals_what_the_database_holds(client, project, 
 
 
 def test_csv_cells_that_start_like_a_formula_are_neutralised(client, project, viewer):
-    Item.objects.create(project=project, external_id="=HYPERLINK(\"http://x\")", payload={})
+    Item.objects.create(project=project, external_id='=HYPERLINK("http://x")', payload={})
     Item.objects.create(project=project, external_id="-2+3", payload={})
     Item.objects.create(project=project, external_id="@SUM(A1)", payload={})
     Item.objects.create(project=project, external_id="+1", payload={})
     from tests.api.helpers import answer_through_engine
     from tests.factories import ParticipantFactory
 
-    answer_through_engine(ParticipantFactory(project=project, external_id="=cmd|' /C calc'!A0"),
-                          lambda item: "a")
+    answer_through_engine(
+        ParticipantFactory(project=project, external_id="=cmd|' /C calc'!A0"), lambda item: "a"
+    )
     client.force_login(viewer)
-    response = client.get(reverse("dashboard:export_download",
-                                  args=[project.slug, "annotations", "csv"]))
+    response = client.get(
+        reverse("dashboard:export_download", args=[project.slug, "annotations", "csv"])
+    )
     rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert sorted(r["item_id"] for r in rows) == sorted(
-        ["'=HYPERLINK(\"http://x\")", "'-2+3", "'@SUM(A1)", "'+1"])
+        ['\'=HYPERLINK("http://x")', "'-2+3", "'@SUM(A1)", "'+1"]
+    )
     assert {r["participant_external_id"] for r in rows} == {"'=cmd|' /C calc'!A0"}
     assert {r["duration_ms"].lstrip("-").isdigit() for r in rows} == {True}
 
@@ -190,21 +213,31 @@ def test_csv_cells_that_start_like_a_formula_are_neutralised(client, project, vi
 def test_the_task_types_records_and_aggregates_download(client, project, viewer):
     bulk_answers(project, items=3, workers=3, value={"choice": "b"})
     client.force_login(viewer)
-    response = client.get(reverse("dashboard:export_download",
-                                  args=[project.slug, "aggregates-dawid_skene", "csv"]))
+    response = client.get(
+        reverse("dashboard:export_download", args=[project.slug, "aggregates-dawid_skene", "csv"])
+    )
     rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert [(r["item_id"], r["label"], r["answers"]) for r in rows] == [
-        ("bulk-0", "b", "3"), ("bulk-1", "b", "3"), ("bulk-2", "b", "3")]
-    response = client.get(reverse("dashboard:export_download",
-                                  args=[project.slug, "records", "jsonl"]))
+        ("bulk-0", "b", "3"),
+        ("bulk-1", "b", "3"),
+        ("bulk-2", "b", "3"),
+    ]
+    response = client.get(
+        reverse("dashboard:export_download", args=[project.slug, "records", "jsonl"])
+    )
     assert response.status_code == 200  # test-choice has no records of its own: empty file
     assert b"".join(response.streaming_content) == b""
-    assert client.get(reverse("dashboard:export_download",
-                              args=[project.slug, "secrets", "csv"])).status_code == 404
+    assert (
+        client.get(
+            reverse("dashboard:export_download", args=[project.slug, "secrets", "csv"])
+        ).status_code
+        == 404
+    )
 
 
 def test_an_outsider_cannot_download(client, project, outsider):
     client.force_login(outsider)
-    response = client.get(reverse("dashboard:export_download",
-                                  args=[project.slug, "annotations", "csv"]))
+    response = client.get(
+        reverse("dashboard:export_download", args=[project.slug, "annotations", "csv"])
+    )
     assert response.status_code == 404

@@ -53,32 +53,61 @@ def test_a_researcher_creates_a_draft_project_with_its_task_type_settings(
     page = client.get(reverse("dashboard:project_new") + "?task_type=test-rating")
     assert b'name="cfg_scale_max"' in page.content  # a field per simple setting
     assert b"Highest point of the scale." in page.content  # help text from the pydantic schema
-    response = client.post(reverse("dashboard:project_new"), {
-        "title": "MOS pilot", "slug": "mos-pilot", "task_type_key": "test-rating",
-        "cfg_scale_max": "7", "cfg_question": "How natural?", "cfg_order": "fixed",
-        "config_json": '{"anchors": ["awful", "great"]}',
-        "overlap": "5", "reservation_minutes": "10", "gold_rate": "0.1",
-        "gold_block_below": "0.6", "gold_block_after": "4", "completion_code": "",
-    })
+    response = client.post(
+        reverse("dashboard:project_new"),
+        {
+            "title": "MOS pilot",
+            "slug": "mos-pilot",
+            "task_type_key": "test-rating",
+            "cfg_scale_max": "7",
+            "cfg_question": "How natural?",
+            "cfg_order": "fixed",
+            "config_json": '{"anchors": ["awful", "great"]}',
+            "overlap": "5",
+            "reservation_minutes": "10",
+            "gold_rate": "0.1",
+            "gold_block_below": "0.6",
+            "gold_block_after": "4",
+            "completion_code": "",
+        },
+    )
     assert response.status_code == 302, response.content.decode()[:2000]
     project = Project.objects.get(slug="mos-pilot")
     assert project.status == Project.Status.DRAFT
     assert project.owner == researcher
-    assert project.config == {"scale_max": 7, "question": "How natural?",
-                              "anchors": ["awful", "great"], "order": "fixed"}
-    assert (project.overlap, project.gold_rate, project.gold_block_below,
-            project.gold_block_after) == (5, 0.1, 0.6, 4)
+    assert project.config == {
+        "scale_max": 7,
+        "question": "How natural?",
+        "anchors": ["awful", "great"],
+        "order": "fixed",
+    }
+    assert (
+        project.overlap,
+        project.gold_rate,
+        project.gold_block_below,
+        project.gold_block_after,
+    ) == (5, 0.1, 0.6, 4)
 
 
 def test_bad_task_type_settings_are_shown_on_their_fields_and_nothing_is_created(
     client, researcher, rating_type
 ):
-    response = login(client, researcher).post(reverse("dashboard:project_new"), {
-        "title": "MOS pilot", "slug": "mos-pilot", "task_type_key": "test-rating",
-        "cfg_scale_max": "40", "cfg_question": "How natural?", "cfg_order": "random",
-        "config_json": '{"anchors": "not a list", "colour": 1}',
-        "overlap": "3", "reservation_minutes": "10", "gold_rate": "0", "gold_block_after": "5",
-    })
+    response = login(client, researcher).post(
+        reverse("dashboard:project_new"),
+        {
+            "title": "MOS pilot",
+            "slug": "mos-pilot",
+            "task_type_key": "test-rating",
+            "cfg_scale_max": "40",
+            "cfg_question": "How natural?",
+            "cfg_order": "random",
+            "config_json": '{"anchors": "not a list", "colour": 1}',
+            "overlap": "3",
+            "reservation_minutes": "10",
+            "gold_rate": "0",
+            "gold_block_after": "5",
+        },
+    )
     assert response.status_code == 200
     form = response.context["form"]
     assert "less than or equal to 10" in str(form.errors["cfg_scale_max"])
@@ -88,11 +117,22 @@ def test_bad_task_type_settings_are_shown_on_their_fields_and_nothing_is_created
 
 
 def test_invalid_json_settings_name_the_line(client, researcher, rating_type):
-    response = login(client, researcher).post(reverse("dashboard:project_new"), {
-        "title": "x", "slug": "x", "task_type_key": "test-rating", "cfg_scale_max": "5",
-        "cfg_question": "abc", "cfg_order": "random", "config_json": '{\n"anchors": [}',
-        "overlap": "3", "reservation_minutes": "10", "gold_rate": "0", "gold_block_after": "5",
-    })
+    response = login(client, researcher).post(
+        reverse("dashboard:project_new"),
+        {
+            "title": "x",
+            "slug": "x",
+            "task_type_key": "test-rating",
+            "cfg_scale_max": "5",
+            "cfg_question": "abc",
+            "cfg_order": "random",
+            "config_json": '{\n"anchors": [}',
+            "overlap": "3",
+            "reservation_minutes": "10",
+            "gold_rate": "0",
+            "gold_block_after": "5",
+        },
+    )
     assert "Not valid JSON (line 2" in str(response.context["form"].errors["config_json"])
 
 
@@ -108,32 +148,57 @@ def test_switching_task_type_reloads_the_settings_fields_in_place(client, resear
 
 
 def test_a_taken_slug_is_refused(client, researcher, project):
-    response = login(client, researcher).post(reverse("dashboard:project_new"), {
-        "title": "Again", "slug": project.slug, "task_type_key": "test-choice",
-        "overlap": "3", "reservation_minutes": "10", "gold_rate": "0", "gold_block_after": "5",
-    })
+    response = login(client, researcher).post(
+        reverse("dashboard:project_new"),
+        {
+            "title": "Again",
+            "slug": project.slug,
+            "task_type_key": "test-choice",
+            "overlap": "3",
+            "reservation_minutes": "10",
+            "gold_rate": "0",
+            "gold_block_after": "5",
+        },
+    )
     assert "exists" in str(response.context["form"].errors["slug"])
 
 
 def test_the_settings_form_sets_the_automatic_block_rule(client, project, researcher):
     response = login(client, researcher).post(
         reverse("dashboard:project_detail", args=[project.slug]),
-        {"title": "Renamed", "overlap": "2", "reservation_minutes": "15", "gold_rate": "0.2",
-         "gold_block_below": "0.75", "gold_block_after": "3", "completion_code": "DONE42",
-         "config_json": "{}"},
+        {
+            "title": "Renamed",
+            "overlap": "2",
+            "reservation_minutes": "15",
+            "gold_rate": "0.2",
+            "gold_block_below": "0.75",
+            "gold_block_after": "3",
+            "completion_code": "DONE42",
+            "config_json": "{}",
+        },
     )
     assert response.status_code == 302
     project.refresh_from_db()
-    assert (project.title, project.overlap, project.gold_block_below, project.gold_block_after,
-            project.completion_code) == ("Renamed", 2, 0.75, 3, "DONE42")
+    assert (
+        project.title,
+        project.overlap,
+        project.gold_block_below,
+        project.gold_block_after,
+        project.completion_code,
+    ) == ("Renamed", 2, 0.75, 3, "DONE42")
     assert project.reservation_ttl.total_seconds() == 15 * 60
 
 
 def test_a_viewer_cannot_change_settings(client, project, viewer):
     response = login(client, viewer).post(
         reverse("dashboard:project_detail", args=[project.slug]),
-        {"title": "Hijacked", "overlap": "2", "reservation_minutes": "15", "gold_rate": "0",
-         "gold_block_after": "3"},
+        {
+            "title": "Hijacked",
+            "overlap": "2",
+            "reservation_minutes": "15",
+            "gold_rate": "0",
+            "gold_block_after": "3",
+        },
     )
     assert response.status_code == 404
     project.refresh_from_db()
@@ -169,25 +234,37 @@ def test_the_launch_tab_gives_prolific_and_mturk_links(client, project, viewer):
 def test_progress_counts_follow_the_answers_and_refresh_as_a_partial(client, project, viewer):
     three_workers_and_one_spammer(project)
     login(client, viewer)
-    response = client.get(reverse("dashboard:progress", args=[project.slug]),
-                          HTTP_HX_REQUEST="true")
+    response = client.get(
+        reverse("dashboard:progress", args=[project.slug]), HTTP_HX_REQUEST="true"
+    )
     html = response.content.decode()
     assert html.lstrip().startswith('<div id="progress-counts"')
     counts = response.context["counts"]
     assert (counts.items, counts.items_complete, counts.answers, counts.participants) == (
-        4, 4, 16, 4)
+        4,
+        4,
+        16,
+        4,
+    )
     assert counts.answers_last_hour == 16 and counts.percent == 100
 
 
 def test_quality_shows_gold_accuracy_agreement_and_alpha(client, project, viewer):
     careful, spammer = three_workers_and_one_spammer(project)
-    gold = Item.objects.create(project=project, external_id="g1", kind=Item.Kind.GOLD,
-                               payload={"text": "gold"}, gold_value={"choice": "a"})
+    gold = Item.objects.create(
+        project=project,
+        external_id="g1",
+        kind=Item.Kind.GOLD,
+        payload={"text": "gold"},
+        gold_value={"choice": "a"},
+    )
     for person, choice in ((careful[0], "a"), (spammer, "b")):
-        assignment = Assignment.objects.create(item=gold, participant=person,
-                                               expires_at=timezone.now() + project.reservation_ttl)
-        annotation_submit(assignment=assignment, value={"choice": choice},
-                          client_token=f"gold-{person.pk}")
+        assignment = Assignment.objects.create(
+            item=gold, participant=person, expires_at=timezone.now() + project.reservation_ttl
+        )
+        annotation_submit(
+            assignment=assignment, value={"choice": choice}, client_token=f"gold-{person.pk}"
+        )
     response = login(client, viewer).get(reverse("dashboard:quality", args=[project.slug]))
     rows = {row.participant.external_id: row for row in response.context["quality"].rows}
     assert rows["careful-0"].gold_accuracy == 1.0 and rows["spammer"].gold_accuracy == 0.0
@@ -200,7 +277,8 @@ def test_quality_shows_gold_accuracy_agreement_and_alpha(client, project, viewer
 def test_dawid_skene_labels_are_shown_when_asked(client, project, viewer):
     three_workers_and_one_spammer(project)
     response = login(client, viewer).get(
-        reverse("dashboard:quality", args=[project.slug]) + "?method=dawid_skene")
+        reverse("dashboard:quality", args=[project.slug]) + "?method=dawid_skene"
+    )
     labels = {item_id: agg.label for item_id, agg in response.context["aggregates"]}
     assert labels == {"q0": "a", "q1": "a", "q2": "a", "q3": "a"}
 
@@ -229,16 +307,14 @@ def test_a_viewer_cannot_block_and_an_outsider_cannot_see(client, project, viewe
     assert spammer.status == Participant.Status.ACTIVE
 
 
-def test_results_render_the_task_types_metrics_tables_and_svg_figures(
-    client, owner, rating_type
-):
+def test_results_render_the_task_types_metrics_tables_and_svg_figures(client, owner, rating_type):
     from tests.factories import ProjectFactory
 
     project = ProjectFactory(owner=owner, task_type="test-rating")
     html = login(client, owner).get(reverse("dashboard:results", args=[project.slug])).content
     html = html.decode()
     assert "MOS" in html and "Per system" in html and "A note from the task type." in html
-    assert html.count("<svg class=\"bar-chart\"") == 2 and html.count("<rect") == 5 + 2
+    assert html.count('<svg class="bar-chart"') == 2 and html.count("<rect") == 5 + 2
     assert "Score histogram" in html
 
 

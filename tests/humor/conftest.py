@@ -28,10 +28,17 @@ def post(post_id: str, text: str, **reactions: int) -> dict:
 
 @pytest.fixture
 def humor_project(owner, researcher, viewer):
-    config = HUMOR.clean_config({**HUMOR.default_config(), "k": 2,
-                                 "study": {"size": 0, "strata": 5}})
-    project = ProjectFactory(owner=owner, slug="humor-study", title="Humor study",
-                             task_type="humor", config=config, overlap=3)
+    config = HUMOR.clean_config(
+        {**HUMOR.default_config(), "k": 2, "study": {"size": 0, "strata": 5}}
+    )
+    project = ProjectFactory(
+        owner=owner,
+        slug="humor-study",
+        title="Humor study",
+        task_type="humor",
+        config=config,
+        overlap=3,
+    )
     Membership.objects.create(project=project, user=researcher, role=Membership.Role.RESEARCHER)
     Membership.objects.create(project=project, user=viewer, role=Membership.Role.VIEWER)
     return project

@@ -29,8 +29,18 @@ def form_of(html: str) -> tuple[str, str]:
 
 @pytest.fixture
 def one_post(humor_project):
-    registry.get("humor").import_items(humor_project, jsonl([post(
-        "p1", "<script>alert(1)</script> Me & my cat at www.example.org/cat — 10/10", haha=3)]))
+    registry.get("humor").import_items(
+        humor_project,
+        jsonl(
+            [
+                post(
+                    "p1",
+                    "<script>alert(1)</script> Me & my cat at www.example.org/cat — 10/10",
+                    haha=3,
+                )
+            ]
+        ),
+    )
     return humor_project
 
 
@@ -82,17 +92,28 @@ def test_the_study_sample_is_served_before_the_other_posts(client, humor_project
     assert len(sampled) == 2
     html = start(client, humor_project).content.decode()
     assert int(re.search(r'data-assignment="(\d+)"', html).group(1)) in set(
-        Assignment.objects.filter(item_id__in=sampled).values_list("pk", flat=True))
+        Assignment.objects.filter(item_id__in=sampled).values_list("pk", flat=True)
+    )
 
 
 def test_a_gold_post_scores_the_participant(client, humor_project):
     humor_project.gold_rate = 1.0
     humor_project.save(update_fields=["gold_rate"])
-    registry.get("humor").import_items(humor_project, jsonl([
-        {"id": "g", "kind": "gold", "gold": {"funny": "no"}, "text": "Cases rose today.",
-         "reactions": {"like": 10}},
-        post("p", "a post", haha=1),
-    ]))
+    registry.get("humor").import_items(
+        humor_project,
+        jsonl(
+            [
+                {
+                    "id": "g",
+                    "kind": "gold",
+                    "gold": {"funny": "no"},
+                    "text": "Cases rose today.",
+                    "reactions": {"like": 10},
+                },
+                post("p", "a post", haha=1),
+            ]
+        ),
+    )
     action, token = form_of(start(client, humor_project).content.decode())
     client.post(action, {"client_token": token, "funny": "no"})
     annotation = Annotation.objects.get()

@@ -23,12 +23,15 @@ def page():
         yield page
 
 
-def test_a_participant_labels_posts_with_keys_1_2_and_skips_with_s(live_server, page,
-                                                                     humor_project):
+def test_a_participant_labels_posts_with_keys_1_2_and_skips_with_s(
+    live_server, page, humor_project
+):
     humor_project.overlap = 1
     humor_project.save(update_fields=["overlap"])
-    posts = [post(f"p{i}", f"Post number {i}: see https://example.org/{i}", like=10, haha=i)
-             for i in range(3)]
+    posts = [
+        post(f"p{i}", f"Post number {i}: see https://example.org/{i}", like=10, haha=i)
+        for i in range(3)
+    ]
     report = registry.get("humor").import_items(humor_project, jsonl(posts))
     assert report.ok, report.errors
 
@@ -47,13 +50,21 @@ def test_a_participant_labels_posts_with_keys_1_2_and_skips_with_s(live_server, 
         if key != "s":
             page.wait_for_function(
                 "old => { const c = document.getElementById('item-card');"
-                " return !c || c.dataset.assignment !== old; }", arg=seen[-1])
+                " return !c || c.dataset.assignment !== old; }",
+                arg=seen[-1],
+            )
     page.wait_for_url("**/done/")
     assert "code" in page.content().lower()
 
     participant = Participant.objects.get(external_id="browser-1")
-    values = [a.value for a in Annotation.objects.filter(participant=participant)
-              .order_by("assignment__reserved_at")]
+    values = [
+        a.value
+        for a in Annotation.objects.filter(participant=participant).order_by(
+            "assignment__reserved_at"
+        )
+    ]
     assert values == [{"funny": "yes"}, {"funny": "no"}]
-    assert Assignment.objects.filter(participant=participant,
-                                     status=Assignment.Status.SKIPPED).count() == 1
+    assert (
+        Assignment.objects.filter(participant=participant, status=Assignment.Status.SKIPPED).count()
+        == 1
+    )

@@ -24,8 +24,9 @@ def test_the_shipped_demo_files_are_what_the_script_generates():
 
 
 def test_seed_demo_makes_a_live_humor_project_with_labels_sample_and_gold(owner):
-    project = project_create(owner=owner, slug="demo-humor", title="Demo", task_type="humor",
-                             status="live")
+    project = project_create(
+        owner=owner, slug="demo-humor", title="Demo", task_type="humor", status="live"
+    )
     registry.get("humor").seed_demo(project)
     project.refresh_from_db()
     meta = project.config["score_meta"]

@@ -18,18 +18,64 @@ pytestmark = pytest.mark.django_db
 
 # A CrowdTangle export with its quirks: "Created" instead of "Post Created", headers in odd
 # case/spacing, thousands separators, a weighted column whose name varies, an empty Care cell.
-HEADER = ["Page Name", "created", " Type ", "Total Interactions", "LIKES", "Comments", "Shares",
-          "Love", "Wow", "Haha", "Sad", "Angry", "Care", "URL", "Message", "Link Text",
-          "Description",
-          "Overperforming Score (weighted — Likes 2x Shares 1x Comments 1x Love 1x )"]
+HEADER = [
+    "Page Name",
+    "created",
+    " Type ",
+    "Total Interactions",
+    "LIKES",
+    "Comments",
+    "Shares",
+    "Love",
+    "Wow",
+    "Haha",
+    "Sad",
+    "Angry",
+    "Care",
+    "URL",
+    "Message",
+    "Link Text",
+    "Description",
+    "Overperforming Score (weighted — Likes 2x Shares 1x Comments 1x Love 1x )",
+]
 
 
-def ct_row(post_id, message, *, likes="0", love="0", wow="0", haha="0", sad="0", angry="0",
-           care="0", type_="Status", link_text="", description="", url=None):
-    return ["Lockdown Laughs", "2020-05-01 10:00:00 EDT", type_, "1,999", likes, "3", "2",
-            love, wow, haha, sad, angry, care,
-            url or f"https://www.facebook.com/123/posts/{post_id}/", message, link_text,
-            description, "-2.5"]
+def ct_row(
+    post_id,
+    message,
+    *,
+    likes="0",
+    love="0",
+    wow="0",
+    haha="0",
+    sad="0",
+    angry="0",
+    care="0",
+    type_="Status",
+    link_text="",
+    description="",
+    url=None,
+):
+    return [
+        "Lockdown Laughs",
+        "2020-05-01 10:00:00 EDT",
+        type_,
+        "1,999",
+        likes,
+        "3",
+        "2",
+        love,
+        wow,
+        haha,
+        sad,
+        angry,
+        care,
+        url or f"https://www.facebook.com/123/posts/{post_id}/",
+        message,
+        link_text,
+        description,
+        "-2.5",
+    ]
 
 
 def ct_csv(rows, header=HEADER, bom=True) -> io.BytesIO:
@@ -45,12 +91,25 @@ def run(project, f):
 
 
 def test_a_crowdtangle_export_with_every_quirk_imports(humor_project):
-    f = ct_csv([
-        ct_row("1001", "When the Zoom call could have been an email 😂", likes="1,234",
-               haha="2,000", love="12", care=""),
-        ct_row("1002", "Testing sites open until 8 pm.", likes="95", sad="5",
-               url="https://www.facebook.com/permalink.php?story_fbid=1002&id=123"),
-    ])
+    f = ct_csv(
+        [
+            ct_row(
+                "1001",
+                "When the Zoom call could have been an email 😂",
+                likes="1,234",
+                haha="2,000",
+                love="12",
+                care="",
+            ),
+            ct_row(
+                "1002",
+                "Testing sites open until 8 pm.",
+                likes="95",
+                sad="5",
+                url="https://www.facebook.com/permalink.php?story_fbid=1002&id=123",
+            ),
+        ]
+    )
     report = run(humor_project, f)
     assert report.ok, report.errors
     assert report.created == 2
@@ -61,8 +120,15 @@ def test_a_crowdtangle_export_with_every_quirk_imports(humor_project):
     assert p["text"] == "When the Zoom call could have been an email 😂"
     assert p["created"] == "2020-05-01 10:00:00 EDT"
     assert p["type"] == "Status"
-    assert p["reactions"] == {"like": 1234, "love": 12, "care": 0, "haha": 2000, "wow": 0,
-                              "sad": 0, "angry": 0}
+    assert p["reactions"] == {
+        "like": 1234,
+        "love": 12,
+        "care": 0,
+        "haha": 2000,
+        "wow": 0,
+        "sad": 0,
+        "angry": 0,
+    }
     assert p["t"] == 3246 and p["h"] == 2000
     assert p["hs"] == pytest.approx(2000 / 3246 * scores.damping(3246))
     assert p["total_interactions"] == 1999
@@ -70,32 +136,54 @@ def test_a_crowdtangle_export_with_every_quirk_imports(humor_project):
 
 
 def test_the_plain_jsonl_form_imports_with_missing_reactions_as_zero(humor_project):
-    report = run(humor_project, jsonl([post("a", "Ha ha, my cat runs the meeting now", haha=5),
-                                       post("b", "New cases today", like=10, sad=2)]))
+    report = run(
+        humor_project,
+        jsonl(
+            [
+                post("a", "Ha ha, my cat runs the meeting now", haha=5),
+                post("b", "New cases today", like=10, sad=2),
+            ]
+        ),
+    )
     assert report.ok and report.created == 2
     p = Item.objects.get(external_id="a").payload
-    assert p["reactions"] == {"like": 0, "love": 0, "care": 0, "haha": 5, "wow": 0, "sad": 0,
-                              "angry": 0}
+    assert p["reactions"] == {
+        "like": 0,
+        "love": 0,
+        "care": 0,
+        "haha": 5,
+        "wow": 0,
+        "sad": 0,
+        "angry": 0,
+    }
     assert p["created"] == "2020-05-01"
 
 
 def test_each_cleaning_rule_removes_posts_and_the_report_counts_them(humor_project):
     long_text = "The council meets on Thursday. " * 20  # 620 characters
-    f = ct_csv([
-        ct_row("1", "A picture of my cat in a mask", type_="Photo", haha="5"),
-        ct_row("2", "Read the story", type_="Link", link_text="Covid rules change"),
-        ct_row("3", "Las escuelas estarán cerradas por diez días más, dice el gobierno."),
-        ct_row("4", long_text),
-        ct_row("5", "My sourdough starter has more friends than I do"),
-        ct_row("6", "my sourdough  starter has more friends than I do"),  # same text
-        ct_row("5", "Same post id, collected twice by two searches"),
-        ct_row("7", "   "),
-        ct_row("8", "New rules: https://gov.example/covid and www.example.org/faq are updated"),
-    ])
+    f = ct_csv(
+        [
+            ct_row("1", "A picture of my cat in a mask", type_="Photo", haha="5"),
+            ct_row("2", "Read the story", type_="Link", link_text="Covid rules change"),
+            ct_row("3", "Las escuelas estarán cerradas por diez días más, dice el gobierno."),
+            ct_row("4", long_text),
+            ct_row("5", "My sourdough starter has more friends than I do"),
+            ct_row("6", "my sourdough  starter has more friends than I do"),  # same text
+            ct_row("5", "Same post id, collected twice by two searches"),
+            ct_row("7", "   "),
+            ct_row("8", "New rules: https://gov.example/covid and www.example.org/faq are updated"),
+        ]
+    )
     report = run(humor_project, f)
     assert report.ok, report.errors
-    assert report.removed_by_rule == {"media": 1, "link_preview": 1, "empty_text": 1,
-                                      "non_english": 1, "too_long": 1, "duplicate": 2}
+    assert report.removed_by_rule == {
+        "media": 1,
+        "link_preview": 1,
+        "empty_text": 1,
+        "non_english": 1,
+        "too_long": 1,
+        "duplicate": 2,
+    }
     assert sorted(humor_project.items.values_list("external_id", flat=True)) == ["5", "8"]
     p = Item.objects.get(external_id="8").payload
     assert p["text"] == "New rules: HTTPURL and HTTPURL are updated"
@@ -104,17 +192,27 @@ def test_each_cleaning_rule_removes_posts_and_the_report_counts_them(humor_proje
 
 
 def test_cleaning_rules_can_be_switched_off(humor_project):
-    configure(humor_project, cleaning={"text_only": False, "english_only": False,
-                                       "drop_link_preview": False, "replace_links": False,
-                                       "max_chars": None, "drop_duplicates": False})
-    f = ct_csv([
-        ct_row("1", "A picture of my cat", type_="Photo"),
-        ct_row("2", "Read the story", type_="Link", link_text="Covid rules change"),
-        ct_row("3", "Las escuelas estarán cerradas por diez días más."),
-        ct_row("4", "x" * 900),
-        ct_row("5", "See https://gov.example/covid"),
-        ct_row("6", "see https://gov.example/covid"),
-    ])
+    configure(
+        humor_project,
+        cleaning={
+            "text_only": False,
+            "english_only": False,
+            "drop_link_preview": False,
+            "replace_links": False,
+            "max_chars": None,
+            "drop_duplicates": False,
+        },
+    )
+    f = ct_csv(
+        [
+            ct_row("1", "A picture of my cat", type_="Photo"),
+            ct_row("2", "Read the story", type_="Link", link_text="Covid rules change"),
+            ct_row("3", "Las escuelas estarán cerradas por diez días más."),
+            ct_row("4", "x" * 900),
+            ct_row("5", "See https://gov.example/covid"),
+            ct_row("6", "see https://gov.example/covid"),
+        ]
+    )
     report = run(humor_project, f)
     assert report.ok, report.errors
     assert report.created == 6
@@ -132,13 +230,15 @@ def test_a_csv_without_the_message_column_is_refused_whole(humor_project):
 
 
 def test_non_numeric_counts_are_reported_by_row_and_column_and_nothing_is_stored(humor_project):
-    f = ct_csv([
-        ct_row("1", "fine post", likes="10"),
-        ct_row("2", "bad likes", likes="ten"),
-        ct_row("3", "fine again", haha="3"),
-        ct_row("4", "bad haha", haha="1.5"),
-        ct_row("5", "negative", sad="-3"),
-    ])
+    f = ct_csv(
+        [
+            ct_row("1", "fine post", likes="10"),
+            ct_row("2", "bad likes", likes="ten"),
+            ct_row("3", "fine again", haha="3"),
+            ct_row("4", "bad haha", haha="1.5"),
+            ct_row("5", "negative", sad="-3"),
+        ]
+    )
     report = run(humor_project, f)
     assert report.created == 0
     assert report.errors == [
@@ -168,14 +268,21 @@ def test_a_utf16_file_is_refused_with_a_clear_message(humor_project):
 
 
 def test_bad_jsonl_rows_name_their_line_and_field(humor_project):
-    f = jsonl([
-        post("a", "ok", haha=1),
-        {"id": "b", "text": "no reactions"},
-        {"id": "c", "text": "odd", "reactions": {"lol": 3}},
-        {"text": "no id", "reactions": {}},
-        {"id": "e", "text": "bad gold", "kind": "gold", "gold": {"funny": "maybe"},
-         "reactions": {}},
-    ])
+    f = jsonl(
+        [
+            post("a", "ok", haha=1),
+            {"id": "b", "text": "no reactions"},
+            {"id": "c", "text": "odd", "reactions": {"lol": 3}},
+            {"text": "no id", "reactions": {}},
+            {
+                "id": "e",
+                "text": "bad gold",
+                "kind": "gold",
+                "gold": {"funny": "maybe"},
+                "reactions": {},
+            },
+        ]
+    )
     report = run(humor_project, f)
     assert report.created == 0
     lines = {line: reason for line, reason in report.errors}
@@ -188,9 +295,17 @@ def test_bad_jsonl_rows_name_their_line_and_field(humor_project):
 
 
 def test_gold_posts_import_with_their_answer(humor_project):
-    f = jsonl([{"id": "g1", "kind": "gold", "gold": {"funny": "yes"},
+    f = jsonl(
+        [
+            {
+                "id": "g1",
+                "kind": "gold",
+                "gold": {"funny": "yes"},
                 "text": "Knock knock. Who's there? Covid. Covid who? Stay home.",
-                "reactions": {"haha": 3}}])
+                "reactions": {"haha": 3},
+            }
+        ]
+    )
     report = run(humor_project, f)
     assert report.ok, report.errors
     item = Item.objects.get(external_id="g1")
@@ -224,8 +339,9 @@ def test_import_computes_s_ns_and_records_the_choices(humor_project):
     for item in humor_project.items.all():
         p = item.payload
         assert p["s_version"] == meta["s_version"] and p["ns_version"] == "ns_v_slides"
-        expected = scores.non_humor_score(p["reactions"], t=p["t"], standard=meta["S"],
-                                          version="ns_v_slides")
+        expected = scores.non_humor_score(
+            p["reactions"], t=p["t"], standard=meta["S"], version="ns_v_slides"
+        )
         assert p["ns"] == (pytest.approx(expected) if expected is not None else None)
     assert Item.objects.get(external_id="z").payload["ns"] is None
     assert Item.objects.get(external_id="z").payload["hs"] == 0
@@ -242,8 +358,9 @@ def test_top_k_by_hs_are_humorous_and_top_k_by_ns_non_humorous(humor_project):
     negatives = [k for k, v in result.items() if v == "non_humorous"]
     assert len(negatives) == 2 and "h1" not in negatives and "z" not in negatives
     ns = {i.external_id: i.payload["ns"] for i in humor_project.items.all()}
-    rest = sorted((k for k in ns if result[k] != "humorous" and ns[k] is not None),
-                  key=lambda k: -ns[k])
+    rest = sorted(
+        (k for k in ns if result[k] != "humorous" and ns[k] is not None), key=lambda k: -ns[k]
+    )
     assert sorted(negatives) == sorted(rest[:2])
 
 
@@ -318,7 +435,9 @@ def test_saving_new_scoring_settings_on_the_dashboard_recomputes_the_labels(
     url = f"/projects/{humor_project.slug}/"
     form = client.get(url).context["form"]
     data = {name: form[name].value() for name in form.fields}
-    data = {k: ("on" if v is True else v) for k, v in data.items() if v is not None and v is not False}
+    data = {
+        k: ("on" if v is True else v) for k, v in data.items() if v is not None and v is not False
+    }
     data["cfg_k"] = "3"
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(url, data, follow=True)

@@ -20,8 +20,9 @@ pytestmark = pytest.mark.django_db
 
 # Four humorous-looking posts (Haha-heavy), four plain ones, and one nobody reacted to.
 POSTS = [post(f"h{i}", f"joke {i}", like=20 + 5 * i, haha=80 - 5 * i) for i in range(4)]
-POSTS += [post(f"n{i}", f"news {i}", like=80 + i, love=5, sad=5, angry=5, wow=5 - i)
-          for i in range(4)]
+POSTS += [
+    post(f"n{i}", f"news {i}", like=80 + i, love=5, sad=5, angry=5, wow=5 - i) for i in range(4)
+]
 POSTS += [post("z", "silence")]
 
 # What each annotator answers per post ("truthful" follows the h/n prefix).
@@ -44,20 +45,28 @@ def answered(humor_project):
     for name, answers in ANSWERS.items():
         worker = ParticipantFactory(project=humor_project, external_id=name)
         while (assignment := engine.next_item(participant=worker)) is not None:
-            engine.annotation_submit(assignment=assignment,
-                                     value={"funny": answers[assignment.item.external_id]},
-                                     client_token=f"{name}-{assignment.pk}")
+            engine.annotation_submit(
+                assignment=assignment,
+                value={"funny": answers[assignment.item.external_id]},
+                client_token=f"{name}-{assignment.pk}",
+            )
     Participant.objects.get(external_id="mallory").block("test")
     return humor_project
 
 
 def from_database(project):
     """(item pk, worker, label) of counted answers and the yes/no reaction truth, read here."""
-    rows = [(a.item_id, a.participant.external_id, a.value["funny"])
-            for a in Annotation.objects.filter(project=project, item__kind="regular")
-            .exclude(participant__status="blocked").select_related("participant")]
-    truth = {i.pk: {"humorous": "yes", "non_humorous": "no"}[i.payload["reaction_label"]]
-             for i in project.items.filter(kind="regular") if i.payload["reaction_label"]}
+    rows = [
+        (a.item_id, a.participant.external_id, a.value["funny"])
+        for a in Annotation.objects.filter(project=project, item__kind="regular")
+        .exclude(participant__status="blocked")
+        .select_related("participant")
+    ]
+    truth = {
+        i.pk: {"humorous": "yes", "non_humorous": "no"}[i.payload["reaction_label"]]
+        for i in project.items.filter(kind="regular")
+        if i.payload["reaction_label"]
+    }
     return rows, truth
 
 
@@ -96,10 +105,15 @@ def test_the_confusion_matrix_counts_reaction_against_human_labels(answered):
     for item, _, label in rows:
         votes[item][label] += 1
     cells = Counter((truth[i], c.most_common(1)[0][0]) for i, c in votes.items() if i in truth)
-    table = next(t for t in registry.get("humor").results(answered).tables
-                 if t.title.startswith("Confusion matrix") and "majority" in t.title)
-    assert table.rows == [["humorous", cells["yes", "yes"], cells["yes", "no"]],
-                          ["non-humorous", cells["no", "yes"], cells["no", "no"]]]
+    table = next(
+        t
+        for t in registry.get("humor").results(answered).tables
+        if t.title.startswith("Confusion matrix") and "majority" in t.title
+    )
+    assert table.rows == [
+        ["humorous", cells["yes", "yes"], cells["yes", "no"]],
+        ["non-humorous", cells["no", "yes"], cells["no", "no"]],
+    ]
 
 
 def test_dawid_skene_and_alpha_match_the_libraries_run_on_the_database_rows(answered):
@@ -130,8 +144,13 @@ def test_per_annotator_f1_leaves_out_blocked_participants(answered):
     table = next(t for t in results.tables if t.title.startswith("Per-annotator"))
     assert {row[0]: row[5] for row in table.rows} == expected
     assert results.metrics["mean_annotator_f1"] == pytest.approx(
-        np.mean([prf([(truth[i], label) for i, w, label in rows if w == name and i in truth])[2]
-                 for name in ("alice", "bob", "carol")]))
+        np.mean(
+            [
+                prf([(truth[i], label) for i, w, label in rows if w == name and i in truth])[2]
+                for name in ("alice", "bob", "carol")
+            ]
+        )
+    )
 
 
 def test_hs_and_ns_histograms_are_the_stored_scores_binned(answered):
@@ -143,8 +162,10 @@ def test_hs_and_ns_histograms_are_the_stored_scores_binned(answered):
     assert hs_figure.kind == "histogram"
     assert len(hs_figure.series["edges"]) == len(hs_figure.series["counts"]) + 1 == 21
     edges = hs_figure.series["edges"]
-    by_hand = [sum(edges[b] <= v < edges[b + 1] or (b == 19 and v == edges[20]) for v in hs)
-               for b in range(20)]
+    by_hand = [
+        sum(edges[b] <= v < edges[b + 1] or (b == 19 and v == edges[20]) for v in hs)
+        for b in range(20)
+    ]
     assert hs_figure.series["counts"] == by_hand
     ns_figure = figures["Non-humor score"]
     assert sum(ns_figure.series["counts"]) == len(ns) == 8
@@ -182,13 +203,20 @@ def test_the_export_has_one_choral_record_per_post_with_answers_and_aggregates(a
     h3 = records["h3"]
     item = Item.objects.get(external_id="h3")
     assert h3["text"] == "joke 3" and h3["haha"] == 65 and h3["like"] == 35
-    assert (h3["t"], h3["h"], h3["hs"], h3["ns"]) == (item.payload["t"], item.payload["h"],
-                                                      item.payload["hs"], item.payload["ns"])
+    assert (h3["t"], h3["h"], h3["hs"], h3["ns"]) == (
+        item.payload["t"],
+        item.payload["h"],
+        item.payload["hs"],
+        item.payload["ns"],
+    )
     assert h3["ns_version"] == "ns_v_slides" and h3["s_version"].startswith("S-micro-")
     assert h3["reaction_label"] == "humorous" and h3["split"] in ("train", "test")
     assert sorted((a["annotator"], a["funny"], a["blocked"]) for a in h3["human_answers"]) == [
-        ("prolific:alice", "yes", False), ("prolific:bob", "no", False),
-        ("prolific:carol", "yes", False), ("prolific:mallory", "yes", True)]
+        ("prolific:alice", "yes", False),
+        ("prolific:bob", "no", False),
+        ("prolific:carol", "yes", False),
+        ("prolific:mallory", "yes", True),
+    ]
     assert (h3["human_yes"], h3["human_no"]) == (2, 1)
     assert h3["majority_label"] == "yes" and h3["majority_confidence"] == pytest.approx(2 / 3)
     assert h3["dawid_skene_label"] in ("yes", "no")
@@ -196,8 +224,10 @@ def test_the_export_has_one_choral_record_per_post_with_answers_and_aggregates(a
 
 
 def test_the_export_reads_a_page_of_posts_in_a_fixed_number_of_queries(
-        humor_project, django_assert_max_num_queries):
-    registry.get("humor").import_items(humor_project, jsonl(
-        [post(f"p{i}", f"post {i}", like=3, haha=i % 4) for i in range(60)]))
+    humor_project, django_assert_max_num_queries
+):
+    registry.get("humor").import_items(
+        humor_project, jsonl([post(f"p{i}", f"post {i}", like=3, haha=i % 4) for i in range(60)])
+    )
     with django_assert_max_num_queries(6):
         assert len(list(registry.get("humor").export_records(humor_project))) == 60

@@ -38,13 +38,16 @@ def test_ns_of_a_haha_only_post_in_each_version():
     assert scores.reaction_mse(scores.shares(counts, S, 10), S) == pytest.approx(mse)
     # slides: −ln(tanh(0.2) · 0.156428571) = −ln(0.197375 · 0.156429) = 3.477804
     assert scores.non_humor_score(counts, t=10, standard=S, version="ns_v_slides") == (
-        pytest.approx(3.47780397, abs=1e-7))
+        pytest.approx(3.47780397, abs=1e-7)
+    )
     # alt1: tanh(0.2) · (−ln 0.156429) = 0.197375 · 1.855170 = 0.366162
     assert scores.non_humor_score(counts, t=10, standard=S, version="ns_v_alt1") == (
-        pytest.approx(0.36616197, abs=1e-7))
+        pytest.approx(0.36616197, abs=1e-7)
+    )
     # alt2: −ln(0.156429 / 0.197375) = 0.232508
     assert scores.non_humor_score(counts, t=10, standard=S, version="ns_v_alt2") == (
-        pytest.approx(0.23250760, abs=1e-7))
+        pytest.approx(0.23250760, abs=1e-7)
+    )
 
 
 def test_a_post_matching_the_reference_distribution_gets_a_finite_ns_through_the_epsilon():
@@ -54,15 +57,17 @@ def test_a_post_matching_the_reference_distribution_gets_a_finite_ns_through_the
     assert scores.reaction_mse(scores.shares(counts, S, t), S) == pytest.approx(0.0, abs=1e-15)
     # MSE clamped to 1e-12: −ln(tanh(2) · 1e-12) = 27.631021 + 0.036626 = 27.667656
     assert scores.non_humor_score(counts, t=t, standard=S, version="ns_v_slides") == (
-        pytest.approx(27.6676565, abs=1e-6))
+        pytest.approx(27.6676565, abs=1e-6)
+    )
     # …and a post far from S scores lower: NS ranks "looks like an average post".
     far = scores.non_humor_score({"haha": 100}, t=100, standard=S, version="ns_v_slides")
     assert far < 27.0
 
 
 def test_the_reference_distribution_is_micro_or_macro_averaged():
-    acc = scores.ReferenceAccumulator(reactions=("like", "haha", "sad"),
-                                      counted=("like", "haha", "sad"))
+    acc = scores.ReferenceAccumulator(
+        reactions=("like", "haha", "sad"), counted=("like", "haha", "sad")
+    )
     acc.add({"like": 3, "haha": 1})  # t = 4
     acc.add({"like": 1, "sad": 1})  # t = 2
     acc.add({})  # t = 0: no shares, left out

@@ -22,20 +22,62 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 SEED = 2021
-WEIGHTED = ("Overperforming Score (weighted  —  Likes 1x Shares 1x Comments 1x Love 1x Wow 1x "
-            "Haha 1x Sad 1x Angry 1x Care 1x )")
+WEIGHTED = (
+    "Overperforming Score (weighted  —  Likes 1x Shares 1x Comments 1x Love 1x Wow 1x "
+    "Haha 1x Sad 1x Angry 1x Care 1x )"
+)
 COLUMNS = [
-    "Page Name", "User Name", "Facebook Id", "Page Category", "Page Admin Top Country",
-    "Page Description", "Page Created", "Likes at Posting", "Followers at Posting",
-    "Post Created", "Post Created Date", "Post Created Time", "Type", "Total Interactions",
-    "Likes", "Comments", "Shares", "Love", "Wow", "Haha", "Sad", "Angry", "Care",
-    "Video Share Status", "Is Video Owner?", "Post Views", "Total Views",
-    "Total Views For All Crossposts", "Video Length", "URL", "Message", "Link", "Final Link",
-    "Image Text", "Link Text", "Description", "Sponsor Id", "Sponsor Name", "Sponsor Category",
+    "Page Name",
+    "User Name",
+    "Facebook Id",
+    "Page Category",
+    "Page Admin Top Country",
+    "Page Description",
+    "Page Created",
+    "Likes at Posting",
+    "Followers at Posting",
+    "Post Created",
+    "Post Created Date",
+    "Post Created Time",
+    "Type",
+    "Total Interactions",
+    "Likes",
+    "Comments",
+    "Shares",
+    "Love",
+    "Wow",
+    "Haha",
+    "Sad",
+    "Angry",
+    "Care",
+    "Video Share Status",
+    "Is Video Owner?",
+    "Post Views",
+    "Total Views",
+    "Total Views For All Crossposts",
+    "Video Length",
+    "URL",
+    "Message",
+    "Link",
+    "Final Link",
+    "Image Text",
+    "Link Text",
+    "Description",
+    "Sponsor Id",
+    "Sponsor Name",
+    "Sponsor Category",
     WEIGHTED,
 ]
-PAGES = ["Lockdown Laughs", "City Daily News", "Health Matters", "Neighbourhood Watch",
-         "The Sourdough Club", "Office Life", "Parents Together", "Science Today"]
+PAGES = [
+    "Lockdown Laughs",
+    "City Daily News",
+    "Health Matters",
+    "Neighbourhood Watch",
+    "The Sourdough Club",
+    "Office Life",
+    "Parents Together",
+    "Science Today",
+]
 
 JOKES = [
     "Day {n} of lockdown: my {thing} and I are no longer on speaking terms.",
@@ -51,8 +93,20 @@ JOKES = [
     "Covid haircut day {n}: the {thing} looks better than I do and it has no hair.",
     "Wore a mask to the shop and my {thing} still recognised me. Disguise failed.",
 ]
-THINGS = ["cat", "dog", "fridge", "houseplant", "sourdough starter", "laptop", "goldfish",
-          "kettle", "vacuum cleaner", "toaster", "parrot", "washing machine"]
+THINGS = [
+    "cat",
+    "dog",
+    "fridge",
+    "houseplant",
+    "sourdough starter",
+    "laptop",
+    "goldfish",
+    "kettle",
+    "vacuum cleaner",
+    "toaster",
+    "parrot",
+    "washing machine",
+]
 NEWS = [
     "The county reports {n} new cases today; testing sites stay open until 8 pm.",
     "Vaccination appointments for people over {n} open on Monday. Bring your ID card.",
@@ -113,8 +167,15 @@ def make_rows(rng: random.Random) -> tuple[list[dict], list[dict]]:
     rows: list[dict] = []
     used_texts: list[str] = []
 
-    def post(text: str, mix: str, *, kind: str = "Status", link_text: str = "",
-             description: str = "", total: int | None = None) -> dict:
+    def post(
+        text: str,
+        mix: str,
+        *,
+        kind: str = "Status",
+        link_text: str = "",
+        description: str = "",
+        total: int | None = None,
+    ) -> dict:
         page = rng.choice(PAGES)
         created = start + timedelta(seconds=rng.uniform(0, span))
         total = total if total is not None else int(rng.lognormvariate(4.2, 1.3))
@@ -126,25 +187,37 @@ def make_rows(rng: random.Random) -> tuple[list[dict], list[dict]]:
         post_id = str(rng.randint(10**15, 10**16 - 1))
         page_id = str(rng.randint(10**9, 10**10 - 1))
         row = {column: "" for column in COLUMNS}
-        row.update({
-            "Page Name": page, "User Name": page.replace(" ", ""), "Facebook Id": page_id,
-            "Page Category": "MEDIA_NEWS_COMPANY", "Page Admin Top Country": "US",
-            "Page Created": "2012-05-01 10:00:00",
-            "Likes at Posting": thousands(rng.randint(1000, 900000)),
-            "Followers at Posting": thousands(rng.randint(1000, 900000)),
-            "Post Created": created.strftime("%Y-%m-%d %H:%M:%S EST"),
-            "Post Created Date": created.strftime("%Y-%m-%d"),
-            "Post Created Time": created.strftime("%H:%M:%S"),
-            "Type": kind, "Total Interactions": thousands(interactions),
-            "Likes": thousands(counts["Likes"]), "Comments": thousands(comments),
-            "Shares": thousands(shares), "Love": str(counts["Love"]), "Wow": str(counts["Wow"]),
-            "Haha": thousands(counts["Haha"]), "Sad": str(counts["Sad"]),
-            "Angry": str(counts["Angry"]),
-            "Care": str(counts["Care"]) if created >= datetime(2020, 4, 17) else "",
-            "URL": f"https://www.facebook.com/{page_id}/posts/{post_id}",
-            "Message": text, "Link Text": link_text, "Description": description,
-            WEIGHTED: f"{rng.uniform(-5, 20):.2f}",
-        })
+        row.update(
+            {
+                "Page Name": page,
+                "User Name": page.replace(" ", ""),
+                "Facebook Id": page_id,
+                "Page Category": "MEDIA_NEWS_COMPANY",
+                "Page Admin Top Country": "US",
+                "Page Created": "2012-05-01 10:00:00",
+                "Likes at Posting": thousands(rng.randint(1000, 900000)),
+                "Followers at Posting": thousands(rng.randint(1000, 900000)),
+                "Post Created": created.strftime("%Y-%m-%d %H:%M:%S EST"),
+                "Post Created Date": created.strftime("%Y-%m-%d"),
+                "Post Created Time": created.strftime("%H:%M:%S"),
+                "Type": kind,
+                "Total Interactions": thousands(interactions),
+                "Likes": thousands(counts["Likes"]),
+                "Comments": thousands(comments),
+                "Shares": thousands(shares),
+                "Love": str(counts["Love"]),
+                "Wow": str(counts["Wow"]),
+                "Haha": thousands(counts["Haha"]),
+                "Sad": str(counts["Sad"]),
+                "Angry": str(counts["Angry"]),
+                "Care": str(counts["Care"]) if created >= datetime(2020, 4, 17) else "",
+                "URL": f"https://www.facebook.com/{page_id}/posts/{post_id}",
+                "Message": text,
+                "Link Text": link_text,
+                "Description": description,
+                WEIGHTED: f"{rng.uniform(-5, 20):.2f}",
+            }
+        )
         if kind == "Link":
             row["Link"] = row["Final Link"] = "https://news.example.org/story"
         rows.append(row)
@@ -154,8 +227,9 @@ def make_rows(rng: random.Random) -> tuple[list[dict], list[dict]]:
     def fresh(template: str) -> str:
         """A filled-in template not used before (the intended duplicates come later)."""
         while True:
-            text = template.format(n=rng.randint(2, 999), thing=rng.choice(THINGS),
-                                   name=rng.choice(NAMES))
+            text = template.format(
+                n=rng.randint(2, 999), thing=rng.choice(THINGS), name=rng.choice(NAMES)
+            )
             if text not in used_texts:
                 return text
             template += " Stay safe."
@@ -178,11 +252,19 @@ def make_rows(rng: random.Random) -> tuple[list[dict], list[dict]]:
         post(NEWS[i].format(n=rng.randint(2, 99)) + " (repost)", "news", total=0)
     # What the cleaning rules remove.
     for i in range(15):
-        post(JOKES[i % len(JOKES)].format(n=i + 1, thing="photo") + " [photo]", "joke",
-             kind=rng.choice(["Photo", "Native Video", "Album", "YouTube"]))
+        post(
+            JOKES[i % len(JOKES)].format(n=i + 1, thing="photo") + " [photo]",
+            "joke",
+            kind=rng.choice(["Photo", "Native Video", "Album", "YouTube"]),
+        )
     for i in range(12):
-        post(f"Read the full story ({i + 1}) on our website.", "news", kind="Link",
-             link_text="Covid update: what changes on Monday", description="All the rules.")
+        post(
+            f"Read the full story ({i + 1}) on our website.",
+            "news",
+            kind="Link",
+            link_text="Covid update: what changes on Monday",
+            description="All the rules.",
+        )
     for i in range(12):
         post(fresh(NON_ENGLISH[i % len(NON_ENGLISH)]), "news")
     for i in range(5):
@@ -194,13 +276,27 @@ def make_rows(rng: random.Random) -> tuple[list[dict], list[dict]]:
 
     gold = []
     for i, template in enumerate(JOKES[:6]):
-        gold.append({"id": f"gold-yes-{i + 1}", "kind": "gold", "gold": {"funny": "yes"},
-                     "text": template.format(n=100 + i, thing=THINGS[-1 - i]),
-                     "reactions": {"like": 40, "haha": 90, "love": 5}, "created": "2020-06-01"})
+        gold.append(
+            {
+                "id": f"gold-yes-{i + 1}",
+                "kind": "gold",
+                "gold": {"funny": "yes"},
+                "text": template.format(n=100 + i, thing=THINGS[-1 - i]),
+                "reactions": {"like": 40, "haha": 90, "love": 5},
+                "created": "2020-06-01",
+            }
+        )
     for i, template in enumerate(NEWS[:6]):
-        gold.append({"id": f"gold-no-{i + 1}", "kind": "gold", "gold": {"funny": "no"},
-                     "text": template.format(n=40 + i), "reactions": {"like": 120, "sad": 4},
-                     "created": "2020-06-01"})
+        gold.append(
+            {
+                "id": f"gold-no-{i + 1}",
+                "kind": "gold",
+                "gold": {"funny": "no"},
+                "text": template.format(n=40 + i),
+                "reactions": {"like": 120, "sad": 4},
+                "created": "2020-06-01",
+            }
+        )
     return rows, gold
 
 

@@ -14,9 +14,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("slug")
-        parser.add_argument("--keep-priorities", action="store_true",
-                            help="Do not resample the human study (keep item priorities, e.g. "
-                                 "set by active learning).")
+        parser.add_argument(
+            "--keep-priorities",
+            action="store_true",
+            help="Do not resample the human study (keep item priorities, e.g. "
+            "set by active learning).",
+        )
 
     def handle(self, *args, slug: str, keep_priorities: bool, **options) -> None:
         project = Project.objects.filter(slug=slug, task_type="humor").first()
