@@ -32,14 +32,17 @@ def _project(slug: str) -> Project:
     return project
 
 
+def _public_id(request: HttpRequest, slug: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(request.session.get(f"chorus:participant:{slug}") or "")
+    except ValueError:
+        return None
+
+
 def _participant(request: HttpRequest, slug: str) -> Participant | None:
     """The participant this browser is bound to in project ``slug`` (with its project)."""
-    public_id = request.session.get(f"chorus:participant:{slug}")
-    if not public_id:
-        return None
-    try:
-        public_id = uuid.UUID(public_id)
-    except ValueError:
+    public_id = _public_id(request, slug)
+    if public_id is None:
         return None
     return (
         Participant.objects.select_related("project")
@@ -99,17 +102,49 @@ def _gate(request: HttpRequest, slug: str, *, step: str | None = None):
     if participant is None:
         project = _project(slug)
         return project, None, _to_entry(request, project)
+    return participant.project, participant, _misplaced(request, participant, step)
+
+
+def _misplaced(request: HttpRequest, participant: Participant, step: str | None):
+    """The response for a participant who may not be at ``step``, or None."""
     project = participant.project
     if participant.status == Participant.Status.BLOCKED:
-        return project, participant, _blocked_page(request, project)
+        return _blocked_page(request, project)
     if participant.status == Participant.Status.FINISHED and step != "crowd:done":
-        return project, participant, redirect("crowd:done", slug=project.slug)
+        return redirect("crowd:done", slug=project.slug)
     if step is not None and step != "crowd:done":
         wanted = _next_step(participant)
         order = ["crowd:consent", "crowd:instructions", "crowd:annotate"]
         if order.index(wanted) < order.index(step):
-            return project, participant, redirect(wanted, slug=project.slug)
-    return project, participant, None
+            return redirect(wanted, slug=project.slug)
+    return None
+
+
+def _gate_assignment(request: HttpRequest, slug: str, assignment_id: int):
+    """``_gate`` for a POST about one assignment, which must be this browser's participant's.
+
+    One query reads the assignment, its item, participant and project (the hot path of the
+    annotate loop); a forged or foreign id answers 404.
+    """
+    public_id = _public_id(request, slug)
+    assignment = None
+    if public_id is not None:
+        assignment = (
+            Assignment.objects.select_related("item", "participant__project")
+            .filter(
+                pk=assignment_id, participant__public_id=public_id, participant__project__slug=slug
+            )
+            .first()
+        )
+    if assignment is None:
+        project, participant, response = _gate(request, slug, step="crowd:annotate")
+        if response:
+            return project, participant, None, response
+        raise Http404("No such item.")
+    participant = assignment.participant
+    assignment.item.project = participant.project
+    response = _misplaced(request, participant, "crowd:annotate")
+    return participant.project, participant, assignment, response
 
 
 @require_http_methods(["GET"])
@@ -260,23 +295,11 @@ def annotate(request: HttpRequest, slug: str) -> HttpResponse:
     return _serve_next(request, project, participant)
 
 
-def _own_assignment(participant: Participant, assignment_id: int) -> Assignment:
-    assignment = (
-        Assignment.objects.filter(pk=assignment_id, participant=participant)
-        .select_related("item", "item__project")
-        .first()
-    )
-    if assignment is None:
-        raise Http404("No such item.")
-    return assignment
-
-
 @require_POST
 def annotation_submit(request: HttpRequest, slug: str, assignment_id: int) -> HttpResponse:
-    project, participant, response = _gate(request, slug, step="crowd:annotate")
+    project, participant, assignment, response = _gate_assignment(request, slug, assignment_id)
     if response:
         return response
-    assignment = _own_assignment(participant, assignment_id)
     task_type = registry.get(project.task_type)
     value = task_type.value_from_form(assignment.item, request.POST)
     try:
@@ -297,12 +320,12 @@ def annotation_submit(request: HttpRequest, slug: str, assignment_id: int) -> Ht
 
 @require_POST
 def assignment_skip(request: HttpRequest, slug: str, assignment_id: int) -> HttpResponse:
-    project, participant, response = _gate(request, slug, step="crowd:annotate")
+    project, participant, assignment, response = _gate_assignment(request, slug, assignment_id)
     if response:
         return response
     if not registry.get(project.task_type).allow_skip:
         raise Http404("Items of this study cannot be skipped.")
-    engine.assignment_skip(assignment=_own_assignment(participant, assignment_id))
+    engine.assignment_skip(assignment=assignment)
     if not request.htmx:
         return redirect("crowd:annotate", slug=project.slug)
     return _serve_next(request, project, participant)

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import transaction
@@ -352,6 +353,7 @@ def _version_register(*, job: Job, trainer, outcome, rows, artifact: str, device
             loop.active_version = version
             loop.save(update_fields=["active_version"])
             priorities_apply(project=project)
+    cache.delete(_prefill_key(project.pk))
     return version
 
 
@@ -364,6 +366,7 @@ def modelversion_activate(*, project: Project, version: ModelVersion | None) -> 
         loop.active_version = version
         loop.save(update_fields=["active_version"])
         priorities_apply(project=project)
+    cache.delete(_prefill_key(project.pk))
     return loop
 
 
@@ -378,6 +381,7 @@ def modelloop_settings_update(
         loop.active_learning = active_learning
         loop.save(update_fields=["prefill", "active_learning"])
         priorities_apply(project=project)
+    cache.delete(_prefill_key(project.pk))
     return loop
 
 
@@ -423,18 +427,36 @@ def priorities_apply(*, project: Project) -> int:
     return len(changed)
 
 
+PREFILL_SOURCE_TTL = 10  # seconds another process may go on using the previous setting
+
+
+def _prefill_key(project_id: int) -> str:
+    return f"chorus:prefill-source:{project_id}"
+
+
+def _prefill_source(project_id: int) -> tuple[int, str] | None:
+    """(active version, trainer) when pre-fill is on. Asked on every reservation, so it is
+    cached briefly; this process forgets it at once when the settings change."""
+    key = _prefill_key(project_id)
+    cached = cache.get(key, cache)
+    if cached is cache:
+        cached = (
+            ModelLoopSettings.objects.filter(
+                project_id=project_id, prefill=True, active_version__isnull=False
+            )
+            .values_list("active_version_id", "active_version__trainer")
+            .first()
+        )
+        cache.set(key, cached, PREFILL_SOURCE_TTL)
+    return cached
+
+
 def prediction_prefill(assignment: Assignment) -> dict | None:
     """Prefill provider: the active model's answer for a regular item when pre-fill is on."""
     item = assignment.item
     if item.kind != Item.Kind.REGULAR:
         return None  # never hint the answer to a gold or attention item
-    loop = (
-        ModelLoopSettings.objects.filter(
-            project_id=item.project_id, prefill=True, active_version__isnull=False
-        )
-        .values_list("active_version_id", "active_version__trainer")
-        .first()
-    )
+    loop = _prefill_source(item.project_id)
     if loop is None:
         return None
     version_id, trainer_key = loop
