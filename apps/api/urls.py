@@ -1,6 +1,8 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from apps.training import api as training_api
+
 from . import views
 
 app_name = "api"
@@ -38,5 +40,30 @@ urlpatterns = [
         "projects/<slug:slug>/export/<str:what>.<str:fmt>",
         views.ExportApi.as_view(),
         name="export",
+    ),
+    path(
+        "projects/<slug:slug>/models/",
+        training_api.ModelVersionListApi.as_view(),
+        name="model_list",
+    ),
+    path(
+        "projects/<slug:slug>/models/train/",
+        training_api.ModelTrainApi.as_view(),
+        name="model_train",
+    ),
+    path(
+        "projects/<slug:slug>/models/<int:pk>/activate/",
+        training_api.ModelActivateApi.as_view(),
+        name="model_activate",
+    ),
+    path(
+        "projects/<slug:slug>/models/<int:pk>/predictions/",
+        training_api.PredictionListApi.as_view(),
+        name="prediction_list",
+    ),
+    path(
+        "projects/<slug:slug>/jobs/<int:pk>/",
+        training_api.JobDetailApi.as_view(),
+        name="job_detail",
     ),
 ]

@@ -281,22 +281,8 @@ def prediction_run(*, job_id: int) -> None:
                 local = artifact_local_dir(version, Path(tmp) / "artifact")
                 rows = trainer.predict(local, records, device, _progress(job, 0.05, 0.95))
         with transaction.atomic():
-            # ignore_conflicts: a second delivery of this task may have stored some already.
-            Prediction.objects.bulk_create(
-                [
-                    Prediction(
-                        model_version=version,
-                        item_id=r.item_id,
-                        value=r.value,
-                        score=r.score,
-                        uncertainty=r.uncertainty,
-                        margin=r.margin,
-                    )
-                    for r in rows
-                ],
-                batch_size=2000,
-                ignore_conflicts=True,
-            )
+            # A second delivery of this task may have stored some already.
+            _predictions_store(version, rows, ignore_conflicts=True)
             if ModelLoopSettings.objects.filter(
                 project=job.project, active_version=version
             ).exists():
@@ -333,20 +319,7 @@ def _version_register(*, job: Job, trainer, outcome, rows, artifact: str, device
             device=device,
             created_by=job.created_by,
         )
-        Prediction.objects.bulk_create(
-            [
-                Prediction(
-                    model_version=version,
-                    item_id=r.item_id,
-                    value=r.value,
-                    score=r.score,
-                    uncertainty=r.uncertainty,
-                    margin=r.margin,
-                )
-                for r in rows
-            ],
-            batch_size=2000,
-        )
+        _predictions_store(version, rows)
         loop, _ = ModelLoopSettings.objects.select_for_update().get_or_create(project=project)
         if loop.active_version_id is None:
             # The first model becomes active on its own; later ones wait for the researcher.
@@ -425,6 +398,24 @@ def priorities_apply(*, project: Project) -> int:
             changed.append(item)
     Item.objects.bulk_update(changed, ["priority"], batch_size=2000)
     return len(changed)
+
+
+def _predictions_store(version: ModelVersion, rows, *, ignore_conflicts: bool = False) -> None:
+    Prediction.objects.bulk_create(
+        [
+            Prediction(
+                model_version=version,
+                item_id=r.item_id,
+                value=r.value,
+                score=r.score,
+                uncertainty=r.uncertainty,
+                margin=r.margin,
+            )
+            for r in rows
+        ],
+        batch_size=2000,
+        ignore_conflicts=ignore_conflicts,
+    )
 
 
 PREFILL_SOURCE_TTL = 10  # seconds another process may go on using the previous setting

@@ -1,0 +1,175 @@
+"""The model loop over REST: versions, training, activation, predictions and job status.
+
+Same rules as the rest of the API (``apps/api``): token auth, a project the caller is not a
+member of answers 404, a viewer may read but not train or activate.
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.api.views import IdCursorPagination, _project
+from apps.core.models import Job
+
+from . import selectors, services, trainers
+from .forms import TrainForm
+
+
+class JobOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.CharField()
+    status = serializers.ChoiceField(choices=Job.Status.choices)
+    progress = serializers.FloatField()
+    message = serializers.CharField()
+    result = serializers.JSONField()
+    created_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+
+
+class ModelVersionOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    number = serializers.IntegerField()
+    trainer = serializers.CharField()
+    status = serializers.CharField()
+    active = serializers.BooleanField()
+    config = serializers.JSONField()
+    seed = serializers.IntegerField()
+    code_version = serializers.CharField()
+    metrics = serializers.JSONField()
+    data_snapshot_counts = serializers.JSONField()
+    device = serializers.CharField()
+    predictions = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+
+
+def _version_out(version, active_id) -> dict:
+    snapshot = version.data_snapshot or {}
+    return {
+        "id": version.pk,
+        "number": version.number,
+        "trainer": version.trainer,
+        "status": version.status,
+        "active": version.pk == active_id,
+        "config": version.config,
+        "seed": version.seed,
+        "code_version": version.code_version,
+        "metrics": version.metrics,
+        "data_snapshot_counts": {k: v for k, v in snapshot.items() if not isinstance(v, list)},
+        "device": version.device,
+        "predictions": getattr(version, "n_predictions", 0),
+        "created_at": version.created_at,
+    }
+
+
+class ModelVersionListApi(APIView):
+    @extend_schema(
+        operation_id="model_list", responses={200: ModelVersionOutputSerializer(many=True)}
+    )
+    def get(self, request, slug: str):
+        project = _project(request, slug)
+        active_id = selectors.modelloop_settings_for(project).active_version_id
+        versions = selectors.modelversions_for(project)
+        return Response([_version_out(v, active_id) for v in versions])
+
+
+class ModelTrainApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        target = serializers.CharField(required=False)
+        label_source = serializers.CharField(required=False)
+        epochs = serializers.IntegerField(required=False)
+        lr = serializers.FloatField(required=False)
+        batch_size = serializers.IntegerField(required=False)
+        max_samples = serializers.IntegerField(required=False, allow_null=True)
+        encoder = serializers.CharField(required=False, allow_blank=True)
+        seed = serializers.IntegerField(required=False)
+
+    @extend_schema(
+        operation_id="model_train",
+        request=InputSerializer,
+        responses={202: JobOutputSerializer, 400: OpenApiResponse(description="Field errors")},
+    )
+    def post(self, request, slug: str):
+        project = _project(request, slug, write=True)
+        trainer = trainers.find(project.task_type)
+        if trainer is None:
+            raise ValidationError(
+                {"task_type": [f"No model can be trained for {project.task_type!r} yet."]}
+            )
+        incoming = self.InputSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        # The dashboard's form holds the rules (ranges, choices, defaults): one place for both.
+        form = TrainForm(targets=trainer.targets)
+        data = {name: field.initial for name, field in form.fields.items()}
+        data.update({k: v for k, v in incoming.validated_data.items() if v is not None})
+        form = TrainForm(
+            data={k: "" if v is None else v for k, v in data.items()}, targets=trainer.targets
+        )
+        if not form.is_valid():
+            raise ValidationError({k: list(v) for k, v in form.errors.items()})
+        job = services.training_start(project=project, user=request.user, config=form.config())
+        return Response(_job_out(job), status=status.HTTP_202_ACCEPTED)
+
+
+class ModelActivateApi(APIView):
+    @extend_schema(
+        operation_id="model_activate", request=None, responses={200: ModelVersionOutputSerializer}
+    )
+    def post(self, request, slug: str, pk: int):
+        project = _project(request, slug, write=True)
+        version = selectors.modelversion_for(project, pk)
+        services.modelversion_activate(project=project, version=version)
+        return Response(_version_out(version, version.pk))
+
+
+class PredictionOutputSerializer(serializers.Serializer):
+    item_id = serializers.CharField()
+    value = serializers.JSONField()
+    score = serializers.FloatField(allow_null=True)
+    uncertainty = serializers.FloatField(allow_null=True)
+    margin = serializers.FloatField(allow_null=True)
+
+
+class PredictionListApi(APIView):
+    @extend_schema(
+        operation_id="prediction_list", responses={200: PredictionOutputSerializer(many=True)}
+    )
+    def get(self, request, slug: str, pk: int):
+        project = _project(request, slug)
+        version = selectors.modelversion_for(project, pk)
+        paginator = IdCursorPagination()
+        page = paginator.paginate_queryset(selectors.predictions_for(version), request, view=self)
+        rows = [
+            {
+                "item_id": p.item.external_id,
+                "value": p.value,
+                "score": p.score,
+                "uncertainty": p.uncertainty,
+                "margin": p.margin,
+            }
+            for p in page
+        ]
+        return paginator.get_paginated_response(rows)
+
+
+def _job_out(job: Job) -> dict:
+    return {
+        "id": job.pk,
+        "kind": job.kind,
+        "status": job.status,
+        "progress": job.progress,
+        "message": job.message,
+        "result": job.result,
+        "created_at": job.created_at,
+        "finished_at": job.finished_at,
+    }
+
+
+class JobDetailApi(APIView):
+    @extend_schema(operation_id="job_detail", responses={200: JobOutputSerializer})
+    def get(self, request, slug: str, pk: int):
+        project = _project(request, slug)
+        return Response(_job_out(selectors.job_for(project, pk)))
