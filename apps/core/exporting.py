@@ -13,7 +13,7 @@ import io
 import json
 from collections.abc import Iterable, Iterator
 from itertools import chain, islice
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import connection, transaction
 from django.db.models import TextField
@@ -168,55 +168,48 @@ def _annotation_rows(project: Project, chunk_size: int) -> Iterator[tuple]:
         yield row, label
 
 
+class _Row(NamedTuple):
+    pk: int
+    item_id: str
+    kind: str
+    public_id: Any
+    source: str
+    external_id: str
+    status: str
+    value: str  # the answer's JSON text
+    duration: int
+    created: Any
+
+
 def annotation_jsonl(project: Project, *, chunk_size: int = 10000) -> Iterator[str]:
     """The annotations export as JSONL lines, built as text (the same keys as the CSV)."""
     dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-    for (
-        pk,
-        item_id,
-        kind,
-        public_id,
-        source,
-        external_id,
-        status,
-        value,
-        duration,
-        created,
-    ), label in _annotation_rows(project, chunk_size):
+    for raw, label in _annotation_rows(project, chunk_size):
+        r = _Row(*raw)
         yield (
-            f'{{"annotation_id":{pk},"item_id":{dumps(item_id)},"item_kind":"{kind}",'
-            f'"participant_id":"{public_id}","participant_source":"{source}",'
-            f'"participant_external_id":{dumps(external_id)},"participant_status":"{status}",'
-            f'"value":{value},"label":{dumps(label)},"duration_ms":{duration},'
-            f'"created_at":"{created.isoformat()}"}}\n'
+            f'{{"annotation_id":{r.pk},"item_id":{dumps(r.item_id)},"item_kind":"{r.kind}",'
+            f'"participant_id":"{r.public_id}","participant_source":"{r.source}",'
+            f'"participant_external_id":{dumps(r.external_id)},'
+            f'"participant_status":"{r.status}","value":{r.value},"label":{dumps(label)},'
+            f'"duration_ms":{r.duration},"created_at":"{r.created.isoformat()}"}}\n'
         )
 
 
 def annotation_csv_rows(project: Project, *, chunk_size: int = 10000) -> Iterator[list]:
-    for (
-        pk,
-        item_id,
-        kind,
-        public_id,
-        source,
-        external_id,
-        status,
-        value,
-        duration,
-        created,
-    ), label in _annotation_rows(project, chunk_size):
+    for raw, label in _annotation_rows(project, chunk_size):
+        r = _Row(*raw)
         yield [
-            pk,
-            neutralise(item_id),
-            kind,
-            str(public_id),
-            source,
-            neutralise(external_id),
-            status,
-            neutralise(value),
+            r.pk,
+            neutralise(r.item_id),
+            r.kind,
+            str(r.public_id),
+            r.source,
+            neutralise(r.external_id),
+            r.status,
+            neutralise(r.value),
             neutralise(label),
-            duration,
-            created.isoformat(),
+            r.duration,
+            r.created.isoformat(),
         ]
 
 
