@@ -14,7 +14,7 @@ $BIN/gunicorn config.wsgi -b "0.0.0.0:${PORT}" -w 3 --threads 4 --access-logfile
 WEB=$!
 trap 'kill $WORKER $WEB 2>/dev/null; wait' INT TERM EXIT
 for _ in $(seq 1 50); do
-  curl -fs -o /dev/null "http://127.0.0.1:${PORT}/accounts/login/" && break
+  $BIN/python -c "import urllib.request as u; u.urlopen('http://127.0.0.1:${PORT}/accounts/login/', timeout=1)" 2>/dev/null && break
   sleep 0.2
 done
 PASSWORD=$(cat var/demo_admin_password)
