@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import threading
 from pathlib import Path
 
@@ -15,18 +16,47 @@ from apps.core.uploads import items_import_upload
 PROGRESS_EVERY_S = 1.0
 
 
+class ImportCancelled(Exception):
+    """The researcher cancelled the import; raised inside its transaction, which rolls back."""
+
+
+class _CancellableFile(io.RawIOBase):
+    """The upload, refusing to be read once ``cancelled`` is set."""
+
+    def __init__(self, raw, cancelled: threading.Event):
+        super().__init__()
+        self.raw, self.cancelled, self.name = raw, cancelled, getattr(raw, "name", "")
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return self.raw.seekable()
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self.raw.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self.raw.tell()
+
+    def readinto(self, buffer) -> int:
+        if self.cancelled.is_set():
+            raise ImportCancelled
+        return self.raw.readinto(buffer)
+
+
 class _Reporter(threading.Thread):
-    """Writes the file position as progress from its own connection.
+    """Watches the job from its own connection: progress out, cancellation in.
 
     The import runs in one transaction, so progress written from the importing connection
     would stay invisible until the end. SQLite has a single writer, so there the bar only
-    moves when the import is done.
+    moves when the import is done, but a cancel is still seen (reads run beside the writer).
     """
 
-    def __init__(self, job: Job, handle, size: int):
+    def __init__(self, job: Job, handle, size: int, cancelled: threading.Event):
         super().__init__(daemon=True)
         self.job, self.handle, self.size = job, handle, max(size, 1)
-        self.done = threading.Event()
+        self.done, self.cancelled = threading.Event(), cancelled
 
     def run(self) -> None:
         try:
@@ -35,8 +65,14 @@ class _Reporter(threading.Thread):
                     position = self.handle.tell()
                 except (ValueError, OSError):
                     return
-                # Reading is not the whole job (the commit follows): stop short of 100 %.
-                job_progress(self.job, 0.95 * position / self.size, "Importing…")
+                if connection.vendor == "postgresql":
+                    # Reading is not the whole job (the commit follows): stop short of 100 %.
+                    running = job_progress(self.job, 0.95 * position / self.size, "Importing…")
+                else:
+                    running = Job.objects.filter(pk=self.job.pk, status=Job.Status.RUNNING).exists()
+                if not running:
+                    self.cancelled.set()
+                    return
         finally:
             connections.close_all()
 
@@ -53,18 +89,21 @@ def items_import_job(job_id: int) -> None:
     job_start(job)
     try:
         with open(path, "rb") as handle:
-            reporter = None
-            if connection.vendor == "postgresql":
-                reporter = _Reporter(job, handle, path.stat().st_size)
-                reporter.start()
+            cancelled = threading.Event()
+            reporter = _Reporter(job, handle, path.stat().st_size, cancelled)
+            reporter.start()
             try:
                 report = items_import_upload(
-                    project=job.project, upload=handle, name=job.params.get("name", path.name)
+                    project=job.project,
+                    upload=io.BufferedReader(_CancellableFile(handle, cancelled)),
+                    name=job.params.get("name", path.name),
                 )
             finally:
-                if reporter is not None:
-                    reporter.done.set()
-                    reporter.join()
+                reporter.done.set()
+                reporter.join()
+    except ImportCancelled:
+        path.unlink(missing_ok=True)
+        return  # rolled back; the job already says "cancelled"
     except Exception as exc:
         job_fail(job, f"The import stopped: {exc}")
         raise

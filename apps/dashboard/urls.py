@@ -10,6 +10,11 @@ urlpatterns = [
     path("projects/<slug:slug>/", views.project_detail, name="project_detail"),
     path("projects/<slug:slug>/data/", views.project_data, name="data"),
     path("projects/<slug:slug>/data/jobs/<int:job_id>/", views.job_status, name="job_status"),
+    path(
+        "projects/<slug:slug>/data/jobs/<int:job_id>/cancel/",
+        views.job_cancel,
+        name="job_cancel",
+    ),
     path("projects/<slug:slug>/launch/", views.project_launch, name="launch"),
     path("projects/<slug:slug>/progress/", views.project_progress, name="progress"),
     path("projects/<slug:slug>/quality/", views.project_quality, name="quality"),

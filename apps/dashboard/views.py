@@ -13,6 +13,7 @@ from rest_framework.authtoken.models import Token
 
 from apps.core import exporting, registry
 from apps.core.access import project_for_user, projects_for_user
+from apps.core.jobs import job_cancel as core_job_cancel
 from apps.core.models import Job, Participant, Project
 from apps.core.quality import answers_frame
 from apps.core.services import PROLIFIC_REDIRECT, project_create
@@ -162,6 +163,22 @@ def job_status(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
     if job is None:
         raise Http404("No such job.")
     return render(request, "dashboard/data.html#job", {"project": project, "job": job})
+
+
+@login_required
+@require_POST
+def job_cancel(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
+    """Stop an import: the worker sees it within a second and rolls everything back."""
+    project = project_for_user(request, slug, write=True)
+    job = Job.objects.filter(project=project, pk=job_id).first()
+    if job is None:
+        raise Http404("No such job.")
+    core_job_cancel(job)
+    job.refresh_from_db()
+    if request.htmx:
+        return render(request, "dashboard/data.html#job", {"project": project, "job": job})
+    messages.success(request, f"Import job #{job.pk} cancelled; nothing from it is kept.")
+    return redirect("dashboard:data", project.slug)
 
 
 @login_required

@@ -241,3 +241,46 @@ def test_an_outsider_cannot_download(client, project, outsider):
         reverse("dashboard:export_download", args=[project.slug, "annotations", "csv"])
     )
     assert response.status_code == 404
+
+
+def test_an_import_cancelled_while_it_runs_stores_nothing(
+    signed_in, project, monkeypatch, django_capture_on_commit_callbacks
+):
+    from apps.dashboard import tasks
+
+    monkeypatch.setattr(services, "INLINE_IMPORT_BYTES", 10)
+    monkeypatch.setattr(items_import_job, "delay", lambda *args: None)
+    monkeypatch.setattr(tasks, "PROGRESS_EVERY_S", 0.01)
+    rows = "".join(json.dumps({"id": f"r{i}", "text": "t"}) + "\n" for i in range(3000))
+    response = upload(signed_in, project, "big.jsonl", rows)
+    job = response.context["job"]
+    assert b"Cancel import" in response.content
+    real_import = tasks.items_import_upload
+
+    def researcher_cancels_meanwhile(**kwargs):
+        # The researcher clicks Cancel while the worker is importing.
+        page = signed_in.post(
+            reverse("dashboard:job_cancel", args=[project.slug, job.pk]), HTTP_HX_REQUEST="true"
+        )
+        assert b"Cancelled" in page.content and b"Cancel import" not in page.content
+        import time
+
+        time.sleep(0.2)  # the worker's watcher sees it
+        return real_import(**kwargs)
+
+    monkeypatch.setattr(tasks, "items_import_upload", researcher_cancels_meanwhile)
+    items_import_job.apply(args=[job.pk])
+    job.refresh_from_db()
+    assert job.status == Job.Status.CANCELLED
+    assert Item.objects.count() == 0
+
+
+def test_a_viewer_cannot_cancel_an_import(client, project, viewer, monkeypatch):
+    monkeypatch.setattr(services, "INLINE_IMPORT_BYTES", 10)
+    monkeypatch.setattr(items_import_job, "delay", lambda *args: None)
+    client.force_login(project.owner)
+    job = upload(client, project, "big.jsonl", '{"id": "a"}\n{"id": "b"}\n').context["job"]
+    client.force_login(viewer)
+    response = client.post(reverse("dashboard:job_cancel", args=[project.slug, job.pk]))
+    assert response.status_code == 404
+    assert Job.objects.get(pk=job.pk).status == Job.Status.QUEUED
