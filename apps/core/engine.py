@@ -167,10 +167,16 @@ def _pick(participant: Participant, *, control: bool, now) -> Assignment | None:
 
 
 def _retry_deadlocks(fn):
-    """Run ``fn`` again when PostgreSQL aborts it as a deadlock victim (it did nothing)."""
+    """Run ``fn`` again when PostgreSQL aborts it as a deadlock victim (it did nothing).
+
+    Only when ``fn`` owns its transaction: inside a caller's transaction the whole of it was
+    aborted, so the caller must decide.
+    """
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
+        if connection.in_atomic_block:
+            return fn(*args, **kwargs)
         for attempt in range(4):
             try:
                 return fn(*args, **kwargs)
