@@ -1,4 +1,8 @@
-"""Markdown for instructions: rendered without raw HTML, then sanitised by nh3."""
+"""Markdown for instructions: rendered (inline HTML allowed), then sanitised by nh3.
+
+Researchers may write a little HTML (``<kbd>1</kbd>`` for a key); nh3 keeps only the tags and
+attributes listed here and drops scripts, styles, event handlers and javascript: links.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import nh3
 from django.utils.safestring import SafeString, mark_safe
 from markdown_it import MarkdownIt
 
-_md = MarkdownIt("commonmark", {"html": False, "linkify": False}).enable("table")
+_md = MarkdownIt("commonmark", {"html": True, "linkify": False}).enable("table")
 
 _TAGS = {
     "p",
@@ -34,6 +38,11 @@ _TAGS = {
     "th",
     "td",
     "img",
+    "kbd",
+    "sub",
+    "sup",
+    "del",
+    "mark",
 }
 _ATTRIBUTES = {
     "a": {"href", "title"},

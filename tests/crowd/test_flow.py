@@ -65,13 +65,18 @@ def test_a_plain_link_creates_an_anonymous_participant(client, project):
 
 
 def test_instructions_markdown_is_sanitised(client, project):
-    project.instructions = "**Read** this <script>alert(1)</script> [x](javascript:alert(1))"
+    project.instructions = (
+        "**Read** this <script>alert(1)</script> [x](javascript:alert(1)) "
+        '<a href="javascript:alert(2)">y</a> <img src=x onerror="alert(3)"> press <kbd>1</kbd>'
+    )
     project.save()
     enter(client, project)
     client.post(f"/p/{project.slug}/consent/", {"agree": "yes"})
     html = client.get(f"/p/{project.slug}/instructions/").content.decode()
     assert "<strong>Read</strong>" in html
     assert "<script>alert" not in html and 'href="javascript' not in html
+    assert "onerror" not in html and "alert(3)" not in html
+    assert "<kbd>1</kbd>" in html
 
 
 def test_declining_consent_records_nothing_and_keeps_the_participant_out(client, project):
