@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -11,11 +9,10 @@ import pandas as pd
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 from apps.core import quality
-from apps.core.models import Annotation, Assignment, Item, Participant, Project
+from apps.core.models import Assignment, Item, Participant, Project
 from apps.core.registry import Figure, Results, Table
 
-from .scores import REACTIONS
-from .tasktype import REACTION_TO_ANSWER
+from .schemas import REACTION_TO_ANSWER
 
 CHUNK = 2000
 HS_BINS = 20
@@ -159,7 +156,7 @@ def humor_results(*, project: Project) -> Results:
     by_method = {"majority": _compare(majority, truth), "dawid_skene": _compare(dawid_skene, truth)}
     annotators = _per_annotator(frame, truth, majority)
     annotator_f1 = [a["f1"] for a in annotators if a["f1"] is not None]
-    meta = (project.config or {}).get("score_meta") or {}
+    meta = (project.derived or {}).get("score_meta") or {}
     skipped = Assignment.objects.filter(
         item__project=project, item__kind=Item.Kind.REGULAR, status=Assignment.Status.SKIPPED
     ).count()
@@ -302,70 +299,3 @@ def humor_results(*, project: Project) -> Results:
     if alpha is None:
         notes.append("Krippendorff's alpha needs at least one post with two answers.")
     return Results(metrics=metrics, tables=tables, figures=figures, notes=notes)
-
-
-def export_records(*, project: Project) -> Iterator[dict]:
-    """One CHoRaL-style record per post, streamed in id-ordered pages (two queries a page)."""
-    frame = quality.answers_frame(project)
-    majority = _aggregate(frame, "majority")
-    dawid_skene = _aggregate(frame, "dawid_skene")
-    del frame
-    last = 0
-    while True:
-        page = list(
-            Item.objects.filter(project=project, pk__gt=last)
-            .order_by("pk")
-            .values_list("pk", "external_id", "kind", "payload", "gold_value")[:CHUNK]
-        )
-        if not page:
-            return
-        last = page[-1][0]
-        answers: dict[int, list[dict]] = defaultdict(list)
-        rows = (
-            Annotation.objects.filter(item_id__in=[row[0] for row in page])
-            .order_by("pk")
-            .values_list(
-                "item_id",
-                "participant__source",
-                "participant__external_id",
-                "participant__status",
-                "value",
-            )
-        )
-        for item_id, source, external_id, status, value in rows:
-            answers[item_id].append(
-                {
-                    "annotator": f"{source}:{external_id}",
-                    "funny": (value or {}).get("funny"),
-                    "blocked": status == Participant.Status.BLOCKED,
-                }
-            )
-        for pk, external_id, kind, payload, gold in page:
-            reactions = payload.get("reactions") or {}
-            counted = [a["funny"] for a in answers[pk] if not a["blocked"]]
-            m, d = majority.get(pk), dawid_skene.get(pk)
-            yield {
-                "post_id": payload.get("post_id", external_id),
-                "kind": kind,
-                "text": payload.get("text", ""),
-                "created": payload.get("created", ""),
-                "type": payload.get("type", ""),
-                **{r: reactions.get(r, 0) for r in REACTIONS},
-                "t": payload.get("t"),
-                "h": payload.get("h"),
-                "hs": payload.get("hs"),
-                "ns": payload.get("ns"),
-                "ns_version": payload.get("ns_version"),
-                "s_version": payload.get("s_version"),
-                "reaction_label": payload.get("reaction_label"),
-                "split": payload.get("split"),
-                "study_stratum": payload.get("study_stratum"),
-                "gold": (gold or {}).get("funny") if isinstance(gold, dict) else None,
-                "human_answers": answers[pk],
-                "human_yes": counted.count("yes"),
-                "human_no": counted.count("no"),
-                "majority_label": _python(m.label) if m else None,
-                "majority_confidence": m.confidence if m else None,
-                "dawid_skene_label": _python(d.label) if d else None,
-                "dawid_skene_confidence": d.confidence if d else None,
-            }

@@ -12,6 +12,7 @@ from crowdkit.aggregation import DawidSkene
 
 from apps.core import engine, registry
 from apps.core.models import Annotation, Item, Participant
+from apps.humor.exports import post_records
 from tests.factories import ParticipantFactory
 
 from .conftest import configure, jsonl, post
@@ -198,7 +199,7 @@ def test_the_results_page_is_closed_to_outsiders(client, outsider, answered):
 
 
 def test_the_export_has_one_choral_record_per_post_with_answers_and_aggregates(answered):
-    records = {r["post_id"]: r for r in registry.get("humor").export_records(answered)}
+    records = {r["post_id"]: r for r in post_records(project=answered)}
     assert set(records) == {p["id"] for p in POSTS}
     h3 = records["h3"]
     item = Item.objects.get(external_id="h3")
@@ -230,4 +231,4 @@ def test_the_export_reads_a_page_of_posts_in_a_fixed_number_of_queries(
         humor_project, jsonl([post(f"p{i}", f"post {i}", like=3, haha=i % 4) for i in range(60)])
     )
     with django_assert_max_num_queries(6):
-        assert len(list(registry.get("humor").export_records(humor_project))) == 60
+        assert len(list(post_records(project=humor_project))) == 60
