@@ -59,7 +59,7 @@ class ChoiceTaskType(PydanticTaskType):
     def results(self, project) -> Results:
         rows = [[item.external_id, item.answer_count] for item in project.items.order_by("id")]
         return Results(
-            metrics={"items": len(rows)},
+            metrics={"Items": len(rows)},
             tables=[Table(title="Answers per item", columns=["item", "answers"], rows=rows)],
         )
 
