@@ -31,7 +31,7 @@ class HumorTaskType(PydanticTaskType):
     Answer = Answer
     label_field = "funny"
     answer_messages = {"funny": "Choose Yes or No (or skip the post)."}
-    form_template = "humor/annotate_form.html"
+    form_template = "humor/annotate.html"
     level_of_measurement = "nominal"
     allow_skip = True
     skip_label = "Not English / can't tell"
