@@ -12,6 +12,9 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from django.core.exceptions import ValidationError
 
+# Results types live in .results; re-exported here for task types that import them from registry.
+from .results import Figure, Metric, Results, Table  # noqa: F401
+
 if TYPE_CHECKING:
     from .models import Item, Participant, Project
 
@@ -39,32 +42,6 @@ class ImportReport:
             "removed_by_rule": self.removed_by_rule,
             "notes": self.notes,
         }
-
-
-@dataclass
-class Table:
-    title: str
-    columns: list[str]
-    rows: list[list[Any]]
-    note: str = ""
-
-
-@dataclass
-class Figure:
-    """A figure as data; templates draw it (inline SVG), the API returns it as JSON."""
-
-    title: str
-    kind: str  # "histogram" | "bar"
-    series: dict[str, Any]
-    note: str = ""
-
-
-@dataclass
-class Results:
-    metrics: dict[str, Any] = field(default_factory=dict)
-    tables: list[Table] = field(default_factory=list)
-    figures: list[Figure] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
 
 
 class TaskType(Protocol):
