@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 import re
-from html import unescape as html_unescape
 from collections import Counter, defaultdict
+from html import unescape as html_unescape
 
 import krippendorff
 import numpy as np
