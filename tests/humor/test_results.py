@@ -13,9 +13,10 @@ import pandas as pd
 import pytest
 from crowdkit.aggregation import DawidSkene
 
-from apps.core import engine, registry
+from apps.core import engine, quality, registry
 from apps.core.models import Annotation, Assignment, Item, Participant
 from apps.core.results import BarFigure, HistogramFigure, ScatterFigure
+from apps.core.tasks import results_compute
 from tests.factories import ParticipantFactory
 
 from .conftest import configure, jsonl, post
@@ -432,3 +433,33 @@ def test_the_export_reads_a_page_of_posts_in_a_fixed_number_of_queries(
     )
     with django_assert_max_num_queries(6):
         assert len(list(registry.get("humor").export_records(humor_project))) == 60
+
+
+def test_the_results_page_fits_dawid_skene_once_until_a_new_answer(
+    client, owner, answered, monkeypatch, django_capture_on_commit_callbacks
+):
+    fits = []
+
+    class CountingDawidSkene(quality.DawidSkene):
+        def fit_predict_proba(self, data):
+            fits.append(len(data))
+            return super().fit_predict_proba(data)
+
+    monkeypatch.setattr(quality, "DawidSkene", CountingDawidSkene)
+    sent = []
+    monkeypatch.setattr(results_compute, "delay", sent.append)
+    client.force_login(owner)
+    url = f"/projects/{answered.slug}/results/"
+    assert client.get(url).status_code == client.get(url).status_code == 200
+    assert fits == [27]  # the second view showed the stored results
+
+    erin = ParticipantFactory(project=answered, external_id="erin")
+    assignment = engine.next_item(participant=erin)
+    engine.annotation_submit(assignment=assignment, value={"funny": "yes"}, client_token="erin-1")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert "Computing updated results" in client.get(url).content.decode()
+    assert sent == [answered.pk] and fits == [27]
+    results_compute(answered.pk)  # the worker's task
+    assert fits == [27, 28]
+    html = client.get(url).content.decode()
+    assert "Computing updated results" not in html and card(html, "answers")[1] == "28"
