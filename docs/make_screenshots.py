@@ -63,6 +63,8 @@ def main() -> None:
         for tab in ["", "data/", "launch/", "progress/", "quality/", "results/", "models/", "export/"]:
             page.goto(f"{BASE}/projects/demo-humor/{tab}")
             name = tab.strip("/") or "overview"
+            if page.locator(".notice.computing").count():  # the worker is updating the results
+                page.locator(".notice.computing").wait_for(state="detached", timeout=120_000)
             page.screenshot(path=OUT / f"dashboard-{name}.png", full_page=True)
 
         phone = browser.new_page(viewport={"width": 390, "height": 844})

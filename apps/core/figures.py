@@ -30,14 +30,14 @@ from .results import (
 
 FORMATS = {"svg": "image/svg+xml", "pdf": "application/pdf", "png": "image/png"}
 PNG_DPI = 200  # sharp enough for a paper; the PDF is vector anyway
-WIDTH_IN, HEIGHT_IN = 6.4, 3.0
+WIDTH_IN, HEIGHT_IN = 4.8, 2.8  # a half-width card at 1:1; a paper column or two
 
 INK, MUTED, GRID = "#1d2330", "#5b6475", "#dfe3ea"
 PALETTE = ["#3554d1", "#e8590c", "#2b8a3e", "#862e9c", "#c2255c", "#495057"]
 STYLE = {
     "font.family": "sans-serif",
     "font.sans-serif": ["DejaVu Sans", "Helvetica", "Arial"],
-    "font.size": 9,
+    "font.size": 10,
     "axes.edgecolor": MUTED,
     "axes.labelcolor": INK,
     "axes.spines.top": False,
@@ -116,6 +116,11 @@ def _number(value: float, counts: bool) -> str:
     return f"{value:.0f}" if counts else f"{value:.2f}"
 
 
+def _legend(ax, n: int) -> None:
+    """Above the plot, in one row: it covers no data and costs no width."""
+    ax.legend(loc="lower left", bbox_to_anchor=(0, 1.01), ncol=min(n, 4), borderaxespad=0)
+
+
 def _gap(high: float | None, low: float | None) -> float:
     return math.nan if high is None or low is None else high - low
 
@@ -181,7 +186,7 @@ def _draw_bar(figure: BarFigure) -> MplFigure:
     if figure.x_label:
         ax.set_xlabel(figure.x_label)
     if figure.counts:
-        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 2.5, 5, 10]))
     if figure.y_range:
         ax.set_ylim(*figure.y_range)
     else:
@@ -189,7 +194,7 @@ def _draw_bar(figure: BarFigure) -> MplFigure:
         ax.margins(y=0.15)  # room for the value labels
     _references(ax, figure.references)
     if n_series > 1:
-        ax.legend(loc="upper left", bbox_to_anchor=(1, 1))
+        _legend(ax, n_series)
     return mpl
 
 
@@ -208,12 +213,12 @@ def _draw_histogram(figure: HistogramFigure) -> MplFigure:
     ax.set_xlim(edges[0], edges[-1])
     ax.set_xlabel(figure.x_label)
     ax.set_ylabel(figure.y_label)
-    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 2.5, 5, 10]))
     return mpl
 
 
 def _draw_scatter(figure: ScatterFigure) -> MplFigure:
-    mpl, ax = _axes(height=3.4)
+    mpl, ax = _axes(height=3.0)
     ax.xaxis.grid(True, color=GRID, linewidth=0.8)
     ax.scatter(figure.x, figure.y, s=28, color=PALETTE[0], alpha=0.8, zorder=3)
     if figure.diagonal:
@@ -265,12 +270,12 @@ def _draw_line(figure: LineFigure) -> MplFigure:
     ax.set_xlabel(figure.x_label)
     ax.set_ylabel(figure.y_label)
     if figure.counts:
-        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 2.5, 5, 10]))
     if figure.y_range:
         ax.set_ylim(*figure.y_range)
     _references(ax, figure.references)
     if len(figure.series) > 1:
-        ax.legend(loc="upper left", bbox_to_anchor=(1, 1))
+        _legend(ax, len(figure.series))
     return mpl
 
 

@@ -1,6 +1,6 @@
 """Results computed once per change of the answers, on the worker, and kept in the database.
 
-Computing a task type's results can be slow (humor refits Dawid–Skene), so the page never does
+Computing a task type's results can be slow (refitting Dawid–Skene, say), so the page never does
 it per view. What the results depend on is fingerprinted by :func:`results_version` from a few
 aggregate queries (answers, skips, blocked participants, items, settings): a new answer or skip
 changes it without the engine having to bump anything. The page then:
