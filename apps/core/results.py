@@ -75,11 +75,15 @@ class Metric:
         return _format(self.value, self.digits)
 
     @property
-    def interval_display(self) -> str:
+    def interval_range(self) -> str:
         if self.interval is None:
             return ""
         low, high = self.interval
-        return f"{self.interval_label} {_format(low, self.digits)}–{_format(high, self.digits)}"
+        return f"{_format(low, self.digits)}–{_format(high, self.digits)}"
+
+    @property
+    def interval_display(self) -> str:
+        return f"{self.interval_label} {self.interval_range}" if self.interval else ""
 
 
 def _format(value: Any, digits: int = 3) -> str:

@@ -85,7 +85,7 @@ def test_metric_cards_show_labels_groups_intervals_and_an_explained_dash(client,
     assert re.search(
         r'id="metric-mos">\s*<div class="label">MOS</div>\s*<div class="value">3\.500<', html
     )
-    assert "95% CI 3.200–3.800" in html
+    assert '95% CI <span class="range">3.200–3.800</span>' in html
     gold = re.search(r'id="metric-gold">(.*?)</div>\s*</div>', html, re.S).group(1)
     assert "Gold accuracy" in gold and "—" in gold and "no gold items yet" in gold
     assert "A note from the task type." in html and "Per system" in html
