@@ -16,7 +16,7 @@ from django.urls import path
 
 from apps.core.access import project_for_user
 from apps.core.models import Item
-from apps.core.registry import PydanticTaskType, RecordSet, Results, Table
+from apps.core.registry import Metric, PydanticTaskType, RecordSet, Results, Table
 
 
 class Answer(pydantic.BaseModel):
@@ -59,7 +59,7 @@ class ChoiceTaskType(PydanticTaskType):
     def results(self, project) -> Results:
         rows = [[item.external_id, item.answer_count] for item in project.items.order_by("id")]
         return Results(
-            metrics={"Items": len(rows)},
+            metrics=[Metric(key="items", label="Items", value=len(rows))],
             tables=[Table(title="Answers per item", columns=["item", "answers"], rows=rows)],
         )
 

@@ -306,3 +306,27 @@ class Job(models.Model):
     @property
     def is_done(self) -> bool:
         return self.status in (self.Status.SUCCEEDED, self.Status.FAILED, self.Status.CANCELLED)
+
+
+class ResultsSnapshot(models.Model):
+    """A project's results, computed on the worker and kept until the answers change.
+
+    ``version`` fingerprints what the results were computed from (answers, skips, blocks,
+    items, settings; see ``results_cache.results_version``); the page shows the snapshot while
+    the fingerprint matches, instead of refitting Dawid–Skene on every view.
+    """
+
+    project = models.OneToOneField(
+        Project, on_delete=models.CASCADE, related_name="results_snapshot"
+    )
+    version = models.CharField(max_length=64)
+    data = models.JSONField(default=dict)  # Results.to_dict(), inline SVGs, counted answers
+    computed_at = models.DateTimeField(default=timezone.now)
+    duration_ms = models.PositiveIntegerField(default=0)
+    # The newer version the worker was last asked for, and when: a page that sees it asked
+    # long ago with no answer (no worker running) computes the results itself.
+    requested_version = models.CharField(max_length=64, blank=True)
+    requested_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"results of project {self.project_id} ({self.version[:8]})"

@@ -7,6 +7,8 @@ answers stay in the database but are excluded here). Labels come from the task t
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,6 +16,8 @@ import krippendorff
 import numpy as np
 import pandas as pd
 from crowdkit.aggregation import DawidSkene, MajorityVote
+from scipy.stats import binomtest
+from sklearn.metrics import cohen_kappa_score, confusion_matrix, precision_recall_fscore_support
 
 from . import registry
 from .models import Annotation, Item, Participant, Project
@@ -82,3 +86,156 @@ def aggregate(frame: pd.DataFrame, method: str = "majority") -> dict[int, Aggreg
         label = row.idxmax()
         result[int(task)] = Aggregate(label=label, confidence=float(row.max()), n=int(counts[task]))
     return result
+
+
+# --- against a reference, and per annotator ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Predicted labels against reference labels on the items both have.
+
+    With ``positive`` set, precision/recall/F1 are those of that class (binary); otherwise they
+    are macro-averaged over ``labels``. ``confusion[i][j]`` counts items whose reference is
+    ``labels[i]`` and whose prediction is ``labels[j]``. Wilson 95 % intervals come with the
+    positive class's precision and recall (they are proportions; F1 is not).
+    """
+
+    n: int
+    labels: tuple
+    positive: Any
+    precision: float | None
+    recall: float | None
+    f1: float | None
+    accuracy: float | None
+    confusion: list[list[int]]
+    precision_interval: tuple[float, float] | None = None
+    recall_interval: tuple[float, float] | None = None
+
+
+def proportion_interval(successes: int, trials: int, confidence: float = 0.95):
+    """Wilson score interval of a proportion (scipy); None without trials."""
+    if trials <= 0:
+        return None
+    ci = binomtest(int(successes), int(trials)).proportion_ci(
+        confidence_level=confidence, method="wilson"
+    )
+    return (float(ci.low), float(ci.high))
+
+
+def compare_to_reference(
+    pred: Mapping[Any, Any],
+    ref: Mapping[Any, Any],
+    labels: Sequence[Any],
+    *,
+    positive: Any = None,
+) -> Comparison:
+    """Precision, recall, F1, accuracy and the confusion matrix (scikit-learn) of ``pred``
+    against ``ref``, both mappings from an item key to a label, on the keys they share.
+    Labels outside ``labels`` count as wrong; a class never predicted scores 0, not an error.
+    """
+    labels = tuple(_python(label) for label in labels)
+    pairs = [(_python(ref[k]), _python(pred[k])) for k in pred if k in ref]
+    size = len(labels)
+    if not pairs:
+        return Comparison(
+            0, labels, positive, None, None, None, None, [[0] * size for _ in range(size)]
+        )
+    y_true, y_pred = (list(side) for side in zip(*pairs, strict=True))
+    matrix = confusion_matrix(y_true, y_pred, labels=list(labels)).tolist()
+    accuracy = sum(t == p for t, p in pairs) / len(pairs)
+    if positive is not None:
+        p, r, f, _ = precision_recall_fscore_support(
+            y_true, y_pred, labels=[positive], average=None, zero_division=0
+        )
+        tp = sum(t == positive and q == positive for t, q in pairs)
+        predicted = sum(q == positive for _, q in pairs)
+        actual = sum(t == positive for t, _ in pairs)
+        return Comparison(
+            n=len(pairs),
+            labels=labels,
+            positive=positive,
+            precision=float(p[0]),
+            recall=float(r[0]),
+            f1=float(f[0]),
+            accuracy=accuracy,
+            confusion=matrix,
+            precision_interval=proportion_interval(tp, predicted),
+            recall_interval=proportion_interval(tp, actual),
+        )
+    p, r, f, _ = precision_recall_fscore_support(
+        y_true, y_pred, labels=list(labels), average="macro", zero_division=0
+    )
+    return Comparison(len(pairs), labels, None, float(p), float(r), float(f), accuracy, matrix)
+
+
+@dataclass(frozen=True)
+class AnnotatorAgreement:
+    """One annotator against the majority of the *other* annotators of the same items.
+
+    Items where the others tie, or where nobody else answered, are left out (``compared``
+    counts the rest). ``kappa`` is Cohen's kappa of the annotator's labels against the others'
+    majority; None where it is undefined (both sides used one label only).
+    """
+
+    worker: int
+    answers: int
+    compared: int
+    agreement: float | None
+    kappa: float | None
+
+
+def annotator_agreement(frame: pd.DataFrame) -> dict[int, AnnotatorAgreement]:
+    """Per-annotator agreement with the leave-one-out majority, keyed by participant id."""
+    if frame.empty:
+        return {}
+    by_task: dict[Any, list[tuple[Any, Any]]] = {}
+    for task, worker, label in frame[["task", "worker", "label"]].itertuples(index=False):
+        by_task.setdefault(task, []).append((worker, _python(label)))
+    mine: dict[Any, list[Any]] = {}
+    others: dict[Any, list[Any]] = {}
+    answers: dict[Any, int] = {}
+    for votes in by_task.values():
+        for worker, label in votes:
+            answers[worker] = answers.get(worker, 0) + 1
+            counts = Counter(other for w, other in votes if w != worker)
+            top = counts.most_common(2)
+            if not top or (len(top) == 2 and top[0][1] == top[1][1]):
+                continue  # nobody else, or the others tie: no majority to agree with
+            mine.setdefault(worker, []).append(label)
+            others.setdefault(worker, []).append(top[0][0])
+    result = {}
+    for worker, n in answers.items():
+        a, b = mine.get(worker, []), others.get(worker, [])
+        kappa = None
+        if a and len(set(a) | set(b)) > 1:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                value = cohen_kappa_score([str(x) for x in a], [str(x) for x in b])
+            kappa = None if np.isnan(value) else float(value)
+        result[int(worker)] = AnnotatorAgreement(
+            worker=int(worker),
+            answers=n,
+            compared=len(a),
+            agreement=sum(x == y for x, y in zip(a, b, strict=True)) / len(a) if a else None,
+            kappa=kappa,
+        )
+    return result
+
+
+def annotators_against_reference(
+    frame: pd.DataFrame, ref: Mapping[Any, Any], labels: Sequence[Any], *, positive: Any = None
+) -> dict[int, Comparison]:
+    """Each annotator's own answers compared to the reference, keyed by participant id."""
+    return {
+        int(worker): compare_to_reference(
+            dict(zip(answers["task"], answers["label"], strict=True)),
+            ref,
+            labels,
+            positive=positive,
+        )
+        for worker, answers in frame.groupby("worker")
+    }
+
+
+def _python(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value

@@ -14,6 +14,9 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 import pydantic
 from django.core.exceptions import ValidationError
 
+# Results types live in .results; re-exported here for task types that import them from registry.
+from .results import Figure, Metric, Results, Table  # noqa: F401
+
 if TYPE_CHECKING:
     from .models import Item, Participant, Project
 
@@ -47,32 +50,6 @@ class EmptyConfig(pydantic.BaseModel):
     """The settings of a task type that has none."""
 
     model_config = pydantic.ConfigDict(extra="forbid")
-
-
-@dataclass
-class Table:
-    title: str
-    columns: list[str]
-    rows: list[list[Any]]
-    note: str = ""
-
-
-@dataclass
-class Figure:
-    """A figure as data; templates draw it (inline SVG), the API returns it as JSON."""
-
-    title: str
-    kind: str  # "histogram" | "bar"
-    series: dict[str, Any]
-    note: str = ""
-
-
-@dataclass
-class Results:
-    metrics: dict[str, Any] = field(default_factory=dict)
-    tables: list[Table] = field(default_factory=list)
-    figures: list[Figure] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
 
 
 class InvalidValue(ValidationError):
@@ -152,6 +129,7 @@ class TaskType(Protocol):
     title: ClassVar[str]
     description: ClassVar[str]
     level_of_measurement: ClassVar[str]  # Krippendorff: nominal | ordinal | interval | ratio
+
     # the schemas of Project.config and Annotation.value (read-only, so a subclass fits)
     @property
     def Config(self) -> type[pydantic.BaseModel]: ...  # noqa: N802

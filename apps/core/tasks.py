@@ -26,3 +26,18 @@ def job_ping(job_id: int) -> None:
         return
     job_start(job)
     job_finish(job, result={"pong": True})
+
+
+@shared_task(name="apps.core.tasks.results_compute", acks_late=True)
+def results_compute(project_id: int) -> None:
+    """Compute and store a project's results (queue ``default``); safe to run twice."""
+    from .models import Project
+    from .results_cache import results_refresh, results_version
+
+    project = Project.objects.filter(pk=project_id).first()
+    if project is None:
+        return
+    snapshot = getattr(project, "results_snapshot", None)
+    if snapshot is not None and snapshot.version == results_version(project):
+        return  # delivered twice, or a page computed it meanwhile
+    results_refresh(project=project)

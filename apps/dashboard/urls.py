@@ -24,6 +24,11 @@ urlpatterns = [
         name="participant_block",
     ),
     path("projects/<slug:slug>/results/", views.project_results, name="results"),
+    path(
+        "projects/<slug:slug>/results/figures/<slug:key>.<str:fmt>",
+        views.results_figure,
+        name="results_figure",
+    ),
     path("projects/<slug:slug>/export/", views.project_export, name="export"),
     path(
         "projects/<slug:slug>/export/<str:what>.<str:fmt>",

@@ -12,10 +12,11 @@ from django.views.decorators.http import require_http_methods, require_POST
 from rest_framework.authtoken.models import Token
 
 from apps.core import exporting, registry
+from apps.core import figures as figure_drawing
 from apps.core.access import project_for_user, projects_for_user
 from apps.core.jobs import job_cancel as core_job_cancel
 from apps.core.models import Job, Participant, Project
-from apps.core.quality import answers_frame
+from apps.core.results_cache import results_for_page, results_stored
 from apps.core.services import PROLIFIC_REDIRECT, project_create
 from apps.core.uploads import upload_preview
 
@@ -278,71 +279,55 @@ def participant_block(request: HttpRequest, slug: str, public_id: str) -> HttpRe
 
 @login_required
 def project_results(request: HttpRequest, slug: str) -> HttpResponse:
+    """The task type's results as last computed; htmx polls the body while they are stale."""
     project = project_for_user(request, slug)
-    task_type = registry.get(project.task_type)
-    results = task_type.results(project)
-    figures = [_figure_geometry(figure) for figure in results.figures]
+    page = results_for_page(project=project)
+    figures = [
+        {
+            "figure": figure,
+            "svg": page.svg.get(figure.key, ""),
+            "table": figure.table(),
+            "png": reverse("dashboard:results_figure", args=[project.slug, figure.key, "png"]),
+            "downloads": [
+                (
+                    fmt.upper(),
+                    reverse("dashboard:results_figure", args=[project.slug, figure.key, fmt]),
+                )
+                for fmt in figure_drawing.FORMATS
+            ],
+        }
+        for figure in page.results.figures
+    ]
     return _tab(
         request,
         project,
         "results",
         "dashboard/results.html",
         {
-            "results": results,
+            "page": page,
+            "results": page.results,
             "figures": figures,
-            "task_type": task_type,
-            "answers": len(answers_frame(project)),
+            "task_type": registry.get(project.task_type),
         },
+        partial="results-body",
     )
 
 
-def _figure_geometry(figure) -> dict:
-    """Bars in SVG units for the template: a histogram's bins or a bar chart's categories."""
-    series = figure.series or {}
-    if figure.kind == "histogram":
-        edges = list(series.get("edges", []))
-        values = list(series.get("counts", []))
-        labels = [
-            f"{edges[i]:.3g}–{edges[i + 1]:.3g}" if i + 1 < len(edges) else ""
-            for i in range(len(values))
-        ]
-    else:
-        labels = [str(label) for label in series.get("labels", [])]
-        values = list(series.get("values", []))
-    width, height, pad = 560, 200, 24
-    top = max([v for v in values if v is not None] + [0]) or 1  # counts stay integers
-    step = (width - 2 * pad) / max(len(values), 1)
-    bars = []
-    for i, value in enumerate(values):
-        h = (height - 2 * pad) * float(value or 0) / top
-        bars.append(
-            {
-                "x": pad + i * step + 1,
-                "y": height - pad - h,
-                "w": max(step - 2, 1),
-                "h": h,
-                "label": labels[i] if i < len(labels) else "",
-                "value": value,
-                "tx": pad + i * step + step / 2,
-            }
-        )
-    ticks = []
-    if figure.kind == "histogram" and len(edges) >= 2:
-        # Bin edges under the axis: the first, middle and last, so the scale can be read.
-        for index in sorted({0, (len(edges) - 1) // 2, len(edges) - 1}):
-            ticks.append({"x": pad + index * step, "text": f"{edges[index]:.3g}"})
-    return {
-        "title": figure.title,
-        "kind": figure.kind,
-        "note": figure.note,
-        "bars": bars,
-        "width": width,
-        "height": height,
-        "base": height - pad,
-        "top": top,
-        "show_labels": len(bars) <= 12,
-        "ticks": ticks,
-    }
+@login_required
+def results_figure(request: HttpRequest, slug: str, key: str, fmt: str) -> HttpResponse:
+    """One figure of the stored results as SVG, PDF or PNG, named for a paper's figure folder."""
+    project = project_for_user(request, slug)
+    if fmt not in figure_drawing.FORMATS:
+        raise Http404("Figures come as svg, pdf or png.")
+    try:
+        figure = results_stored(project=project).figure(key)
+    except KeyError:
+        raise Http404("No such figure in this project's results.") from None
+    response = HttpResponse(
+        figure_drawing.render(figure, fmt), content_type=figure_drawing.FORMATS[fmt]
+    )
+    response["Content-Disposition"] = f'attachment; filename="{project.slug}-{figure.key}.{fmt}"'
+    return response
 
 
 @login_required

@@ -6,11 +6,20 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 from apps.core import quality
 from apps.core.models import Assignment, Item, Participant, Project
-from apps.core.registry import Figure, Results, Table
+from apps.core.registry import json_ready
+from apps.core.results import (
+    BarFigure,
+    BarSeries,
+    HistogramFigure,
+    Metric,
+    ReferenceLine,
+    Results,
+    ScatterFigure,
+    Table,
+)
 
 from .schemas import REACTION_TO_ANSWER
 
@@ -29,11 +38,6 @@ PROTOCOL_NOTE = (
     "(humorous → yes, non-humorous → no) on posts that have one; positive class = yes. "
     "Answers of blocked participants are excluded."
 )
-
-
-def _python(value: Any) -> Any:
-    """numpy scalars (from pandas/crowd-kit) as plain Python for JSON and templates."""
-    return value.item() if hasattr(value, "item") else value
 
 
 def _scores(project: Project) -> tuple[list[float], list[float], dict[int, str], dict[str, int]]:
@@ -58,40 +62,16 @@ def _scores(project: Project) -> tuple[list[float], list[float], dict[int, str],
     return hs, ns, truth, counts
 
 
-def _histogram(
-    title: str, values: list[float], bins: int, value_range=None, note: str = ""
-) -> Figure:
+def _histogram(title: str, values: list[float], bins: int, x_label: str, value_range=None, note=""):
     counts, edges = np.histogram(np.asarray(values, dtype=float), bins=bins, range=value_range)
-    return Figure(
+    return HistogramFigure(
         title=title,
-        kind="histogram",
+        edges=edges.tolist(),
+        counts=counts.tolist(),
+        x_label=x_label,
+        y_label="posts",
         note=note,
-        series={"edges": [float(e) for e in edges], "counts": [int(c) for c in counts]},
     )
-
-
-def _compare(aggregates: dict[int, quality.Aggregate], truth: dict[int, str]) -> dict[str, Any]:
-    pairs = [(truth[pk], _python(agg.label)) for pk, agg in aggregates.items() if pk in truth]
-    if not pairs:
-        return {
-            "n": 0,
-            "precision": None,
-            "recall": None,
-            "f1": None,
-            "confusion": [[0, 0], [0, 0]],
-        }
-    y_true, y_pred = zip(*pairs, strict=True)
-    p, r, f, _ = precision_recall_fscore_support(
-        y_true, y_pred, labels=["yes"], average=None, zero_division=0
-    )
-    matrix = confusion_matrix(y_true, y_pred, labels=["yes", "no"])
-    return {
-        "n": len(pairs),
-        "precision": float(p[0]),
-        "recall": float(r[0]),
-        "f1": float(f[0]),
-        "confusion": matrix.tolist(),
-    }
 
 
 def _aggregate(frame: pd.DataFrame, method: str) -> dict[int, quality.Aggregate]:
@@ -100,50 +80,58 @@ def _aggregate(frame: pd.DataFrame, method: str) -> dict[int, quality.Aggregate]
     return quality.aggregate(frame, method)
 
 
-def _per_annotator(
-    frame: pd.DataFrame, truth: dict[int, str], majority: dict[int, quality.Aggregate]
-) -> list[dict[str, Any]]:
+def _labels(aggregates: dict[int, quality.Aggregate]) -> dict[int, Any]:
+    return {pk: json_ready(agg.label) for pk, agg in aggregates.items()}
+
+
+def _annotator_names(frame: pd.DataFrame) -> dict[int, str]:
     if frame.empty:
-        return []
-    names = {
+        return {}
+    return {
         pk: f"{source}:{external_id}"
         for pk, source, external_id in Participant.objects.filter(
             pk__in=frame["worker"].unique().tolist()
         ).values_list("pk", "source", "external_id")
     }
-    out = []
-    for worker, answers in frame.groupby("worker"):
-        scored = [
-            (truth[t], label)
-            for t, label in zip(answers["task"], answers["label"], strict=True)
-            if t in truth
-        ]
-        row: dict[str, Any] = {
-            "annotator": names.get(int(worker), str(worker)),
-            "answers": len(answers),
-            "scored": len(scored),
-            "precision": None,
-            "recall": None,
-            "f1": None,
-        }
-        if scored:
-            y_true, y_pred = zip(*scored, strict=True)
-            p, r, f, _ = precision_recall_fscore_support(
-                y_true, y_pred, labels=["yes"], average=None, zero_division=0
-            )
-            row.update(precision=float(p[0]), recall=float(r[0]), f1=float(f[0]))
-        agree = [
-            label == _python(majority[t].label)
-            for t, label in zip(answers["task"], answers["label"], strict=True)
-            if t in majority
-        ]
-        row["agreement_with_majority"] = sum(agree) / len(agree) if agree else None
-        out.append(row)
-    return sorted(out, key=lambda r: r["annotator"])
 
 
 def _fmt(value: Any) -> Any:
     return round(value, 3) if isinstance(value, float) else ("—" if value is None else value)
+
+
+NO_REACTION_LABELS = "no answered post has a reaction label yet"
+
+
+def _method_metrics(group: str, name: str, key: str, c: quality.Comparison) -> list[Metric]:
+    missing = NO_REACTION_LABELS if c.n == 0 else ""
+    return [
+        Metric(
+            key=f"{key}_precision",
+            label=f"{name} precision",
+            value=c.precision,
+            group=group,
+            note=missing,
+            interval=c.precision_interval,
+            interval_label="95% Wilson CI",
+        ),
+        Metric(
+            key=f"{key}_recall",
+            label=f"{name} recall",
+            value=c.recall,
+            group=group,
+            note=missing,
+            interval=c.recall_interval,
+            interval_label="95% Wilson CI",
+        ),
+        Metric(key=f"{key}_f1", label=f"{name} F1", value=c.f1, group=group, note=missing),
+        Metric(
+            key=f"{key}_n",
+            label="Posts compared",
+            value=c.n,
+            group=group,
+            note="answered posts with a reaction label",
+        ),
+    ]
 
 
 def humor_results(*, project: Project) -> Results:
@@ -153,50 +141,125 @@ def humor_results(*, project: Project) -> Results:
     alpha = quality.krippendorff_alpha(frame, "nominal")
     majority = _aggregate(frame, "majority")
     dawid_skene = _aggregate(frame, "dawid_skene")
-    by_method = {"majority": _compare(majority, truth), "dawid_skene": _compare(dawid_skene, truth)}
-    annotators = _per_annotator(frame, truth, majority)
-    annotator_f1 = [a["f1"] for a in annotators if a["f1"] is not None]
+    labels, positive = ["yes", "no"], "yes"
+    by_method = {
+        "majority": quality.compare_to_reference(
+            _labels(majority), truth, labels, positive=positive
+        ),
+        "dawid_skene": quality.compare_to_reference(
+            _labels(dawid_skene), truth, labels, positive=positive
+        ),
+    }
+    against_truth = quality.annotators_against_reference(frame, truth, labels, positive=positive)
+    agreement = quality.annotator_agreement(frame)
+    names = _annotator_names(frame)
+    annotators = sorted(agreement, key=lambda w: names.get(w, str(w)))
+    annotator_f1 = [
+        f1 for w in annotators if against_truth[w].n and (f1 := against_truth[w].f1) is not None
+    ]
     meta = (project.derived or {}).get("score_meta") or {}
     skipped = Assignment.objects.filter(
         item__project=project, item__kind=Item.Kind.REGULAR, status=Assignment.Status.SKIPPED
     ).count()
+    n_annotators = int(frame["worker"].nunique()) if not frame.empty else 0
 
-    metrics: dict[str, Any] = {
-        "posts": len(hs),
-        **label_counts,
-        "train": meta.get("train", 0),
-        "test": meta.get("test", 0),
-        "answers": int(len(frame)),
-        "annotators": int(frame["worker"].nunique()) if not frame.empty else 0,
-        "skipped": skipped,
-        "krippendorff_alpha": alpha,
-        "mean_annotator_f1": float(np.mean(annotator_f1)) if annotator_f1 else None,
-        "reference_human_f1": REFERENCE_HUMAN_F1,
-        "s_version": meta.get("s_version"),
-        "ns_version": meta.get("ns_version"),
-    }
-    for method, result in by_method.items():
-        for key in ("precision", "recall", "f1", "n"):
-            metrics[f"{method}_{key}"] = result[key]
+    posts, answers_group = "Posts and reaction labels", "Human answers"
+    metrics = [
+        Metric(key="posts", label="Posts", value=len(hs), group=posts),
+        Metric(
+            key="humorous", label="Humorous (top HS)", value=label_counts["humorous"], group=posts
+        ),
+        Metric(
+            key="non_humorous",
+            label="Non-humorous (top NS)",
+            value=label_counts["non_humorous"],
+            group=posts,
+        ),
+        Metric(
+            key="unlabelled",
+            label="Without a reaction label",
+            value=label_counts["unlabelled"],
+            group=posts,
+        ),
+        Metric(
+            key="train",
+            label="Training split",
+            value=meta.get("train", 0),
+            group=posts,
+            note="labelled posts",
+        ),
+        Metric(
+            key="test",
+            label="Test split",
+            value=meta.get("test", 0),
+            group=posts,
+            note="labelled posts",
+        ),
+        Metric(
+            key="answers",
+            label="Answers counted",
+            value=int(len(frame)),
+            group=answers_group,
+            note="blocked participants left out",
+        ),
+        Metric(key="annotators", label="Annotators", value=n_annotators, group=answers_group),
+        Metric(
+            key="skipped",
+            label="Skipped",
+            value=skipped,
+            group=answers_group,
+            note='answered "Not English / can\'t tell"',
+        ),
+        Metric(
+            key="krippendorff_alpha",
+            label="Krippendorff's α",
+            value=alpha,
+            group=answers_group,
+            note="nominal" if alpha is not None else "needs a post with two answers",
+        ),
+        *_method_metrics(
+            "Majority vote against reaction labels",
+            "Majority-vote",
+            "majority",
+            by_method["majority"],
+        ),
+        *_method_metrics(
+            "Dawid–Skene against reaction labels",
+            "Dawid–Skene",
+            "dawid_skene",
+            by_method["dawid_skene"],
+        ),
+        Metric(
+            key="mean_annotator_f1",
+            label="Mean annotator F1",
+            value=float(np.mean(annotator_f1)) if annotator_f1 else None,
+            group="Each annotator against reaction labels",
+            note=f"over {len(annotator_f1)} annotators" if annotator_f1 else NO_REACTION_LABELS,
+        ),
+        Metric(
+            key="reference_human_f1",
+            label="CHoRaL human F1 (slides)",
+            value=REFERENCE_HUMAN_F1,
+            group="Each annotator against reaction labels",
+            note="protocol unknown; not like-for-like",
+        ),
+    ]
+
+    def row(name: str, c: quality.Comparison) -> list:
+        return [name, c.n, _fmt(c.precision), _fmt(c.recall), _fmt(c.f1)]
 
     comparison = Table(
         title="Human labels against reaction labels",
         columns=["labels", "posts", "precision", "recall", "F1"],
         rows=[
-            [
-                "Majority vote (ours)",
-                *[_fmt(by_method["majority"][k]) for k in ("n", "precision", "recall", "f1")],
-            ],
-            [
-                "Dawid–Skene (ours)",
-                *[_fmt(by_method["dawid_skene"][k]) for k in ("n", "precision", "recall", "f1")],
-            ],
+            row("Majority vote (ours)", by_method["majority"]),
+            row("Dawid–Skene (ours)", by_method["dawid_skene"]),
             [
                 "Mean per annotator (ours)",
                 len(annotator_f1),
                 "—",
                 "—",
-                _fmt(metrics["mean_annotator_f1"]),
+                _fmt(float(np.mean(annotator_f1)) if annotator_f1 else None),
             ],
             ["CHoRaL slides: human (reference)", "—", "—", "—", REFERENCE_HUMAN_F1],
         ],
@@ -204,7 +267,7 @@ def humor_results(*, project: Project) -> Results:
     )
     tables = [comparison]
     for method, title in (("majority", "majority vote"), ("dawid_skene", "Dawid–Skene")):
-        matrix = by_method[method]["confusion"]
+        matrix = by_method[method].confusion
         tables.append(
             Table(
                 title=f"Confusion matrix: reaction label × human label ({title})",
@@ -222,20 +285,24 @@ def humor_results(*, project: Project) -> Results:
                 "precision",
                 "recall",
                 "F1",
-                "agreement with majority",
+                "agreement with the others' majority",
+                "Cohen's κ with the others' majority",
             ],
             rows=[
                 [
-                    a["annotator"],
-                    a["answers"],
-                    a["scored"],
-                    _fmt(a["precision"]),
-                    _fmt(a["recall"]),
-                    _fmt(a["f1"]),
-                    _fmt(a["agreement_with_majority"]),
+                    names.get(w, str(w)),
+                    agreement[w].answers,
+                    against_truth[w].n,
+                    _fmt(against_truth[w].precision),
+                    _fmt(against_truth[w].recall),
+                    _fmt(against_truth[w].f1),
+                    _fmt(agreement[w].agreement),
+                    _fmt(agreement[w].kappa),
                 ]
-                for a in annotators
+                for w in annotators
             ],
+            note="The others' majority leaves the annotator's own answer out; posts where the "
+            "others tie are not compared. κ is undefined (—) when both sides use one label only.",
         )
     )
     if meta:
@@ -260,42 +327,111 @@ def humor_results(*, project: Project) -> Results:
             Table(
                 title="Score settings behind these labels",
                 columns=["setting", "value"],
-                rows=settings_rows,
+                rows=[
+                    [k, v if isinstance(v, int | float | str) or v is None else str(v)]
+                    for k, v in settings_rows
+                ],
             )
         )
 
-    answers = frame["label"].value_counts().to_dict() if not frame.empty else {}
-    figures = [
+    answer_counts = frame["label"].value_counts().to_dict() if not frame.empty else {}
+    figures: list = [
+        BarFigure(
+            title="Human labels against reaction labels",
+            key="against-reaction-labels",
+            categories=["precision", "recall", "F1"],
+            series=[
+                BarSeries(
+                    name=name,
+                    values=[c.precision, c.recall, c.f1],
+                    lower=[
+                        *(i[0] if i else None for i in (c.precision_interval, c.recall_interval)),
+                        None,
+                    ],
+                    upper=[
+                        *(i[1] if i else None for i in (c.precision_interval, c.recall_interval)),
+                        None,
+                    ],
+                )
+                for name, c in (
+                    ("majority vote", by_method["majority"]),
+                    ("Dawid–Skene", by_method["dawid_skene"]),
+                )
+            ],
+            y_label="score (positive class: funny)",
+            y_range=(0.0, 1.05),
+            references=[ReferenceLine(value=REFERENCE_HUMAN_F1, label="CHoRaL human F1, slides")],
+            note="Whiskers: 95% Wilson intervals of precision and recall (F1 has none in closed "
+            "form). The dashed line is the CHoRaL slides' human F1, whose protocol is unknown.",
+        ),
         _histogram(
-            "Humor score (HS) of all posts", hs, HS_BINS, (0.0, 1.0), note="HS = (h/t)·tanh(t/50)"
+            "Humor score (HS) of all posts",
+            hs,
+            HS_BINS,
+            "humor score HS = (h/t)·tanh(t/50)",
+            (0.0, 1.0),
         ),
         _histogram(
             f"Non-humor score (NS, {meta.get('ns_version', '?')}) of posts with reactions",
             ns,
             NS_BINS,
+            "non-humor score NS",
         ),
-        Figure(
+        BarFigure(
             title="Reaction labels",
-            kind="bar",
-            series={
-                "labels": ["humorous", "non-humorous", "unlabelled"],
-                "values": [
-                    label_counts["humorous"],
-                    label_counts["non_humorous"],
-                    label_counts["unlabelled"],
-                ],
-            },
+            categories=["humorous", "non-humorous", "unlabelled"],
+            series=[
+                BarSeries(
+                    name="posts",
+                    values=[
+                        label_counts["humorous"],
+                        label_counts["non_humorous"],
+                        label_counts["unlabelled"],
+                    ],
+                )
+            ],
+            y_label="posts",
+            counts=True,
         ),
-        Figure(
+        BarFigure(
             title="Human answers",
-            kind="bar",
-            series={
-                "labels": ["yes", "no", "skipped"],
-                "values": [int(answers.get("yes", 0)), int(answers.get("no", 0)), skipped],
-            },
+            categories=["yes", "no", "skipped"],
+            series=[
+                BarSeries(
+                    name="answers",
+                    values=[
+                        int(answer_counts.get("yes", 0)),
+                        int(answer_counts.get("no", 0)),
+                        skipped,
+                    ],
+                )
+            ],
+            y_label="answers",
+            counts=True,
         ),
     ]
+    scored = [
+        w
+        for w in annotators
+        if against_truth[w].n
+        and agreement[w].agreement is not None
+        and against_truth[w].f1 is not None
+    ]
+    if scored:
+        figures.append(
+            ScatterFigure(
+                title="Annotators: agreement with the others against F1",
+                key="annotators",
+                x=[float(agreement[w].agreement or 0.0) for w in scored],
+                y=[float(against_truth[w].f1 or 0.0) for w in scored],
+                labels=[names.get(w, str(w)) for w in scored],
+                x_label="agreement with the others' majority",
+                y_label="F1 against reaction labels",
+                x_range=(-0.03, 1.05),
+                y_range=(-0.03, 1.05),
+                note="One point per annotator. Low on both axes: a careless or adversarial "
+                "annotator (see the Quality tab to block one).",
+            )
+        )
     notes = [PROTOCOL_NOTE, REFERENCE_NOTE]
-    if alpha is None:
-        notes.append("Krippendorff's alpha needs at least one post with two answers.")
     return Results(metrics=metrics, tables=tables, figures=figures, notes=notes)

@@ -118,7 +118,9 @@ def _select_labels(
     rest = (i for i in range(n) if i not in labels)
     if config.negative_rule == "top_NS":
         negatives = heapq.nsmallest(
-            config.k, (i for i in rest if ns[i] is not None), key=lambda i: (-(ns[i] or 0.0), ext[i])
+            config.k,
+            (i for i in rest if ns[i] is not None),
+            key=lambda i: (-(ns[i] or 0.0), ext[i]),
         )
     else:  # bottom_HS: the least humorous posts that anyone reacted to
         negatives = heapq.nsmallest(

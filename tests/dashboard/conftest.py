@@ -9,7 +9,20 @@ import pydantic
 import pytest
 
 from apps.core import registry
-from apps.core.registry import Figure, PydanticTaskType, RecordSet, Results, Table
+from apps.core.registry import PydanticTaskType, RecordSet
+from apps.core.results import (
+    BarFigure,
+    BarSeries,
+    GridImage,
+    HistogramFigure,
+    ImageGridFigure,
+    LineFigure,
+    LineSeries,
+    Metric,
+    Results,
+    ScatterFigure,
+    Table,
+)
 
 
 class RatingConfig(pydantic.BaseModel):
@@ -37,20 +50,60 @@ class RatingTaskType(PydanticTaskType):
     answer_messages = {"score": "Give a score."}
 
     def results(self, project) -> Results:
+        # One figure of every kind; the image grid shows the items' media files.
+        images = [
+            GridImage(name=item.media.name, caption=item.external_id, alt="a test image")
+            for item in project.items.exclude(media="").order_by("id")
+        ]
         return Results(
-            metrics={"MOS": 3.5, "answers": 12},
+            metrics=[
+                Metric(key="mos", label="MOS", value=3.5, group="Scores", interval=(3.2, 3.8)),
+                Metric(key="answers", label="Answers", value=12, group="Answers"),
+                Metric(
+                    key="gold",
+                    label="Gold accuracy",
+                    value=None,
+                    group="Answers",
+                    note="no gold items yet",
+                ),
+            ],
             tables=[Table(title="Per system", columns=["system", "MOS"], rows=[["A", 3.25]])],
             figures=[
-                Figure(
+                HistogramFigure(
                     title="Score histogram",
-                    kind="histogram",
-                    series={"edges": [1, 2, 3, 4, 5, 6], "counts": [1, 2, 4, 3, 2]},
+                    edges=[1, 2, 3, 4, 5, 6],
+                    counts=[1, 2, 4, 3, 2],
+                    x_label="score",
+                    y_label="ratings",
                 ),
-                Figure(
+                BarFigure(
                     title="Per system bars",
-                    kind="bar",
-                    series={"labels": ["A", "B"], "values": [3.25, 3.75]},
+                    categories=["A", "B"],
+                    series=[
+                        BarSeries(
+                            name="MOS", values=[3.25, 3.75], lower=[3.0, 3.5], upper=[3.5, 4.0]
+                        )
+                    ],
+                    y_label="mean opinion score",
+                    y_range=(1, 5),
                 ),
+                ScatterFigure(
+                    title="Model against humans",
+                    x=[3.1, 3.9],
+                    y=[3.0, 4.1],
+                    labels=["A", "B"],
+                    x_label="human MOS",
+                    y_label="predicted MOS",
+                    diagonal=True,
+                ),
+                LineFigure(
+                    title="MOS by training step",
+                    x=[1, 2, 3],
+                    series=[LineSeries(name="A", y=[2.5, 3.0, 3.25])],
+                    x_label="training step",
+                    y_label="mean opinion score",
+                ),
+                ImageGridFigure(title="Samples", images=images, columns=3),
             ],
             notes=["A note from the task type."],
         )

@@ -37,5 +37,5 @@ def test_seed_demo_makes_a_live_humor_project_with_labels_sample_and_gold(owner)
     assert project.overlap == 3 and project.gold_rate > 0
     assert "meant to be funny" in project.instructions
     results = registry.get("humor").results(project)
-    assert results.metrics["posts"] == meta["posts"]
-    assert sum(results.figures[0].series["counts"]) == meta["posts"]
+    assert results.value("posts") == meta["posts"]
+    assert sum(results.figure("humor-score-hs-of-all-posts").counts) == meta["posts"]

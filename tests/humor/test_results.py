@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
+import re
 from collections import Counter, defaultdict
+from html import unescape as html_unescape
 
 import krippendorff
 import numpy as np
@@ -10,8 +13,10 @@ import pandas as pd
 import pytest
 from crowdkit.aggregation import DawidSkene
 
-from apps.core import engine, registry
-from apps.core.models import Annotation, Item, Participant
+from apps.core import engine, quality, registry
+from apps.core.models import Annotation, Assignment, Item, Participant
+from apps.core.results import BarFigure, HistogramFigure, ScatterFigure
+from apps.core.tasks import results_compute
 from apps.humor.exports import post_records
 from apps.humor.schemas import EXPORT_COLUMNS
 from tests.factories import ParticipantFactory
@@ -40,7 +45,7 @@ ANSWERS = {
 @pytest.fixture
 def answered(humor_project):
     configure(humor_project, k=4)
-    humor_project.overlap = 4
+    humor_project.overlap = 5
     humor_project.save(update_fields=["overlap"])
     report = registry.get("humor").import_items(humor_project, jsonl(POSTS))
     assert report.ok, report.errors
@@ -53,6 +58,8 @@ def answered(humor_project):
                 client_token=f"{name}-{assignment.pk}",
             )
     Participant.objects.get(external_id="mallory").block("test")
+    dave = ParticipantFactory(project=humor_project, external_id="dave")  # skips one post
+    engine.assignment_skip(assignment=engine.next_item(participant=dave))
     return humor_project
 
 
@@ -91,7 +98,7 @@ def test_majority_vote_against_reaction_labels_matches_a_hand_count(answered):
     pairs = [(truth[i], majority[i]) for i in majority if i in truth]
     precision, recall, f1 = prf(pairs)
 
-    metrics = registry.get("humor").results(answered).metrics
+    metrics = registry.get("humor").results(answered).values
     assert metrics["majority_n"] == len(pairs) == 8
     assert metrics["majority_precision"] == pytest.approx(precision)
     assert metrics["majority_recall"] == pytest.approx(recall)
@@ -131,8 +138,12 @@ def test_dawid_skene_and_alpha_match_the_libraries_run_on_the_database_rows(answ
         matrix[workers.index(worker), items.index(item)] = code[label]
     alpha = krippendorff.alpha(reliability_data=matrix, level_of_measurement="nominal")
 
-    metrics = registry.get("humor").results(answered).metrics
-    assert metrics["dawid_skene_f1"] == pytest.approx(prf(pairs)[2])
+    metrics = registry.get("humor").results(answered).values
+    precision, recall, f1 = prf(pairs)
+    assert metrics["dawid_skene_precision"] == pytest.approx(precision)
+    assert metrics["dawid_skene_recall"] == pytest.approx(recall)
+    assert metrics["dawid_skene_f1"] == pytest.approx(f1)
+    assert metrics["dawid_skene_n"] == len(pairs)
     assert metrics["krippendorff_alpha"] == pytest.approx(alpha)
 
 
@@ -145,7 +156,7 @@ def test_per_annotator_f1_leaves_out_blocked_participants(answered):
     results = registry.get("humor").results(answered)
     table = next(t for t in results.tables if t.title.startswith("Per-annotator"))
     assert {row[0]: row[5] for row in table.rows} == expected
-    assert results.metrics["mean_annotator_f1"] == pytest.approx(
+    assert results.value("mean_annotator_f1") == pytest.approx(
         np.mean(
             [
                 prf([(truth[i], label) for i, w, label in rows if w == name and i in truth])[2]
@@ -161,18 +172,20 @@ def test_hs_and_ns_histograms_are_the_stored_scores_binned(answered):
     ns = [p["ns"] for p in payloads if p["ns"] is not None]
     figures = {f.title.split(" (")[0]: f for f in registry.get("humor").results(answered).figures}
     hs_figure = figures["Humor score"]
-    assert hs_figure.kind == "histogram"
-    assert len(hs_figure.series["edges"]) == len(hs_figure.series["counts"]) + 1 == 21
-    edges = hs_figure.series["edges"]
+    assert isinstance(hs_figure, HistogramFigure) and hs_figure.kind == "histogram"
+    assert len(hs_figure.edges) == len(hs_figure.counts) + 1 == 21
+    edges = hs_figure.edges
+    assert edges[0] == 0.0 and edges[-1] == 1.0
     by_hand = [
         sum(edges[b] <= v < edges[b + 1] or (b == 19 and v == edges[20]) for v in hs)
         for b in range(20)
     ]
-    assert hs_figure.series["counts"] == by_hand
+    assert hs_figure.counts == by_hand
+    assert hs_figure.table().rows[0] == [edges[0], edges[1], by_hand[0]]
     ns_figure = figures["Non-humor score"]
-    assert sum(ns_figure.series["counts"]) == len(ns) == 8
-    assert ns_figure.series["edges"][0] == pytest.approx(min(ns))
-    assert ns_figure.series["edges"][-1] == pytest.approx(max(ns))
+    assert sum(ns_figure.counts) == len(ns) == 8
+    assert ns_figure.edges[0] == pytest.approx(min(ns))
+    assert ns_figure.edges[-1] == pytest.approx(max(ns))
 
 
 def test_the_reference_f1_is_shown_with_the_note_that_its_protocol_is_unknown(answered):
@@ -182,16 +195,205 @@ def test_the_reference_f1_is_shown_with_the_note_that_its_protocol_is_unknown(an
     assert "protocol" in comparison.note and "unknown" in comparison.note
 
 
-def test_the_dashboard_results_page_shows_the_figures(client, owner, answered):
-    rows, truth = from_database(answered)
+def wilson(k, n, z=1.959963984540054):
+    """The Wilson score interval, by its formula."""
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return centre - half, centre + half
+
+
+def hand_majority(rows):
     votes = defaultdict(Counter)
     for item, _, label in rows:
         votes[item][label] += 1
-    f1 = prf([(truth[i], c.most_common(1)[0][0]) for i, c in votes.items() if i in truth])[2]
+    return {item: c.most_common(1)[0][0] for item, c in votes.items()}  # 3 voters: no ties
+
+
+def others_majority(rows):
+    """Per annotator: (own label, majority of the other annotators) on posts they don't tie."""
+    by_item = defaultdict(list)
+    for item, worker, label in rows:
+        by_item[item].append((worker, label))
+    out = defaultdict(list)
+    for votes in by_item.values():
+        for worker, label in votes:
+            others = Counter(other for w, other in votes if w != worker)
+            (top, n), *rest = others.most_common()
+            if rest and rest[0][1] == n:
+                continue
+            out[worker].append((label, top))
+    return out
+
+
+def kappa(pairs):
+    po = sum(a == b for a, b in pairs) / len(pairs)
+    labels = {x for pair in pairs for x in pair}
+    pe = sum(
+        (sum(a == lab for a, _ in pairs) / len(pairs))
+        * (sum(b == lab for _, b in pairs) / len(pairs))
+        for lab in labels
+    )
+    return None if pe == 1 else (po - pe) / (1 - pe)
+
+
+def test_precision_and_recall_come_with_wilson_intervals(answered):
+    rows, truth = from_database(answered)
+    majority = hand_majority(rows)
+    pairs = [(truth[i], majority[i]) for i in majority if i in truth]
+    tp = sum(t == p == "yes" for t, p in pairs)
+    predicted = sum(p == "yes" for _, p in pairs)
+    actual = sum(t == "yes" for t, _ in pairs)
+    results = registry.get("humor").results(answered)
+    assert results.metric("majority_precision").interval == pytest.approx(wilson(tp, predicted))
+    assert results.metric("majority_recall").interval == pytest.approx(wilson(tp, actual))
+    bars = results.figure("against-reaction-labels")
+    assert isinstance(bars, BarFigure) and bars.categories == ["precision", "recall", "F1"]
+    majority_bars = bars.series[0]
+    assert majority_bars.values == pytest.approx(list(prf(pairs)))
+    assert majority_bars.lower[:2] == pytest.approx(
+        [wilson(tp, predicted)[0], wilson(tp, actual)[0]]
+    )
+    assert majority_bars.upper[2] is None  # F1 has no closed-form interval
+    assert bars.references[0].value == 0.867
+
+
+def test_agreement_with_the_others_majority_and_kappa_match_a_hand_count(answered):
+    rows, truth = from_database(answered)
+    pairs = others_majority(rows)
+    results = registry.get("humor").results(answered)
+    table = next(t for t in results.tables if t.title.startswith("Per-annotator"))
+    for row in table.rows:
+        name = row[0].split(":", 1)[1]
+        mine = pairs[name]
+        assert row[1] == sum(w == name for _, w, _ in rows)
+        assert row[2] == sum(w == name and i in truth for i, w, _ in rows)
+        assert row[6] == round(sum(a == b for a, b in mine) / len(mine), 3)
+        expected_kappa = kappa(mine)
+        assert row[7] == (round(expected_kappa, 3) if expected_kappa is not None else "—")
+    scatter = results.figure("annotators")
+    assert isinstance(scatter, ScatterFigure)
+    points = dict(zip(scatter.labels, zip(scatter.x, scatter.y, strict=True), strict=True))
+    for name in ("alice", "bob", "carol"):
+        mine = pairs[name]
+        own = [(truth[i], label) for i, w, label in rows if w == name and i in truth]
+        assert points[f"prolific:{name}"] == pytest.approx(
+            (sum(a == b for a, b in mine) / len(mine), prf(own)[2])
+        )
+
+
+def test_counts_on_the_cards_and_bars_match_the_database(answered):
+    regular = list(answered.items.filter(kind="regular"))
+    labels = Counter(i.payload["reaction_label"] for i in regular)
+    rows, _ = from_database(answered)
+    splits = Counter(i.payload.get("split") for i in regular if i.payload["reaction_label"])
+    skipped = Assignment.objects.filter(item__project=answered, status="skipped").count()
+    results = registry.get("humor").results(answered)
+    values = results.values
+    assert values["posts"] == len(regular) == 9
+    assert (values["humorous"], values["non_humorous"], values["unlabelled"]) == (
+        labels["humorous"],
+        labels["non_humorous"],
+        labels[None],
+    )
+    assert (values["train"], values["test"]) == (splits["train"], splits["test"])
+    assert values["skipped"] == skipped == 1
+    assert values["annotators"] == len({w for _, w, _ in rows}) == 3
+    reaction_bars = results.figure("reaction-labels")
+    assert reaction_bars.series[0].values == [
+        labels["humorous"],
+        labels["non_humorous"],
+        labels[None],
+    ]
+    answers = Counter(label for _, _, label in rows)
+    human_bars = results.figure("human-answers")
+    assert human_bars.counts and human_bars.series[0].values == [
+        answers["yes"],
+        answers["no"],
+        skipped,
+    ]
+
+
+def expected_cards(project):
+    """Every metric card of the humor results, recomputed here from the database."""
+    rows, truth = from_database(project)
+    majority = hand_majority(rows)
+    pairs = [(truth[i], majority[i]) for i in majority if i in truth]
+    frame = pd.DataFrame(rows, columns=["task", "worker", "label"])
+    ds = DawidSkene(n_iter=100).fit_predict(frame)
+    ds_pairs = [(truth[i], ds[i]) for i in ds.index if i in truth]
+    regular = list(project.items.filter(kind="regular"))
+    labels = Counter(i.payload["reaction_label"] for i in regular)
+    splits = Counter(i.payload.get("split") for i in regular if i.payload["reaction_label"])
+    workers = sorted({w for _, w, _ in rows})
+    items = sorted({i for i, _, _ in rows})
+    matrix = np.full((len(workers), len(items)), np.nan)
+    for item, worker, label in rows:
+        matrix[workers.index(worker), items.index(item)] = {"no": 0, "yes": 1}[label]
+    own_f1 = [
+        prf([(truth[i], label) for i, w, label in rows if w == name and i in truth])[2]
+        for name in workers
+    ]
+    return {
+        "posts": len(regular),
+        "humorous": labels["humorous"],
+        "non_humorous": labels["non_humorous"],
+        "unlabelled": labels[None],
+        "train": splits["train"],
+        "test": splits["test"],
+        "answers": len(rows),
+        "annotators": len(workers),
+        "skipped": Assignment.objects.filter(item__project=project, status="skipped").count(),
+        "krippendorff_alpha": krippendorff.alpha(
+            reliability_data=matrix, level_of_measurement="nominal"
+        ),
+        "majority_precision": prf(pairs)[0],
+        "majority_recall": prf(pairs)[1],
+        "majority_f1": prf(pairs)[2],
+        "majority_n": len(pairs),
+        "dawid_skene_precision": prf(ds_pairs)[0],
+        "dawid_skene_recall": prf(ds_pairs)[1],
+        "dawid_skene_f1": prf(ds_pairs)[2],
+        "dawid_skene_n": len(ds_pairs),
+        "mean_annotator_f1": float(np.mean(own_f1)),
+        "reference_human_f1": 0.867,
+    }
+
+
+def card(html, key):
+    match = re.search(
+        rf'id="metric-{key}">\s*<div class="label">([^<]*)</div>\s*<div class="value[^"]*">([^<]*)<',
+        html,
+    )
+    assert match, f"no card for {key}"
+    return html_unescape(match.group(1)), html_unescape(match.group(2))
+
+
+def test_every_card_on_the_results_page_shows_a_value_recomputed_here(client, owner, answered):
+    expected = expected_cards(answered)
     client.force_login(owner)
-    html = client.get(f"/projects/{answered.slug}/results/").content.decode()
-    assert "majority_f1" in html and f"{f1:.3f}" in html
-    assert "0.867" in html and "Humor score (HS) of all posts" in html
+    response = client.get(f"/projects/{answered.slug}/results/")
+    html = response.content.decode()
+    shown = response.context["results"].metrics
+    assert {m.key for m in shown} == set(expected), "a new card needs its hand count here"
+    for metric in shown:
+        label, value = card(html, metric.key)
+        want = expected[metric.key]
+        assert value == (f"{want:.3f}" if isinstance(want, float) else str(want)), metric.key
+        assert label == metric.label and "_" not in label  # a human label, not the key
+    assert card(html, "dawid_skene_precision")[0] == "Dawid–Skene precision"
+    assert "majority_f1" not in html.replace('id="metric-majority_f1"', "")
+    assert "95% Wilson CI" in html and "Humor score (HS) of all posts" in html
+
+
+def test_a_missing_value_shows_a_dash_and_says_why(client, owner, humor_project):
+    registry.get("humor").import_items(humor_project, jsonl(POSTS))
+    client.force_login(owner)
+    html = client.get(f"/projects/{humor_project.slug}/results/").content.decode()
+    assert card(html, "majority_f1")[1] == "—"
+    assert card(html, "krippendorff_alpha")[1] == "—"
+    assert "no answered post has a reaction label yet" in html
+    assert "needs a post with two answers" in html
 
 
 def test_the_results_page_is_closed_to_outsiders(client, outsider, answered):
@@ -233,3 +435,33 @@ def test_the_export_reads_a_page_of_posts_in_a_fixed_number_of_queries(
     )
     with django_assert_max_num_queries(6):
         assert len(list(post_records(project=humor_project))) == 60
+
+
+def test_the_results_page_fits_dawid_skene_once_until_a_new_answer(
+    client, owner, answered, monkeypatch, django_capture_on_commit_callbacks
+):
+    fits = []
+
+    class CountingDawidSkene(quality.DawidSkene):
+        def fit_predict_proba(self, data):
+            fits.append(len(data))
+            return super().fit_predict_proba(data)
+
+    monkeypatch.setattr(quality, "DawidSkene", CountingDawidSkene)
+    sent = []
+    monkeypatch.setattr(results_compute, "delay", sent.append)
+    client.force_login(owner)
+    url = f"/projects/{answered.slug}/results/"
+    assert client.get(url).status_code == client.get(url).status_code == 200
+    assert fits == [27]  # the second view showed the stored results
+
+    erin = ParticipantFactory(project=answered, external_id="erin")
+    assignment = engine.next_item(participant=erin)
+    engine.annotation_submit(assignment=assignment, value={"funny": "yes"}, client_token="erin-1")
+    with django_capture_on_commit_callbacks(execute=True):
+        assert "Computing updated results" in client.get(url).content.decode()
+    assert sent == [answered.pk] and fits == [27]
+    results_compute(answered.pk)  # the worker's task
+    assert fits == [27, 28]
+    html = client.get(url).content.decode()
+    assert "Computing updated results" not in html and card(html, "answers")[1] == "28"

@@ -1,0 +1,314 @@
+"""Drawing the results' figures with matplotlib: inline SVG for the page, PDF and PNG for papers.
+
+Only the object-oriented API is used (``matplotlib.figure.Figure``, no ``pyplot``): no global
+figure state, so gunicorn's threads can draw side by side, and PNGs come from the Agg canvas.
+Text stays text in the SVG (``svg.fonttype: none``): small, selectable, and read by screen
+readers. The figure's title is not drawn inside it: the page and the paper give the caption.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+import threading
+from collections.abc import Callable
+
+import matplotlib
+from matplotlib.figure import Figure as MplFigure
+from matplotlib.ticker import MaxNLocator
+
+from .results import (
+    BarFigure,
+    Figure,
+    HistogramFigure,
+    ImageGridFigure,
+    LineFigure,
+    ScatterFigure,
+    UnknownFigureKind,
+)
+
+FORMATS = {"svg": "image/svg+xml", "pdf": "application/pdf", "png": "image/png"}
+PNG_DPI = 200  # sharp enough for a paper; the PDF is vector anyway
+WIDTH_IN, HEIGHT_IN = 4.8, 2.8  # a half-width card at 1:1; a paper column or two
+
+INK, MUTED, GRID = "#1d2330", "#5b6475", "#dfe3ea"
+PALETTE = ["#3554d1", "#e8590c", "#2b8a3e", "#862e9c", "#c2255c", "#495057"]
+STYLE = {
+    "font.family": "sans-serif",
+    "font.sans-serif": ["DejaVu Sans", "Helvetica", "Arial"],
+    "font.size": 10,
+    "axes.edgecolor": MUTED,
+    "axes.labelcolor": INK,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.grid": False,
+    "axes.axisbelow": True,
+    "xtick.color": MUTED,
+    "ytick.color": MUTED,
+    "legend.frameon": False,
+    "svg.fonttype": "none",
+    "pdf.fonttype": 42,  # TrueType in the PDF, so journals' checkers accept it
+}
+# rcParams are process-global; drawing holds the lock so two threads' styles never mix.
+_LOCK = threading.Lock()
+
+
+class FigureFormatError(ValueError):
+    pass
+
+
+def render(figure: Figure, fmt: str) -> bytes:
+    """The figure as SVG, PDF or PNG bytes."""
+    if fmt not in FORMATS:
+        raise FigureFormatError(f"Unknown figure format {fmt!r}; use svg, pdf or png.")
+    draw = _drawer(figure)
+    with _LOCK, matplotlib.rc_context(STYLE | {"svg.hashsalt": figure.key}):
+        mpl = draw(figure)
+        out = io.BytesIO()
+        metadata = {"svg": {"Date": None}, "pdf": {"CreationDate": None}, "png": {}}[fmt]
+        mpl.savefig(out, format=fmt, dpi=PNG_DPI, bbox_inches="tight", metadata=metadata)
+    return out.getvalue()
+
+
+def inline_svg(figure: Figure) -> str:
+    """The SVG element for the page: no XML prologue, sized by CSS, labelled by the title.
+
+    Image grids return "": their pixels would make the page heavy, so the page shows their PNG.
+    """
+    if isinstance(figure, ImageGridFigure):
+        _drawer(figure)
+        return ""
+    svg = render(figure, "svg").decode()
+    svg = svg[svg.index("<svg") :]
+    svg = re.sub(r"\s*<metadata>.*?</metadata>", "", svg, count=1, flags=re.S)
+    width = re.search(r'width="([\d.]+)pt"', svg)
+    max_width = f"max-width:{float(width.group(1)) * 4 / 3:.0f}px;" if width else ""
+    svg = re.sub(r'\s(width|height)="[\d.]+pt"', "", svg, count=2)
+    title = _escape(figure.title)
+    return svg.replace(
+        "<svg ",
+        f'<svg class="figure-svg" role="img" aria-label="{title}" '
+        f'style="width:100%;height:auto;{max_width}" ',
+        1,
+    )
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;")
+
+
+def _drawer(figure: Figure) -> Callable[[Figure], MplFigure]:
+    draw = _DRAWERS.get(type(figure))
+    if draw is None:
+        raise UnknownFigureKind(f"No drawing for figure kind {figure.kind!r}.")
+    return draw
+
+
+def _axes(height: float = HEIGHT_IN):
+    mpl = MplFigure(figsize=(WIDTH_IN, height), layout="constrained")
+    ax = mpl.add_subplot()
+    ax.yaxis.grid(True, color=GRID, linewidth=0.8)
+    return mpl, ax
+
+
+def _number(value: float, counts: bool) -> str:
+    return f"{value:.0f}" if counts else f"{value:.2f}"
+
+
+def _legend(ax, n: int) -> None:
+    """Above the plot, in one row: it covers no data and costs no width."""
+    ax.legend(loc="lower left", bbox_to_anchor=(0, 1.01), ncol=min(n, 4), borderaxespad=0)
+
+
+def _gap(high: float | None, low: float | None) -> float:
+    return math.nan if high is None or low is None else high - low
+
+
+def _references(ax, references) -> None:
+    for ref in references:
+        ax.axhline(ref.value, color=MUTED, linestyle="--", linewidth=1)
+        ax.annotate(
+            f"{ref.label} ({ref.value:g})",
+            xy=(1, ref.value),
+            xycoords=("axes fraction", "data"),
+            xytext=(0, 3),
+            textcoords="offset points",
+            ha="right",
+            va="bottom",
+            color=MUTED,
+            fontsize=8,
+        )
+
+
+def _draw_bar(figure: BarFigure) -> MplFigure:
+    mpl, ax = _axes()
+    n_series = len(figure.series)
+    width = 0.8 / n_series
+    positions = list(range(len(figure.categories)))
+    labelled = len(figure.categories) * n_series <= 16
+    for index, series in enumerate(figure.series):
+        xs = [p - 0.4 + width * (index + 0.5) for p in positions]
+        values = [math.nan if v is None else v for v in series.values]
+        yerr = None
+        if series.lower is not None and series.upper is not None:
+            # A category without an interval (F1 has none in closed form) gets no whisker.
+            yerr = [
+                [_gap(v, lo) for v, lo in zip(series.values, series.lower, strict=True)],
+                [_gap(hi, v) for v, hi in zip(series.values, series.upper, strict=True)],
+            ]
+        bars = ax.bar(
+            xs,
+            values,
+            width * 0.92,
+            yerr=yerr,
+            capsize=3 if yerr else 0,
+            error_kw={"ecolor": INK, "elinewidth": 1},
+            color=PALETTE[index % len(PALETTE)],
+            label=series.name,
+        )
+        if labelled:
+            # With whiskers the value goes inside the bar, where no whisker crosses it.
+            ax.bar_label(
+                bars,
+                labels=["" if v is None else _number(v, figure.counts) for v in series.values],
+                label_type="center" if yerr else "edge",
+                padding=0 if yerr else 2,
+                fontsize=8,
+                color="white" if yerr else INK,
+            )
+    ax.set_xticks(positions, figure.categories)
+    if len(figure.categories) > 6 and max(len(c) for c in figure.categories) > 8:
+        ax.tick_params(axis="x", labelrotation=30)
+        for label in ax.get_xticklabels():
+            label.set_horizontalalignment("right")
+    ax.set_ylabel(figure.y_label)
+    if figure.x_label:
+        ax.set_xlabel(figure.x_label)
+    if figure.counts:
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 2.5, 5, 10]))
+    if figure.y_range:
+        ax.set_ylim(*figure.y_range)
+    else:
+        ax.set_ylim(bottom=0)
+        ax.margins(y=0.15)  # room for the value labels
+    _references(ax, figure.references)
+    if n_series > 1:
+        _legend(ax, n_series)
+    return mpl
+
+
+def _draw_histogram(figure: HistogramFigure) -> MplFigure:
+    mpl, ax = _axes()
+    edges = figure.edges
+    ax.bar(
+        edges[:-1],
+        figure.counts,
+        width=[b - a for a, b in zip(edges, edges[1:], strict=False)],
+        align="edge",
+        color=PALETTE[0],
+        edgecolor="white",
+        linewidth=0.5,
+    )
+    ax.set_xlim(edges[0], edges[-1])
+    ax.set_xlabel(figure.x_label)
+    ax.set_ylabel(figure.y_label)
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 2.5, 5, 10]))
+    return mpl
+
+
+def _draw_scatter(figure: ScatterFigure) -> MplFigure:
+    mpl, ax = _axes(height=3.0)
+    ax.xaxis.grid(True, color=GRID, linewidth=0.8)
+    ax.scatter(figure.x, figure.y, s=28, color=PALETTE[0], alpha=0.8, zorder=3)
+    if figure.diagonal:
+        low = min([*figure.x, *figure.y, 0])
+        high = max([*figure.x, *figure.y, 1])
+        ax.plot([low, high], [low, high], color=MUTED, linestyle="--", linewidth=1)
+    if figure.labels and len(figure.labels) <= 15:
+        for label, x, y in zip(figure.labels, figure.x, figure.y, strict=True):
+            ax.annotate(
+                label[:24],
+                (x, y),
+                xytext=(4, 3),
+                textcoords="offset points",
+                fontsize=7,
+                color=MUTED,
+            )
+    ax.set_xlabel(figure.x_label)
+    ax.set_ylabel(figure.y_label)
+    if figure.x_range:
+        ax.set_xlim(*figure.x_range)
+    if figure.y_range:
+        ax.set_ylim(*figure.y_range)
+    return mpl
+
+
+def _draw_line(figure: LineFigure) -> MplFigure:
+    mpl, ax = _axes()
+    markers = len(figure.x) <= 30
+    for index, series in enumerate(figure.series):
+        color = PALETTE[index % len(PALETTE)]
+        ys = [math.nan if v is None else v for v in series.y]
+        ax.plot(
+            figure.x,
+            ys,
+            color=color,
+            marker="o" if markers else None,
+            markersize=3.5,
+            label=series.name,
+        )
+        if series.lower is not None and series.upper is not None:
+            ax.fill_between(
+                figure.x,
+                [math.nan if v is None else v for v in series.lower],
+                [math.nan if v is None else v for v in series.upper],
+                color=color,
+                alpha=0.18,
+                linewidth=0,
+            )
+    ax.set_xlabel(figure.x_label)
+    ax.set_ylabel(figure.y_label)
+    if figure.counts:
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 2.5, 5, 10]))
+    if figure.y_range:
+        ax.set_ylim(*figure.y_range)
+    _references(ax, figure.references)
+    if len(figure.series) > 1:
+        _legend(ax, len(figure.series))
+    return mpl
+
+
+def _draw_image_grid(figure: ImageGridFigure) -> MplFigure:
+    from django.core.files.storage import default_storage
+    from PIL import Image, UnidentifiedImageError
+
+    columns = min(figure.columns, max(len(figure.images), 1))
+    rows = max(math.ceil(len(figure.images) / columns), 1)
+    mpl = MplFigure(figsize=(1.7 * columns, 1.9 * rows), layout="constrained")
+    for index in range(rows * columns):
+        ax = mpl.add_subplot(rows, columns, index + 1)
+        ax.set_axis_off()
+        if index >= len(figure.images):
+            continue
+        image = figure.images[index]
+        try:
+            with default_storage.open(image.name, "rb") as handle, Image.open(handle) as opened:
+                pixels = opened.convert("RGB")
+                pixels.thumbnail((512, 512))
+            ax.imshow(pixels)
+        except (OSError, UnidentifiedImageError, ValueError):
+            # A missing or unreadable file leaves a marked gap, not a broken figure.
+            ax.text(0.5, 0.5, "image missing", ha="center", va="center", color=MUTED, fontsize=8)
+        if image.caption:
+            ax.set_title(image.caption[:40], fontsize=8, color=INK)
+    return mpl
+
+
+_DRAWERS: dict[type, Callable] = {
+    BarFigure: _draw_bar,
+    HistogramFigure: _draw_histogram,
+    ScatterFigure: _draw_scatter,
+    LineFigure: _draw_line,
+    ImageGridFigure: _draw_image_grid,
+}
