@@ -44,7 +44,7 @@ def answered(humor_project):
     assert report.ok, report.errors
     for name, answers in ANSWERS.items():
         worker = ParticipantFactory(project=humor_project, external_id=name)
-        while (assignment := engine.next_item(participant=worker)) is not None:
+        while (assignment := engine.next_item(participant=worker).assignment) is not None:
             engine.annotation_submit(
                 assignment=assignment,
                 value={"funny": answers[assignment.item.external_id]},
