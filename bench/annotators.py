@@ -144,7 +144,7 @@ class Annotator(threading.Thread):
             page = r.text
         form, token = FORM_RE.search(page), TOKEN_RE.search(page)
         if form is None or token is None:
-            if "Nothing left to do" in page:
+            if "This study is full" in page:
                 return False
             stats.errors["next-item: no answer form in page"] += 1
             return True

@@ -29,7 +29,7 @@ def demo_answers_simulate(*, project: Project, participants: int = 6, seed: int 
             external_id=f"demo-{n + 1}-{uuid.UUID(int=rng.getrandbits(128)).hex[:8]}",
         )
         participant.consent()
-        while (assignment := _next(participant)) is not None:
+        while (assignment := engine.next_item(participant=participant).assignment) is not None:
             value = task_type.simulate_answer(assignment.item, rng)
             engine.annotation_submit(
                 assignment=assignment,
@@ -39,8 +39,3 @@ def demo_answers_simulate(*, project: Project, participants: int = 6, seed: int 
             )
             stored += 1
     return stored
-
-
-def _next(participant: Participant):
-    outcome = engine.next_item(participant=participant)
-    return getattr(outcome, "assignment", outcome)

@@ -5,16 +5,24 @@ Invariants (tested under concurrency on PostgreSQL, ``tests/core/test_concurrenc
 * no regular item gets more than ``project.overlap`` submitted answers;
 * nobody is served the same item twice (unique item + participant);
 * no accepted answer is lost;
-* a repeated submit (same ``client_token``) is stored once.
+* a repeated submit (same ``client_token``) is stored once; a second answer with another
+  token is refused, the first one kept;
+* a participant holds at most one live reservation and never exceeds
+  ``project.items_per_participant`` (``next_item`` locks the participant's row first, so two
+  tabs of one person queue behind each other instead of reserving two items).
 
 Overlap is enforced where it cannot race: under the item's row lock, counting live
 reservations with a fresh statement after the lock is held. Candidates are chosen with
 ``SELECT … FOR UPDATE SKIP LOCKED`` so concurrent annotators never wait on each other.
-SQLite has no row locks; there the connection's IMMEDIATE transactions serialise writers.
+Gold and attention items ignore overlap, so they are picked without a row lock, in an order
+that differs per participant (a hash of participant and item), so that not everyone meets the
+same check first. SQLite has no row locks; there the connection's IMMEDIATE transactions
+serialise writers.
 """
 
 from __future__ import annotations
 
+import enum
 import functools
 import math
 import time
@@ -35,6 +43,30 @@ class SubmitRefused(Exception):
         super().__init__(message)
         self.message = message
         self.code = code
+
+
+class NextStatus(enum.StrEnum):
+    ASSIGNED = "assigned"  # ``assignment`` is the participant's live reservation
+    CAP_REACHED = "cap_reached"  # they did ``items_per_participant`` items
+    QUEUE_EMPTY = "queue_empty"  # no open item is left for them
+    NOT_LIVE = "not_live"  # the project is not taking answers (draft, paused, closed)
+
+
+@dataclass(frozen=True)
+class NextOutcome:
+    """What ``next_item`` found: an assignment, or why there is none."""
+
+    status: NextStatus
+    assignment: Assignment | None = None
+
+    @property
+    def assigned(self) -> bool:
+        return self.status == NextStatus.ASSIGNED
+
+    @property
+    def nothing_left(self) -> bool:
+        """Nothing more for this participant in this project: the time to finish."""
+        return self.status in (NextStatus.CAP_REACHED, NextStatus.QUEUE_EMPTY)
 
 
 @dataclass(frozen=True)
@@ -88,7 +120,9 @@ def _reserve(participant: Participant, item: Item, now) -> Assignment:
 # items of the project, not yet seen by this participant (an expired reservation of theirs
 # does not count), and for regular items only those with a slot that is neither answered nor
 # held by a live reservation — a hint from this statement's snapshot; the recount under the
-# row lock decides. Best first: priority, then fewest answers, then age.
+# row lock decides. Best first: the task type's priority, then the model's, then fewest
+# answers, then age. Control items come in an order of their own per participant (MD5 is
+# built into PostgreSQL and registered by Django on SQLite).
 _CANDIDATE_SQL = """
     SELECT i.* FROM core_item i
     WHERE i.project_id = %(project)s AND {kind}
@@ -103,6 +137,8 @@ _REGULAR = """i.kind = 'regular' AND i.answer_count < %(overlap)s
       AND (SELECT COUNT(*) FROM core_assignment r
            WHERE r.item_id = i.id AND r.status = 'reserved' AND r.expires_at > %(now)s)
           < %(overlap)s - i.answer_count"""
+_REGULAR_ORDER = "i.priority DESC, i.model_priority DESC, i.answer_count, i.id"
+_CONTROL_ORDER = "MD5(CAST(i.id AS TEXT) || ':' || CAST(%(participant)s AS TEXT)), i.id"
 
 
 def _candidate(
@@ -111,7 +147,7 @@ def _candidate(
     sql = _CANDIDATE_SQL.format(
         kind="i.kind <> 'regular'" if control else _REGULAR,
         exclude=f"AND i.id NOT IN ({', '.join(str(int(pk)) for pk in exclude)})" if exclude else "",
-        order="i.id" if control else "i.priority DESC, i.answer_count, i.id",
+        order=_CONTROL_ORDER if control else _REGULAR_ORDER,
         lock=lock,
     )
     params = {
@@ -123,31 +159,39 @@ def _candidate(
     return next(iter(Item.objects.raw(sql, params)), None)
 
 
-def _lock_next(participant: Participant, *, control: bool, exclude: list[int], now) -> Item | None:
-    """Lock the best candidate, skipping rows other annotators hold right now.
+def _lock_next(participant: Participant, *, exclude: list[int], now) -> Item | None:
+    """Lock the best regular candidate, skipping rows other annotators hold right now.
 
     When every candidate is held (the end of the queue), wait for a lock instead: a held
-    item may still have a free slot once its holder commits, and "nothing left" must not
-    be said while work remains.
+    item may still have a free slot once its holder commits. Go on until a row is locked or
+    the plain query finds no candidate at all — "nothing left" must not be said while work
+    remains. Each round that finds nothing means another transaction committed meanwhile,
+    so the loop ends with the queue.
     """
-    args = {"control": control, "exclude": exclude, "now": now}
+    args = {"control": False, "exclude": exclude, "now": now}
     if not connection.features.has_select_for_update_skip_locked:
         # SQLite: the IMMEDIATE transaction already serialises writers.
         return _candidate(participant, **args)
-    for _ in range(5):
+    while True:
         item = _candidate(participant, lock="FOR UPDATE OF i SKIP LOCKED", **args)
         if item is None:
             item = _candidate(participant, lock="FOR UPDATE OF i", **args)
         if item is not None or _candidate(participant, **args) is None:
             return item
-    return None
 
 
 class _Full(Exception):
     pass
 
 
-def _pick(participant: Participant, *, control: bool, now) -> Assignment | None:
+def _pick_control(participant: Participant, *, now) -> Assignment | None:
+    # No row lock: a control item has no overlap to protect, and the participant's own row
+    # lock (taken by next_item) already keeps their two tabs from reserving it twice.
+    item = _candidate(participant, control=True, exclude=[], now=now)
+    return _reserve(participant, item, now) if item is not None else None
+
+
+def _pick(participant: Participant, *, now) -> Assignment | None:
     overlap = participant.project.overlap
     rejected: list[int] = []
     while True:
@@ -155,11 +199,11 @@ def _pick(participant: Participant, *, control: bool, now) -> Assignment | None:
             # A savepoint per candidate: rolling it back releases the row lock of an item
             # found full, so this transaction never holds a lock while it waits for another.
             with transaction.atomic():
-                item = _lock_next(participant, control=control, exclude=rejected, now=now)
+                item = _lock_next(participant, exclude=rejected, now=now)
                 if item is None:
                     return None
                 # The row lock is held: this fresh count sees every committed reservation.
-                if control or item.answer_count + _live_reservations(item.pk, now) < overlap:
+                if item.answer_count + _live_reservations(item.pk, now) < overlap:
                     return _reserve(participant, item, now)
                 raise _Full
         except _Full:
@@ -198,15 +242,31 @@ def participant_counts(participant: Participant) -> dict[str, int]:
     )
 
 
-@_retry_deadlocks
-def next_item(*, participant: Participant, now=None) -> Assignment | None:
-    """Return the participant's live reservation, or reserve the best open item for them.
+def _assigned(assignment: Assignment | None) -> NextOutcome:
+    if assignment is None:
+        return NextOutcome(NextStatus.QUEUE_EMPTY)
+    return NextOutcome(NextStatus.ASSIGNED, assignment)
 
-    ``None`` means there is nothing (more) for this participant: cap reached or no open item.
+
+@_retry_deadlocks
+def next_item(*, participant: Participant, now=None) -> NextOutcome:
+    """The participant's live reservation, or a reservation of the best open item for them.
+
+    The outcome says why there is none: the cap is reached, no open item is left for them,
+    or the project is not live.
     """
     now = now or timezone.now()
     project = participant.project
+    if not project.is_live:
+        return NextOutcome(NextStatus.NOT_LIVE)
     with transaction.atomic():
+        # The participant's row lock makes their requests take turns: a second tab waits
+        # here, then finds the first tab's reservation below instead of making its own.
+        # NO KEY: a submit's insert only takes a key-share lock on this row (foreign key) and
+        # must not wait for it. (A no-op on SQLite, whose writers are serialised anyway.)
+        Participant.objects.select_for_update(no_key=True).filter(pk=participant.pk).values_list(
+            "pk"
+        ).get()
         held = list(
             participant.assignments.filter(status=Assignment.Status.RESERVED)
             .select_related("item")
@@ -214,7 +274,7 @@ def next_item(*, participant: Participant, now=None) -> Assignment | None:
         )
         for assignment in held:
             if assignment.expires_at > now:
-                return assignment
+                return NextOutcome(NextStatus.ASSIGNED, assignment)
         if held:
             Assignment.objects.filter(pk__in=[a.pk for a in held]).update(
                 status=Assignment.Status.EXPIRED
@@ -222,15 +282,15 @@ def next_item(*, participant: Participant, now=None) -> Assignment | None:
 
         cap = project.items_per_participant
         if cap is None and project.gold_rate <= 0:
-            return _pick(participant, control=False, now=now)
+            return _assigned(_pick(participant, now=now))
         counts = participant_counts(participant)
         if cap is not None and counts["total"] >= cap:
-            return None
+            return NextOutcome(NextStatus.CAP_REACHED)
         if _wants_control(project, counts["total"], counts["control"]):
-            picked = _pick(participant, control=True, now=now)
+            picked = _pick_control(participant, now=now)
             if picked is not None:
-                return picked
-        return _pick(participant, control=False, now=now)
+                return NextOutcome(NextStatus.ASSIGNED, picked)
+        return _assigned(_pick(participant, now=now))
 
 
 @_retry_deadlocks
@@ -263,7 +323,14 @@ def annotation_submit(
             )
             item = locked.item
             if locked.status == Assignment.Status.SUBMITTED:
-                return SubmitOutcome(locked.annotation, created=False)
+                if locked.annotation.client_token == client_token:
+                    return SubmitOutcome(locked.annotation, created=False)  # a double click
+                # Another form for the same item (a second tab, the back button): answers are
+                # not edited after the fact, and the participant must know theirs was not.
+                raise SubmitRefused(
+                    "You had already answered this item; your first answer was kept.",
+                    code="already_answered",
+                )
             if locked.status == Assignment.Status.SKIPPED:
                 raise SubmitRefused("You skipped this item.", code="skipped")
             if not item.is_control:

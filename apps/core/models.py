@@ -119,7 +119,14 @@ class Item(models.Model):
     media = models.FileField(upload_to="items/%Y/%m/", blank=True)
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.REGULAR)
     gold_value = models.JSONField(null=True, blank=True)
+    # Two owners, two columns: the task type's (or the import's) base priority, e.g. humor's
+    # stratified study sample, and the active model's priority (active learning), rewritten
+    # whenever the model or its mode changes. The engine orders by base first, then model, so
+    # training a model can reorder items within a tier but never undo the study design.
     priority = models.FloatField(default=0.0, help_text="Higher is served first.")
+    model_priority = models.FloatField(
+        default=0.0, help_text="Set by the active model; orders items of equal priority."
+    )
     stage = models.CharField(max_length=40, blank=True, default="")
     parent = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.CASCADE, related_name="children"
@@ -134,7 +141,8 @@ class Item(models.Model):
         ]
         indexes = [
             models.Index(
-                fields=["project", "kind", "-priority", "answer_count", "id"], name="item_pick_idx"
+                fields=["project", "kind", "-priority", "-model_priority", "answer_count", "id"],
+                name="item_pick_idx",
             ),
         ]
 
@@ -198,12 +206,6 @@ class Participant(models.Model):
         self.status = self.Status.ACTIVE
         self.blocked_reason = ""
         self.save(update_fields=["status", "blocked_reason"])
-
-    def finish(self) -> None:
-        if self.status == self.Status.ACTIVE:
-            self.status = self.Status.FINISHED
-            self.finished_at = timezone.now()
-            self.save(update_fields=["status", "finished_at"])
 
 
 class Assignment(models.Model):

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import enum
+import math
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from itertools import islice
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 
 from . import registry
-from .models import Membership, Participant, Project
+from .engine import NextOutcome
+from .models import Annotation, Item, Membership, Participant, Project
 
 PROLIFIC_REDIRECT = "https://app.prolific.com/submissions/complete?cc={code}"
 
@@ -62,7 +67,40 @@ def participant_enter(*, project: Project, params: Mapping[str, str]) -> Partici
     return participant
 
 
+class Finish(enum.StrEnum):
+    FINISHED = "finished"  # earned the completion code (now or earlier)
+    NOTHING_ANSWERED = "nothing_answered"  # nothing left, but they answered nothing: no code
+    NOT_YET = "not_yet"  # there is still work for them
+
+
+def participant_finish(*, participant: Participant, outcome: NextOutcome, now=None) -> Finish:
+    """Finish the participant when nothing is left for them and they answered something.
+
+    The one place that marks a participant finished, i.e. gives them the completion code.
+    ``outcome`` is what ``engine.next_item`` just answered for them. Someone who arrives when
+    the study is full, or who only skipped, answered nothing and earns no code: otherwise
+    anyone with a made-up Prolific id would be paid once the study fills. They stay active,
+    so they can still take part if the researchers add items.
+    """
+    if participant.status == Participant.Status.FINISHED:
+        return Finish.FINISHED
+    if not outcome.nothing_left:
+        return Finish.NOT_YET
+    if not Annotation.objects.filter(participant=participant).exists():
+        return Finish.NOTHING_ANSWERED
+    now = now or timezone.now()
+    Participant.objects.filter(pk=participant.pk, status=Participant.Status.ACTIVE).update(
+        status=Participant.Status.FINISHED, finished_at=now
+    )
+    participant.refresh_from_db(fields=["status", "finished_at"])
+    if participant.status != Participant.Status.FINISHED:  # blocked meanwhile
+        return Finish.NOT_YET
+    return Finish.FINISHED
+
+
 def completion_redirect_url(participant: Participant) -> str | None:
+    if participant.status != Participant.Status.FINISHED:
+        return None
     if participant.source == Participant.Source.PROLIFIC:
         return PROLIFIC_REDIRECT.format(code=participant.project.completion_code)
     return None
@@ -79,3 +117,66 @@ def project_create(
         )
         Membership.objects.create(project=project, user=owner, role=Membership.Role.OWNER)
     return project
+
+
+# Items per transaction when a model's priorities are written: each batch commits on its own,
+# so the engine's row locks on items are never held long behind a big rewrite.
+MODEL_PRIORITY_BATCH = 2000
+
+
+def _batches(pairs: Iterable[tuple[int, float]], size: int):
+    it = iter(pairs)
+    while batch := list(islice(it, size)):
+        yield batch
+
+
+def item_model_priorities_set(
+    *, project: Project, priorities: Iterable[tuple[int, float]], batch_size: int = 0
+) -> int:
+    """Write ``(item id, model priority)`` pairs of ``project``; returns the items changed.
+
+    For the worker, never a web request: it writes in committed batches of
+    ``MODEL_PRIORITY_BATCH`` (so call it outside any transaction), reading ``priorities``
+    lazily, one batch at a time. Items not listed keep their model priority; ids of other
+    projects are ignored; a value that is not a finite number counts as 0. The task type's
+    own ``Item.priority`` is never touched.
+    """
+    size = batch_size or MODEL_PRIORITY_BATCH
+    # Two parameters per row; stay under the backend's limit (999 on old SQLite builds).
+    per_statement = min(size, ((connection.features.max_query_params or 2 * size + 1) - 1) // 2)
+    changed = 0
+    for batch in _batches(priorities, size):
+        rows = [(int(pk), float(p) if math.isfinite(float(p)) else 0.0) for pk, p in batch]
+        with transaction.atomic():
+            for start in range(0, len(rows), per_statement):
+                chunk = rows[start : start + per_statement]
+                # One UPDATE … FROM (VALUES …) per chunk: PostgreSQL and SQLite (≥ 3.33) both
+                # name the columns column1, column2; rows already at their value are skipped.
+                values = ", ".join(["(%s, %s)"] * len(chunk))
+                with connection.cursor() as cursor:
+                    cursor.execute(
+                        f"UPDATE core_item SET model_priority = v.column2 "  # noqa: S608
+                        f"FROM (VALUES {values}) AS v "
+                        f"WHERE core_item.id = v.column1 AND core_item.project_id = %s "
+                        f"AND core_item.model_priority <> v.column2",
+                        [x for row in chunk for x in row] + [project.pk],
+                    )
+                    changed += max(cursor.rowcount, 0)
+    return changed
+
+
+def item_model_priorities_clear(*, project: Project, batch_size: int = 0) -> int:
+    """Put every item's model priority of ``project`` back to 0, in committed batches."""
+    size = batch_size or MODEL_PRIORITY_BATCH
+    changed = 0
+    while True:
+        with transaction.atomic():
+            ids = list(
+                Item.objects.filter(project=project)
+                .exclude(model_priority=0.0)
+                .order_by("pk")
+                .values_list("pk", flat=True)[:size]
+            )
+            if not ids:
+                return changed
+            changed += Item.objects.filter(pk__in=ids).update(model_priority=0.0)

@@ -17,7 +17,12 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from apps.core import engine, registry, selectors
 from apps.core.models import Assignment, Participant, Project
-from apps.core.services import completion_redirect_url, participant_enter
+from apps.core.services import (
+    Finish,
+    completion_redirect_url,
+    participant_enter,
+    participant_finish,
+)
 from apps.core.text import render_markdown
 
 
@@ -260,32 +265,49 @@ def _render_card(request: HttpRequest, context: dict, status: int = 200) -> Http
     return render(request, template, context, status=status)
 
 
+def _full_page(request: HttpRequest, project: Project, participant: Participant) -> HttpResponse:
+    """Nothing is left and this participant answered nothing: no completion code."""
+    skipped = participant.assignments.filter(status=Assignment.Status.SKIPPED).exists()
+    if skipped:
+        body = (
+            "There are no more items for you, and you skipped every item you were shown, so "
+            "there is no completion code. Please return the study on your platform."
+        )
+    else:
+        body = (
+            "Every item already has all the answers it needs, so there is nothing for you to "
+            "do and no completion code. Thank you for coming — please return the study on "
+            "your platform."
+        )
+    return render(
+        request,
+        "crowd/message.html",
+        {"project": project, "heading": "This study is full — please return it", "body": body},
+    )
+
+
+def _to_done(request: HttpRequest, project: Project) -> HttpResponse:
+    url = reverse("crowd:done", args=[project.slug])
+    if request.htmx:
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = url
+        return response
+    return redirect(url)
+
+
 def _serve_next(
     request: HttpRequest, project: Project, participant: Participant, notice: str = ""
 ) -> HttpResponse:
-    if not project.is_live:
+    outcome = engine.next_item(participant=participant)
+    if outcome.status == engine.NextStatus.NOT_LIVE:
         return _closed_page(request, project)
-    assignment = engine.next_item(participant=participant)
-    if assignment is None:
-        if engine.participant_counts(participant)["total"] > 0:
-            participant.finish()
-            url = reverse("crowd:done", args=[project.slug])
-            if request.htmx:
-                response = HttpResponse(status=204)
-                response["HX-Redirect"] = url
-                return response
-            return redirect(url)
-        return render(
-            request,
-            "crowd/message.html",
-            {
-                "project": project,
-                "heading": "Nothing left to do",
-                "body": "Every item in this study already has enough answers. Thank you for "
-                "coming — please return the study on your platform.",
-            },
-        )
-    return _render_card(request, _card_context(project, participant, assignment, notice=notice))
+    if outcome.assigned:
+        context = _card_context(project, participant, outcome.assignment, notice=notice)
+        return _render_card(request, context)
+    finished = participant_finish(participant=participant, outcome=outcome)
+    if finished == Finish.FINISHED:
+        return _to_done(request, project)
+    return _full_page(request, project, participant)
 
 
 @require_http_methods(["GET"])
@@ -336,13 +358,15 @@ def assignment_skip(request: HttpRequest, slug: str, assignment_id: int) -> Http
 
 @require_http_methods(["GET"])
 def done(request: HttpRequest, slug: str) -> HttpResponse:
+    """Only reads: the code is shown to a participant ``participant_finish`` marked finished.
+
+    Anyone else goes to the annotate page, which serves their next item or finishes them.
+    """
     project, participant, response = _gate(request, slug, step="crowd:done")
     if response:
         return response
     if participant.status != Participant.Status.FINISHED:
-        if engine.next_item(participant=participant) is not None:
-            return redirect("crowd:annotate", slug=project.slug)
-        participant.finish()
+        return redirect("crowd:annotate", slug=project.slug)
     return render(
         request,
         "crowd/done.html",

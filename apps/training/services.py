@@ -39,6 +39,7 @@ from apps.core.jobs import (
     job_start,
 )
 from apps.core.models import Assignment, Item, Job, Project
+from apps.core.services import item_model_priorities_clear, item_model_priorities_set
 
 from . import trainers
 from .models import ModelLoopSettings, ModelVersion, Prediction
@@ -332,10 +333,8 @@ def prediction_run(*, job_id: int) -> None:
         with transaction.atomic():
             # A second delivery of this task may have stored some already.
             _predictions_store(version, rows, ignore_conflicts=True)
-            if ModelLoopSettings.objects.filter(
-                project=job.project, active_version=version
-            ).exists():
-                priorities_apply(project=job.project)
+        if ModelLoopSettings.objects.filter(project=job.project, active_version=version).exists():
+            priorities_apply(project=job.project)  # after the commit: it commits in batches
         job_finish(job, result={"predicted": len(rows)}, message=f"Predicted {len(rows)} items")
     except Cancelled:
         job_log(job, "Stopped: the job was cancelled.")
@@ -370,12 +369,14 @@ def _version_register(*, job: Job, trainer, outcome, rows, artifact: str, device
         )
         _predictions_store(version, rows)
         loop, _ = ModelLoopSettings.objects.select_for_update().get_or_create(project=project)
-        if loop.active_version_id is None:
+        activated = loop.active_version_id is None
+        if activated:
             # The first model becomes active on its own; later ones wait for the researcher.
             loop.active_version = version
             loop.save(update_fields=["active_version"])
-            priorities_apply(project=project)
     cache.delete(_prefill_key(project.pk))
+    if activated:
+        priorities_apply(project=project)  # on this worker, after the commit, in batches
     return version
 
 
@@ -387,7 +388,7 @@ def modelversion_activate(*, project: Project, version: ModelVersion | None) -> 
         loop, _ = ModelLoopSettings.objects.select_for_update().get_or_create(project=project)
         loop.active_version = version
         loop.save(update_fields=["active_version"])
-        priorities_apply(project=project)
+        _priorities_enqueue(project)
     cache.delete(_prefill_key(project.pk))
     return loop
 
@@ -409,43 +410,78 @@ def modelloop_settings_update(
         loop.prefill = prefill
         loop.active_learning = active_learning
         loop.save(update_fields=["prefill", "active_learning"])
-        priorities_apply(project=project)
+        _priorities_enqueue(project)
     cache.delete(_prefill_key(project.pk))
     return loop
 
 
-def priorities_apply(*, project: Project) -> int:
-    """Set unlabeled regular items' priority from the active model; returns items changed.
+def _priorities_enqueue(project: Project) -> None:
+    """Have a worker of the default queue re-apply the priorities once this commits.
 
-    "Unlabeled" = no human answer yet. With active learning off (or no active model) their
-    priority goes back to 0, so the engine falls back to fewest answers first.
+    Called from web requests (activate, loop settings): rewriting a large project's items
+    there would hold the request and the items' row locks for as long as it takes.
+    """
+    from .tasks import model_priorities_apply
+
+    transaction.on_commit(
+        lambda: model_priorities_apply.apply_async(args=[project.pk], queue="default")
+    )
+
+
+PRIORITY_PAGE = 2000
+
+
+def _model_priorities(project: Project, loop: ModelLoopSettings, version: ModelVersion):
+    """(item id, model priority) for every regular item, read in keyset pages.
+
+    Only unanswered items get a priority from the model; the others get 0, so no priority
+    outlives the state it was computed for.
+    """
+    trainer = trainers.get(version.trainer)
+    mode = loop.active_learning
+    last = 0
+    while True:
+        # Keyset pages, not an open cursor: the caller writes between pages, and SQLite
+        # cannot write a table it is streaming.
+        page = list(
+            Item.objects.filter(project=project, kind=Item.Kind.REGULAR, pk__gt=last)
+            .order_by("pk")
+            .only("id", "payload", "answer_count")[:PRIORITY_PAGE]
+        )
+        if not page:
+            return
+        last = page[-1].pk
+        predicted = {
+            item_id: (value, uncertainty)
+            for item_id, value, uncertainty in Prediction.objects.filter(
+                model_version=version, item_id__in=[i.pk for i in page if i.answer_count == 0]
+            ).values_list("item_id", "value", "uncertainty")
+        }
+        for item in page:
+            found = predicted.get(item.pk)
+            yield item.pk, trainer.priority(mode, item, *found) if found is not None else 0.0
+
+
+def priorities_apply(*, project: Project) -> int:
+    """Set items' model priority from the active model; returns items changed.
+
+    Runs on a worker (``tasks.model_priorities_apply``, or the training and prediction jobs
+    after they commit) and writes in committed batches, so never call it inside a web
+    request or a transaction. It owns ``Item.model_priority`` only: the task type's base
+    priority (``Item.priority``, e.g. humor's study sample) is left alone, and the engine
+    serves by base priority first. With active learning off, or no active model, every
+    model priority goes back to 0 (fewest answers first within each base priority).
     """
     loop = (
         ModelLoopSettings.objects.filter(project=project).select_related("active_version").first()
     )
-    items = Item.objects.filter(project=project, kind=Item.Kind.REGULAR, answer_count=0)
     mode = loop.active_learning if loop else ModelLoopSettings.ACTIVE_LEARNING_OFF
     version = loop.active_version if loop else None
     if mode == ModelLoopSettings.ACTIVE_LEARNING_OFF or version is None:
-        return items.exclude(priority=0.0).update(priority=0.0)
-    trainer = trainers.get(version.trainer)
-    predicted = {
-        item_id: (value, uncertainty)
-        for item_id, value, uncertainty in Prediction.objects.filter(
-            model_version=version, item__in=items
-        )
-        .values_list("item_id", "value", "uncertainty")
-        .iterator(chunk_size=5000)
-    }
-    changed = []
-    for item in items.only("id", "payload", "priority").iterator(chunk_size=2000):
-        found = predicted.get(item.pk)
-        priority = trainer.priority(mode, item, *found) if found is not None else 0.0
-        if item.priority != priority:
-            item.priority = priority
-            changed.append(item)
-    Item.objects.bulk_update(changed, ["priority"], batch_size=2000)
-    return len(changed)
+        return item_model_priorities_clear(project=project)
+    return item_model_priorities_set(
+        project=project, priorities=_model_priorities(project, loop, version)
+    )
 
 
 def _predictions_store(version: ModelVersion, rows, *, ignore_conflicts: bool = False) -> None:

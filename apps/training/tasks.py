@@ -17,3 +17,16 @@ def model_train(job_id: int) -> None:
 def model_predict(job_id: int) -> None:
     """Batch-predict a version on items it has not seen; safe to deliver twice."""
     services.prediction_run(job_id=job_id)
+
+
+@shared_task(name="apps.training.tasks.model_priorities_apply", acks_late=True)
+def model_priorities_apply(project_id: int) -> None:
+    """Re-apply the active model's item priorities (sent to the ``default`` queue: no GPU).
+
+    Idempotent: it recomputes from the current settings, so a repeat changes nothing.
+    """
+    from apps.core.models import Project
+
+    project = Project.objects.filter(pk=project_id).first()
+    if project is not None:
+        services.priorities_apply(project=project)

@@ -18,7 +18,7 @@ from tests.factories import ItemFactory, ParticipantFactory
 def answer_through_engine(participant: Participant, choose) -> int:
     """Let ``participant`` answer every item the engine serves; ``choose(item)`` picks a/b."""
     answered = 0
-    while (assignment := next_item(participant=participant)) is not None:
+    while (assignment := next_item(participant=participant).assignment) is not None:
         annotation_submit(
             assignment=assignment,
             value={"choice": choose(assignment.item)},

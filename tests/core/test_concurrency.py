@@ -7,6 +7,7 @@ same test checks that IMMEDIATE transactions serialise writers without "database
 from __future__ import annotations
 
 import threading
+import uuid
 from collections import Counter
 
 import pytest
@@ -26,9 +27,11 @@ def annotate_until_done(participant, accepted: list, errors: list, barrier: thre
         barrier.wait(timeout=30)
         n = 0
         while True:
-            assignment = engine.next_item(participant=participant)
-            if assignment is None:
+            outcome = engine.next_item(participant=participant)
+            if not outcome.assigned:
+                assert outcome.status == engine.NextStatus.QUEUE_EMPTY, outcome
                 return
+            assignment = outcome.assignment
             token = f"{participant.pk}-{assignment.pk}"
             try:
                 outcome = engine.annotation_submit(
@@ -79,3 +82,59 @@ def test_concurrent_annotators_keep_every_invariant(project):
         assert item.answer_count == per_item[item.pk]
     assert not Assignment.objects.filter(status="reserved").exists()
     assert connection.vendor in {"postgresql", "sqlite"}
+
+
+TAB_ROUNDS = 12
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_tabs_of_one_participant_share_one_reservation_and_keep_the_cap(project):
+    """Two tabs ask for the next item at the same instant: without the participant's row
+    lock each sees no reservation and reserves its own item, and both answers are stored
+    although the cap is one item."""
+    project.items_per_participant = 1
+    project.save()
+    ItemFactory.create_batch(TAB_ROUNDS, project=project)
+    for _ in range(TAB_ROUNDS):
+        participant = ParticipantFactory(project=project)
+        barrier = threading.Barrier(2)
+        served: list = []
+        refused: list[str] = []
+        errors: list[str] = []
+
+        def tab(
+            participant=participant, barrier=barrier, served=served, refused=refused, errors=errors
+        ):
+            try:
+                barrier.wait(timeout=30)
+                outcome = engine.next_item(participant=participant)
+                served.append(outcome)
+                if outcome.assigned:
+                    engine.annotation_submit(
+                        assignment=outcome.assignment,
+                        value={"choice": "a"},
+                        client_token=uuid.uuid4().hex,  # each tab rendered its own form
+                    )
+            except engine.SubmitRefused as exc:
+                refused.append(exc.code)
+            except Exception as exc:  # noqa: BLE001 — reported to the main thread
+                errors.append(repr(exc))
+            finally:
+                connections.close_all()
+
+        threads = [threading.Thread(target=tab) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        assert not errors, errors
+        assigned = {o.assignment.pk for o in served if o.assigned}
+        assert len(served) == 2 and len(assigned) == 1
+        if all(o.assigned for o in served):  # the second tab came while the first was open
+            assert refused == ["already_answered"]
+        else:  # the first tab had answered already
+            assert {o.status for o in served} == {"assigned", "cap_reached"} and not refused
+        assert Assignment.objects.filter(participant=participant).count() == 1
+        assert Annotation.objects.filter(participant=participant).count() == 1
+        assert engine.next_item(participant=participant).status == engine.NextStatus.CAP_REACHED

@@ -9,15 +9,24 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from apps.core import engine
-from apps.core.models import Annotation, Assignment, Item, Participant
+from apps.core.models import Annotation, Assignment, Item, Participant, Project
 from tests.factories import ItemFactory, ParticipantFactory
 
 pytestmark = pytest.mark.django_db
 
 
+def reserve(participant, now=None):
+    outcome = engine.next_item(participant=participant, now=now)
+    assert outcome.status == engine.NextStatus.ASSIGNED, outcome
+    return outcome.assignment
+
+
+def status_of(participant, now=None):
+    return engine.next_item(participant=participant, now=now).status
+
+
 def answer(participant, choice="a", token=None):
-    assignment = engine.next_item(participant=participant)
-    assert assignment is not None
+    assignment = reserve(participant)
     return engine.annotation_submit(
         assignment=assignment, value={"choice": choice}, client_token=token or f"t-{assignment.pk}"
     )
@@ -26,7 +35,7 @@ def answer(participant, choice="a", token=None):
 def test_it_serves_the_highest_priority_item_first(project, worker):
     ItemFactory(project=project, external_id="low", priority=0.1)
     ItemFactory(project=project, external_id="high", priority=0.9)
-    assert engine.next_item(participant=worker).item.external_id == "high"
+    assert reserve(worker).item.external_id == "high"
 
 
 def test_it_prefers_items_with_fewer_answers_at_equal_priority(project, worker):
@@ -34,20 +43,20 @@ def test_it_prefers_items_with_fewer_answers_at_equal_priority(project, worker):
     ItemFactory(project=project, external_id="fresh")
     answer(ParticipantFactory(project=project))  # answers "busy" (lowest id)
     assert Item.objects.get(pk=busy.pk).answer_count == 1
-    assert engine.next_item(participant=worker).item.external_id == "fresh"
+    assert reserve(worker).item.external_id == "fresh"
 
 
 def test_a_reload_returns_the_same_reservation(project, worker):
     ItemFactory.create_batch(3, project=project)
-    first = engine.next_item(participant=worker)
-    assert engine.next_item(participant=worker).pk == first.pk
+    first = reserve(worker)
+    assert reserve(worker).pk == first.pk
 
 
 def test_nobody_is_served_an_item_twice(project, worker):
     ItemFactory.create_batch(2, project=project)
     seen = {answer(worker).annotation.item_id, answer(worker).annotation.item_id}
     assert len(seen) == 2
-    assert engine.next_item(participant=worker) is None
+    assert status_of(worker) == engine.NextStatus.QUEUE_EMPTY
 
 
 def test_a_full_item_is_not_served(project):
@@ -56,7 +65,7 @@ def test_a_full_item_is_not_served(project):
     ItemFactory(project=project)
     for _ in range(2):
         answer(ParticipantFactory(project=project))
-    assert engine.next_item(participant=ParticipantFactory(project=project)) is None
+    assert status_of(ParticipantFactory(project=project)) == engine.NextStatus.QUEUE_EMPTY
 
 
 def test_live_reservations_count_toward_overlap(project):
@@ -65,8 +74,8 @@ def test_live_reservations_count_toward_overlap(project):
     item = ItemFactory(project=project)
     other = ItemFactory(project=project)
     for _ in range(2):
-        assert engine.next_item(participant=ParticipantFactory(project=project)).item == item
-    assert engine.next_item(participant=ParticipantFactory(project=project)).item == other
+        assert reserve(ParticipantFactory(project=project)).item == item
+    assert reserve(ParticipantFactory(project=project)).item == other
 
 
 def test_an_expired_reservation_frees_its_slot(project):
@@ -74,9 +83,38 @@ def test_an_expired_reservation_frees_its_slot(project):
     project.save()
     item = ItemFactory(project=project)
     slow = ParticipantFactory(project=project)
-    engine.next_item(participant=slow)
+    reserve(slow)
     later = timezone.now() + project.reservation_ttl + timedelta(seconds=1)
-    assert engine.next_item(participant=ParticipantFactory(project=project), now=later).item == item
+    assert reserve(ParticipantFactory(project=project), later).item == item
+
+
+def test_the_task_types_priority_comes_before_the_models(project, worker):
+    ItemFactory(project=project, external_id="model-pick", priority=0.0, model_priority=0.9)
+    ItemFactory(project=project, external_id="sample-b", priority=1.0, model_priority=0.2)
+    ItemFactory(project=project, external_id="sample-a", priority=1.0, model_priority=0.7)
+    served = [answer(worker).annotation.item.external_id for _ in range(3)]
+    assert served == ["sample-a", "sample-b", "model-pick"]
+
+
+def test_a_project_that_is_not_live_serves_nothing(project, worker):
+    ItemFactory(project=project)
+    project.set_status(Project.Status.PAUSED)
+    assert status_of(worker) == engine.NextStatus.NOT_LIVE
+    assert not Assignment.objects.exists()
+
+
+def test_control_items_come_in_a_different_order_per_participant(project):
+    project.gold_rate = 1.0
+    project.save()
+    for i in range(8):
+        ItemFactory(
+            project=project, kind=Item.Kind.GOLD, external_id=f"g{i}", gold_value={"choice": "a"}
+        )
+    firsts = {reserve(ParticipantFactory(project=project)).item_id for _ in range(12)}
+    assert len(firsts) > 1  # not everybody meets the same check first
+    worker = ParticipantFactory(project=project)
+    order = [answer(worker).annotation.item_id for _ in range(8)]
+    assert len(set(order)) == 8  # every gold item once, none twice
 
 
 def test_the_per_participant_cap_ends_the_work(project, worker):
@@ -85,7 +123,7 @@ def test_the_per_participant_cap_ends_the_work(project, worker):
     ItemFactory.create_batch(5, project=project)
     answer(worker)
     answer(worker)
-    assert engine.next_item(participant=worker) is None
+    assert status_of(worker) == engine.NextStatus.CAP_REACHED
 
 
 def test_gold_items_are_mixed_in_at_the_project_rate(project, worker):
@@ -124,7 +162,7 @@ def test_a_submit_is_stored_with_its_value_and_counted(project, worker):
 
 def test_a_repeated_submit_is_stored_once(project, worker):
     ItemFactory(project=project)
-    assignment = engine.next_item(participant=worker)
+    assignment = reserve(worker)
     first = engine.annotation_submit(
         assignment=assignment, value={"choice": "a"}, client_token="x1"
     )
@@ -136,21 +174,22 @@ def test_a_repeated_submit_is_stored_once(project, worker):
     assert Item.objects.get().answer_count == 1
 
 
-def test_a_second_submit_with_a_new_token_is_not_stored(project, worker):
+def test_a_second_submit_with_a_new_token_is_refused_and_the_first_answer_kept(project, worker):
     ItemFactory(project=project)
-    assignment = engine.next_item(participant=worker)
+    assignment = reserve(worker)
     engine.annotation_submit(assignment=assignment, value={"choice": "a"}, client_token="x1")
-    again = engine.annotation_submit(
-        assignment=assignment, value={"choice": "b"}, client_token="x2"
-    )
-    assert not again.created
+    with pytest.raises(engine.SubmitRefused) as refused:
+        engine.annotation_submit(assignment=assignment, value={"choice": "b"}, client_token="x2")
+    assert refused.value.code == "already_answered"
+    assert "your first answer was kept" in refused.value.message
     assert Annotation.objects.get().value == {"choice": "a"}
+    assert Item.objects.get().answer_count == 1
 
 
 def test_a_token_cannot_be_reused_for_another_item(project, worker):
     ItemFactory.create_batch(2, project=project)
     answer(worker, token="same")
-    second = engine.next_item(participant=worker)
+    second = reserve(worker)
     with pytest.raises(engine.SubmitRefused):
         engine.annotation_submit(assignment=second, value={"choice": "a"}, client_token="same")
     assert Annotation.objects.count() == 1
@@ -158,7 +197,7 @@ def test_a_token_cannot_be_reused_for_another_item(project, worker):
 
 def test_an_invalid_answer_stores_nothing(project, worker):
     ItemFactory(project=project)
-    assignment = engine.next_item(participant=worker)
+    assignment = reserve(worker)
     with pytest.raises(ValidationError):
         engine.annotation_submit(assignment=assignment, value={"choice": "zzz"}, client_token="t")
     assert Annotation.objects.count() == 0
@@ -167,7 +206,7 @@ def test_an_invalid_answer_stores_nothing(project, worker):
 
 def test_a_late_submit_is_accepted_while_the_item_needs_answers(project, worker):
     ItemFactory(project=project)
-    assignment = engine.next_item(participant=worker)
+    assignment = reserve(worker)
     later = timezone.now() + project.reservation_ttl + timedelta(minutes=1)
     outcome = engine.annotation_submit(
         assignment=assignment, value={"choice": "a"}, client_token="late", now=later
@@ -179,10 +218,10 @@ def test_a_late_submit_is_refused_when_the_item_was_reassigned_and_filled(projec
     project.overlap = 1
     project.save()
     ItemFactory(project=project)
-    stale = engine.next_item(participant=worker)
+    stale = reserve(worker)
     later = timezone.now() + project.reservation_ttl + timedelta(minutes=1)
     other = ParticipantFactory(project=project)
-    taken = engine.next_item(participant=other, now=later)
+    taken = reserve(other, later)
     engine.annotation_submit(assignment=taken, value={"choice": "a"}, client_token="o", now=later)
     with pytest.raises(engine.SubmitRefused) as refused:
         engine.annotation_submit(
@@ -194,8 +233,8 @@ def test_a_late_submit_is_refused_when_the_item_was_reassigned_and_filled(projec
 
 def test_a_skipped_item_is_not_served_again_and_not_counted(project, worker):
     first, second = ItemFactory.create_batch(2, project=project)
-    engine.assignment_skip(assignment=engine.next_item(participant=worker))
-    assert engine.next_item(participant=worker).item == second
+    engine.assignment_skip(assignment=reserve(worker))
+    assert reserve(worker).item == second
     assert Item.objects.get(pk=first.pk).answer_count == 0
 
 
@@ -216,7 +255,7 @@ def test_low_gold_accuracy_blocks_the_participant(project, worker):
 
 def test_reservations_expire_marks_only_stale_ones(project):
     ItemFactory.create_batch(2, project=project)
-    engine.next_item(participant=ParticipantFactory(project=project))
+    reserve(ParticipantFactory(project=project))
     assert engine.reservations_expire() == 0
     later = timezone.now() + project.reservation_ttl + timedelta(seconds=1)
     assert engine.reservations_expire(now=later) == 1

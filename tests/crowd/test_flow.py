@@ -176,15 +176,77 @@ def test_a_blocked_participant_sees_a_friendly_page(client, project):
     assert b"no longer take part" in response.content
 
 
-def test_nothing_left_to_do_is_said_plainly(client, project):
+def fill(project):
+    """Someone else answers every item, so the study is full."""
+    other = Client()
+    page = start(other, project, {"PROLIFIC_PID": "first"})
+    while b"client_token" in page.content:
+        action, token = form_of(page)
+        page = other.post(action, {"choice": "a", "client_token": token}, follow=True)
+
+
+def test_arriving_at_a_full_study_says_so_and_gives_no_completion_code(client, project):
     project.overlap = 1
     project.save()
     ItemFactory(project=project)
-    other = Client()
-    action, token = form_of(start(other, project, {"PROLIFIC_PID": "first"}))
-    other.post(action, {"choice": "a", "client_token": token})
-    response = start(client, project)
-    assert b"Nothing left to do" in response.content
+    fill(project)
+    response = start(client, project, {"PROLIFIC_PID": "made-up", "STUDY_ID": "s"})
+    html = response.content.decode()
+    assert "This study is full — please return it" in html
+    assert project.completion_code not in html and "prolific.com" not in html
+    done = client.get(f"/p/{project.slug}/done/", follow=True).content.decode()
+    assert "This study is full" in done and project.completion_code not in done
+    newcomer = Participant.objects.get(external_id="made-up")
+    assert newcomer.status == "active" and newcomer.finished_at is None
+
+
+def test_the_done_page_without_consent_gives_no_code(client, project):
+    project.overlap = 1
+    project.save()
+    ItemFactory(project=project)
+    fill(project)
+    enter(client, project, {"PROLIFIC_PID": "made-up"})
+    response = client.get(f"/p/{project.slug}/done/", follow=True)
+    assert response.redirect_chain[-1][0] == f"/p/{project.slug}/consent/"
+    assert project.completion_code not in response.content.decode()
+    assert Participant.objects.get(external_id="made-up").status == "active"
+
+
+def test_the_done_page_only_reads(client, project):
+    ItemFactory.create_batch(2, project=project)
+    start(client, project)
+    Assignment.objects.all().delete()
+    response = client.get(f"/p/{project.slug}/done/")
+    assert response.status_code == 302 and response.url == f"/p/{project.slug}/annotate/"
+    assert Participant.objects.get().status == "active"
+    assert not Assignment.objects.exists()  # reserved nothing either
+
+
+def test_skipping_every_item_earns_no_completion_code(client, project):
+    ItemFactory(project=project)
+    page = start(client, project)
+    skip = re.search(r'action="(/p/[^"]+/skip/\d+/)"', page.content.decode()).group(1)
+    response = client.post(skip, follow=True)
+    html = response.content.decode()
+    assert "skipped every item" in html and project.completion_code not in html
+    assert Participant.objects.get().status == "active"
+
+
+def test_a_second_answer_from_another_tab_is_refused_and_the_first_kept(client, project):
+    ItemFactory.create_batch(2, project=project)
+    first_tab = start(client, project)
+    second_tab = client.get(f"/p/{project.slug}/annotate/")  # same item, its own form token
+    action, token = form_of(first_tab)
+    action_again, token_again = form_of(second_tab)
+    assert action_again == action and token_again != token
+    client.post(action, {"choice": "a", "client_token": token}, HTTP_HX_REQUEST="true")
+    response = client.post(
+        action, {"choice": "b", "client_token": token_again}, HTTP_HX_REQUEST="true"
+    )
+    assert "your first answer was kept" in response.content.decode()
+    assert b'class="notice" role="status"' in response.content
+    assert Annotation.objects.get().value == {"choice": "a"}
+    assert b"<strong>2</strong> of 2" in response.content  # and the next item is served
 
 
 def test_a_late_submit_on_a_filled_item_explains_and_serves_the_next(client, project):

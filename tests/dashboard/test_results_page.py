@@ -69,7 +69,7 @@ def figure_url(project, key, fmt):
 
 def answer(project, name="w1", score=4):
     worker = ParticipantFactory(project=project, external_id=name)
-    assignment = engine.next_item(participant=worker)
+    assignment = engine.next_item(participant=worker).assignment
     engine.annotation_submit(
         assignment=assignment, value={"score": score}, client_token=f"{name}-{assignment.pk}"
     )
@@ -248,7 +248,7 @@ def test_a_skip_and_a_block_also_make_the_results_stale(client, owner, rated):
     client.get(results_url(rated))
     first = results_cache.results_version(rated)
     skipper = ParticipantFactory(project=rated, external_id="skipper")
-    engine.assignment_skip(assignment=engine.next_item(participant=skipper))
+    engine.assignment_skip(assignment=engine.next_item(participant=skipper).assignment)
     after_skip = results_cache.results_version(rated)
     assert after_skip != first
     skipper.block("test")

@@ -51,7 +51,7 @@ def answered(humor_project):
     assert report.ok, report.errors
     for name, answers in ANSWERS.items():
         worker = ParticipantFactory(project=humor_project, external_id=name)
-        while (assignment := engine.next_item(participant=worker)) is not None:
+        while (assignment := engine.next_item(participant=worker).assignment) is not None:
             engine.annotation_submit(
                 assignment=assignment,
                 value={"funny": answers[assignment.item.external_id]},
@@ -456,7 +456,7 @@ def test_the_results_page_fits_dawid_skene_once_until_a_new_answer(
     assert fits == [27]  # the second view showed the stored results
 
     erin = ParticipantFactory(project=answered, external_id="erin")
-    assignment = engine.next_item(participant=erin)
+    assignment = engine.next_item(participant=erin).assignment
     engine.annotation_submit(assignment=assignment, value={"funny": "yes"}, client_token="erin-1")
     with django_capture_on_commit_callbacks(execute=True):
         assert "Computing updated results" in client.get(url).content.decode()

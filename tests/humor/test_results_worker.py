@@ -27,7 +27,7 @@ def test_a_stale_results_page_is_recomputed_by_the_worker(
     first = ResultsSnapshot.objects.get(project=humor_project)
 
     worker = ParticipantFactory(project=humor_project, external_id="w")
-    assignment = engine.next_item(participant=worker)
+    assignment = engine.next_item(participant=worker).assignment
     engine.annotation_submit(assignment=assignment, value={"funny": "yes"}, client_token="w-1")
     # The page's request goes to the worker's broker (the test process's default is a folder).
     monkeypatch.setattr(results_compute, "delay", lambda pk: send(results_compute, pk))

@@ -6,20 +6,44 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.test import TestCase
 
-from apps.core.engine import next_item
+from apps.core.engine import next_item as engine_next_item
 from apps.core.models import Item
+from apps.training import services
 from apps.training.models import ModelLoopSettings, ModelVersion, Prediction
-from apps.training.services import (
-    modelloop_settings_update,
-    modelversion_activate,
-    priorities_apply,
-)
+from apps.training.services import priorities_apply
 from tests.factories import ItemFactory, ParticipantFactory
 
 from .conftest import humor_items
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _eager_tasks():
+    """Tasks sent on commit run in this process, as the worker would run them."""
+    from config.celery import app
+
+    saved = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    yield
+    app.conf.task_always_eager = saved
+
+
+def modelversion_activate(**kwargs):
+    # The request's transaction commits, then the worker applies the priorities.
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        return services.modelversion_activate(**kwargs)
+
+
+def modelloop_settings_update(**kwargs):
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        return services.modelloop_settings_update(**kwargs)
+
+
+def next_item(*, participant):
+    return engine_next_item(participant=participant).assignment
 
 
 def _version_with_predictions(project, scores: dict[int, float], number: int = 1) -> ModelVersion:
@@ -54,7 +78,7 @@ def test_entropy_mode_serves_the_most_uncertain_unlabeled_item_first(humor_proje
         next_item(participant=ParticipantFactory(project=humor_project)).item_id for _ in range(1)
     ]
     assert order == [items[4].pk]  # p = 0.48 is closest to a coin flip
-    priorities = dict(Item.objects.values_list("pk", "priority"))
+    priorities = dict(Item.objects.values_list("pk", "model_priority"))
     assert (
         priorities[items[4].pk]
         > priorities[items[1].pk]
@@ -67,9 +91,9 @@ def test_margin_mode_orders_like_entropy_for_two_classes(humor_project, scored):
     items, version = scored
     modelversion_activate(project=humor_project, version=version)
     modelloop_settings_update(project=humor_project, prefill=False, active_learning="margin")
-    ranked = list(Item.objects.order_by("-priority").values_list("pk", flat=True))
+    ranked = list(Item.objects.order_by("-model_priority").values_list("pk", flat=True))
     assert ranked == [items[i].pk for i in (4, 1, 2, 0, 5, 3)]
-    assert Item.objects.get(pk=items[4].pk).priority == pytest.approx(1 - abs(2 * 0.48 - 1))
+    assert Item.objects.get(pk=items[4].pk).model_priority == pytest.approx(1 - abs(2 * 0.48 - 1))
 
 
 def test_disagreement_mode_puts_items_where_model_and_reactions_differ_first(humor_project, scored):
@@ -79,26 +103,61 @@ def test_disagreement_mode_puts_items_where_model_and_reactions_differ_first(hum
     served = next_item(participant=ParticipantFactory(project=humor_project))
     # items[3] is non_humorous by reactions but the model says 0.97: the widest disagreement.
     assert served.item_id == items[3].pk
-    assert Item.objects.get(pk=items[2].pk).priority == pytest.approx(0.8)  # humorous, p=.2
-    assert Item.objects.get(pk=items[1].pk).priority == pytest.approx(0.55)  # non_humorous, p=.55
+    assert Item.objects.get(pk=items[2].pk).model_priority == pytest.approx(0.8)  # humorous, p=.2
+    assert Item.objects.get(pk=items[1].pk).model_priority == pytest.approx(0.55)  # non_humorous
 
 
-def test_items_with_human_answers_keep_their_priority(humor_project, scored):
+def test_items_with_human_answers_get_no_model_priority(humor_project, scored):
     items, version = scored
-    Item.objects.filter(pk=items[4].pk).update(answer_count=1, priority=0.0)
+    Item.objects.filter(pk=items[4].pk).update(answer_count=1, model_priority=0.7)  # stale
     modelversion_activate(project=humor_project, version=version)
     modelloop_settings_update(project=humor_project, prefill=False, active_learning="uncertainty")
-    assert Item.objects.get(pk=items[4].pk).priority == 0.0
+    assert Item.objects.get(pk=items[4].pk).model_priority == 0.0
     assert next_item(participant=ParticipantFactory(project=humor_project)).item_id == items[1].pk
+
+
+def test_training_a_model_keeps_the_study_sample_first(humor_project, scored):
+    items, version = scored
+    # The task type's stratified study sample (what humor's scores_compute sets): 0, 2, 5.
+    sample = [items[0], items[2], items[5]]
+    humor_project.overlap = 1  # one reservation fills an item: each newcomer gets the next one
+    humor_project.save(update_fields=["overlap"])
+    Item.objects.filter(pk__in=[i.pk for i in sample]).update(priority=1.0)
+    modelversion_activate(project=humor_project, version=version)
+    modelloop_settings_update(project=humor_project, prefill=False, active_learning="uncertainty")
+    base = dict(Item.objects.values_list("pk", "priority"))
+    assert base == {i.pk: (1.0 if i in sample else 0.0) for i in items}  # untouched
+    served = []
+    for _ in range(len(items)):
+        served.append(next_item(participant=ParticipantFactory(project=humor_project)).item_id)
+    # The sample first, most uncertain first within it (p = .9, .2, .05); then the rest
+    # (p = .48, .55, .97), so the model reorders each tier but never undoes the design.
+    assert served == [items[i].pk for i in (2, 0, 5, 4, 1, 3)]
+
+
+def test_a_web_request_only_queues_the_priorities_for_the_worker(humor_project, scored):
+    items, version = scored
+    with TestCase.captureOnCommitCallbacks(execute=False) as queued:
+        services.modelversion_activate(project=humor_project, version=version)
+        services.modelloop_settings_update(
+            project=humor_project, prefill=False, active_learning="uncertainty"
+        )
+    assert len(queued) == 2
+    assert not Item.objects.exclude(model_priority=0).exists()  # nothing written yet
+    for callback in queued:
+        callback()  # the commit sends the task; eager here, the default queue in production
+    assert Item.objects.get(pk=items[4].pk).model_priority == max(
+        Item.objects.values_list("model_priority", flat=True)
+    )
 
 
 def test_turning_active_learning_off_resets_the_priorities(humor_project, scored):
     _, version = scored
     modelversion_activate(project=humor_project, version=version)
     modelloop_settings_update(project=humor_project, prefill=False, active_learning="uncertainty")
-    assert Item.objects.filter(priority__gt=0).exists()
+    assert Item.objects.filter(model_priority__gt=0).exists()
     modelloop_settings_update(project=humor_project, prefill=False, active_learning="off")
-    assert not Item.objects.exclude(priority=0).exists()
+    assert not Item.objects.exclude(model_priority=0).exists()
 
 
 def test_activating_another_version_recomputes_the_priorities(humor_project, scored):

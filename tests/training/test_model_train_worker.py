@@ -47,6 +47,8 @@ def test_a_training_job_started_from_the_models_tab_trains_predicts_and_reorders
     client, researcher, humor_project, celery_worker
 ):
     items = humor_items(humor_project, 240)
+    sample = {i.pk for i in items[::40]}  # the task type's study sample (base priority)
+    Item.objects.filter(pk__in=sample).update(priority=1.0)
     client.force_login(researcher)
     url = reverse("training:settings", args=[humor_project.slug])
     assert client.post(url, {"active_learning": "uncertainty"}).status_code == 302
@@ -69,15 +71,25 @@ def test_a_training_job_started_from_the_models_tab_trains_predicts_and_reorders
     assert Prediction.objects.filter(model_version=version).count() == len(items)
 
     # The first version becomes active and, with active learning on, sets the priorities.
-    priorities = dict(Item.objects.filter(project=humor_project).values_list("pk", "priority"))
     uncertainty = dict(
         Prediction.objects.filter(model_version=version).values_list("item_id", "uncertainty")
     )
-    assert priorities == pytest.approx(uncertainty)
-    assert len(set(priorities.values())) > 1  # changed from the all-zero start
 
-    served = next_item(participant=ParticipantFactory(project=humor_project))
-    assert served.item_id == max(uncertainty, key=lambda pk: (uncertainty[pk], -pk))
+    def model_priorities():
+        rows = Item.objects.filter(project=humor_project).values_list("pk", "model_priority")
+        return dict(rows) == pytest.approx(uncertainty)
+
+    wait_for(model_priorities, timeout=30, worker=celery_worker, what="the model's priorities")
+    priorities = dict(
+        Item.objects.filter(project=humor_project).values_list("pk", "model_priority")
+    )
+    assert len(set(priorities.values())) > 1  # changed from the all-zero start
+    base = dict(Item.objects.filter(project=humor_project).values_list("pk", "priority"))
+    assert base == {i.pk: (1.0 if i.pk in sample else 0.0) for i in items}  # the sample stays
+
+    # Training a model keeps the study sample first: its most uncertain post is served.
+    served = next_item(participant=ParticipantFactory(project=humor_project)).assignment
+    assert served.item_id == max(sample, key=lambda pk: (uncertainty[pk], -pk))
 
     page = client.get(reverse("training:model_list", args=[humor_project.slug])).content.decode()
     assert 'data-version="1"' in page and "Active" in page and "f1" in page
@@ -101,7 +113,7 @@ def test_a_training_job_started_from_the_models_tab_trains_predicts_and_reorders
     assert predict_job.result == {"predicted": 20}
     late = Prediction.objects.filter(model_version=version, item__in=new)
     assert late.count() == 20
-    assert {i.pk: i.priority for i in Item.objects.filter(pk__in=[n.pk for n in new])} == (
+    assert {i.pk: i.model_priority for i in Item.objects.filter(pk__in=[n.pk for n in new])} == (
         pytest.approx(dict(late.values_list("item_id", "uncertainty")))
     )
 
