@@ -7,6 +7,7 @@ from typing import Literal
 import pydantic
 from django.core.exceptions import ValidationError
 
+from apps.core.media import media_urls
 from apps.core.registry import BaseTaskType
 
 
@@ -26,6 +27,7 @@ class ChoiceTaskType(BaseTaskType):
         return {
             "question": item.payload.get("text", "Pick one"),
             "choices": [("a", "A"), ("b", "B")],
+            "media": media_urls(item=item, participant=participant),
         }
 
     def value_from_form(self, item, data):

@@ -11,6 +11,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from .media import item_media_path, item_media_storage
+
 
 def _completion_code() -> str:
     return secrets.token_hex(4).upper()
@@ -112,7 +114,6 @@ class Item(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="items")
     external_id = models.CharField(max_length=200)
     payload = models.JSONField(default=dict)
-    media = models.FileField(upload_to="items/%Y/%m/", blank=True)
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.REGULAR)
     gold_value = models.JSONField(null=True, blank=True)
     priority = models.FloatField(default=0.0, help_text="Higher is served first.")
@@ -140,6 +141,39 @@ class Item(models.Model):
     @property
     def is_control(self) -> bool:
         return self.kind != self.Kind.REGULAR
+
+
+class ItemMedia(models.Model):
+    """One named media file of an item (``main``; or ``reference`` and ``test``; an image and
+    its heatmaps), stored under an opaque name and served only through access-checked views."""
+
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="media_files")
+    key = models.CharField(max_length=40)
+    file = models.FileField(max_length=200, upload_to=item_media_path, storage=item_media_storage)
+    # Decided from the file's content at upload (apps.core.media.media_type), never its name.
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveBigIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["item", "key"], name="item_media_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.item_id}:{self.key}"
+
+    @property
+    def is_audio(self) -> bool:
+        return self.content_type.startswith("audio/")
+
+    @property
+    def is_image(self) -> bool:
+        return self.content_type.startswith("image/")
+
+    @property
+    def is_video(self) -> bool:
+        return self.content_type.startswith("video/")
 
 
 class Participant(models.Model):

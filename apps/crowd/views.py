@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from apps.core import engine, registry, selectors
+from apps.core.mediaserve import media_response
 from apps.core.models import Assignment, Participant, Project
 from apps.core.services import completion_redirect_url, participant_enter
 from apps.core.text import render_markdown
@@ -351,3 +352,18 @@ def done(request: HttpRequest, slug: str) -> HttpResponse:
             "progress": selectors.participant_progress(participant=participant),
         },
     )
+
+
+@require_http_methods(["GET", "HEAD"])
+def assignment_media(request: HttpRequest, slug: str, assignment_id: int, key: str) -> HttpResponse:
+    """Media ``key`` of an item this browser's participant holds; 404 for anything else,
+    the same answer as for a file that does not exist."""
+    public_id = _public_id(request, slug)
+    media = None
+    if public_id is not None:
+        media = selectors.item_media_for_participant(
+            slug=slug, public_id=public_id, assignment_id=assignment_id, key=key
+        )
+    if media is None:
+        raise Http404("No such file.")
+    return media_response(request, media)

@@ -12,8 +12,10 @@ from django.views.decorators.http import require_http_methods, require_POST
 from rest_framework.authtoken.models import Token
 
 from apps.core import exporting, registry
+from apps.core import selectors as core_selectors
 from apps.core.access import project_for_user, projects_for_user
 from apps.core.jobs import job_cancel as core_job_cancel
+from apps.core.mediaserve import media_response
 from apps.core.models import Job, Participant, Project
 from apps.core.quality import answers_frame
 from apps.core.services import PROLIFIC_REDIRECT, project_create
@@ -154,6 +156,17 @@ def project_data(request: HttpRequest, slug: str) -> HttpResponse:
     context["items"] = selectors.items_preview(project=project)
     context["counts"] = selectors.project_counts(project=project)
     return _tab(request, project, "data", "dashboard/data.html", context, status=status)
+
+
+@login_required
+@require_http_methods(["GET", "HEAD"])
+def item_media(request: HttpRequest, slug: str, item_id: int, key: str) -> HttpResponse:
+    """An item's media file for the project's members (the Data preview's players)."""
+    project = project_for_user(request, slug)
+    media = core_selectors.item_media_for_project(project=project, item_id=item_id, key=key)
+    if media is None:
+        raise Http404("No such file.")
+    return media_response(request, media)
 
 
 @login_required

@@ -191,7 +191,10 @@ def test_a_zip_with_media_is_imported_through_the_api(project, researcher, setti
     )
     assert response.status_code == 201, response.json()
     item = client_for(researcher).get(f"/api/projects/{project.slug}/items/").json()["results"][0]
-    assert item["id"] == "a" and item["media"].startswith("/media/items/")
+    assert item["id"] == "a" and item["media"]["main"]["content_type"] == "image/png"
+    media = client_for(researcher).get(item["media"]["main"]["url"])
+    assert media.status_code == 200 and b"".join(media.streaming_content) == PNG
+    assert media["Content-Type"] == "image/png"
 
 
 def test_annotations_page_by_cursor_and_filter(project, viewer):
