@@ -201,13 +201,19 @@ CHORUS_MEDIA_SERVE = os.environ.get(
 CHORUS_MEDIA_ACCEL_PREFIX = os.environ.get("CHORUS_MEDIA_ACCEL_PREFIX", "/_protected_media/")
 # How long a signed media URL stays valid, in seconds (for "signed-url").
 CHORUS_MEDIA_URL_SECONDS = env_int("CHORUS_MEDIA_URL_SECONDS", 300)
+
+
+def _no_bucket() -> str:
+    raise ImproperlyConfigured("CHORUS_MEDIA_STORAGE=s3 needs CHORUS_S3_BUCKET.")
+
+
 if CHORUS_MEDIA_STORAGE == "local":
     STORAGES["media"] = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
 elif CHORUS_MEDIA_STORAGE == "s3":
     STORAGES["media"] = {
         "BACKEND": "storages.backends.s3.S3Storage",
         "OPTIONS": {
-            "bucket_name": env_str("CHORUS_S3_BUCKET"),
+            "bucket_name": os.environ.get("CHORUS_S3_BUCKET") or _no_bucket(),
             "endpoint_url": os.environ.get("CHORUS_S3_ENDPOINT_URL") or None,  # MinIO, R2, …
             "region_name": os.environ.get("CHORUS_S3_REGION") or None,
             "default_acl": None,  # the bucket stays private; every read is a signed URL
