@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Literal
 
 import pydantic
 from django.core.exceptions import ValidationError
 
 from apps.core.media import media_urls
+from apps.core.qualification import Qualification
 from apps.core.registry import BaseTaskType
 
 
@@ -44,3 +46,27 @@ class ChoiceTaskType(BaseTaskType):
 
 
 CHOICE = ChoiceTaskType()
+
+
+def _arithmetic_check(participant, data) -> tuple[bool, dict]:
+    answer = data.get("sum")
+    return answer == "4", {"sum": answer}
+
+
+class QualifiedChoiceTaskType(ChoiceTaskType):
+    """The same task behind a qualification (2 + 2 = ?) whose pass holds for 30 minutes."""
+
+    key = "test-choice-qualified"
+    title = "Test choice with a qualification"
+    qualification = Qualification(
+        template="core/_qualification_choice.html",
+        check=_arithmetic_check,
+        valid_for=timedelta(minutes=30),
+        title="A quick check",
+        context=lambda participant: {
+            "questions": [("sum", "What is 2 + 2?", [("3", "3"), ("4", "4"), ("5", "5")])]
+        },
+    )
+
+
+QUALIFIED_CHOICE = QualifiedChoiceTaskType()

@@ -87,6 +87,7 @@ class ProjectOutputSerializer(serializers.Serializer):
     gold_block_below = serializers.FloatField(allow_null=True)
     gold_block_after = serializers.IntegerField()
     completion_code = serializers.CharField()
+    screen_out_code = serializers.CharField()
     created_at = serializers.DateTimeField()
     role = serializers.CharField(help_text="Your role in this project.")
 
@@ -108,6 +109,7 @@ class _ProjectFieldsSerializer(serializers.Serializer):
     )
     gold_block_after = serializers.IntegerField(min_value=1, max_value=10000, required=False)
     completion_code = serializers.CharField(max_length=40, required=False)
+    screen_out_code = serializers.CharField(max_length=40, required=False, allow_blank=True)
 
     def validate_config(self, value):
         if not isinstance(value, dict):

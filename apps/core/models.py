@@ -44,6 +44,9 @@ class Project(models.Model):
         settings.AUTH_USER_MODEL, through="Membership", related_name="projects"
     )
     completion_code = models.CharField(max_length=40, default=_completion_code)
+    # Shown (and sent back to Prolific) instead of the completion code when a participant fails
+    # the task type's qualification; empty = no code, the participant returns the study.
+    screen_out_code = models.CharField(max_length=40, blank=True)
     items_per_participant = models.PositiveIntegerField(
         null=True, blank=True, help_text="Most items one participant may do; empty = no cap."
     )
@@ -186,6 +189,7 @@ class Participant(models.Model):
         ACTIVE = "active", "Active"  # may work
         BLOCKED = "blocked", "Blocked"  # turned away; answers kept but excluded from results
         FINISHED = "finished", "Finished"  # reached the done page
+        SCREENED = "screened", "Screened out"  # failed the qualification; served nothing more
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="participants")
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
@@ -195,6 +199,10 @@ class Participant(models.Model):
     session_id = models.CharField(max_length=200, blank=True)
     consented_at = models.DateTimeField(null=True, blank=True)
     instructions_seen_at = models.DateTimeField(null=True, blank=True)
+    # The latest qualification check (apps.core.qualification): its result, when, and the
+    # details the task type's check returned.
+    qualification_passed = models.BooleanField(null=True, blank=True)
+    qualified_at = models.DateTimeField(null=True, blank=True)
     qualification = models.JSONField(null=True, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     blocked_reason = models.CharField(max_length=200, blank=True)
@@ -218,6 +226,17 @@ class Participant(models.Model):
     def mark_instructions_seen(self) -> None:
         self.instructions_seen_at = timezone.now()
         self.save(update_fields=["instructions_seen_at"])
+
+    def record_qualification(self, *, passed: bool, details: dict) -> None:
+        """Store a qualification result; a failure screens the participant out."""
+        self.qualification_passed = passed
+        self.qualified_at = timezone.now()
+        self.qualification = details
+        fields = ["qualification_passed", "qualified_at", "qualification"]
+        if not passed and self.status == self.Status.ACTIVE:
+            self.status = self.Status.SCREENED
+            fields.append("status")
+        self.save(update_fields=fields)
 
     def block(self, reason: str = "") -> None:
         self.status = self.Status.BLOCKED

@@ -84,3 +84,21 @@ def item_media_for_project(*, project: Project, item_id: int, key: str) -> ItemM
         .only("file", "content_type", "size")
         .first()
     )
+
+
+@dataclass(frozen=True)
+class QualificationCounts:
+    passed: int  # participants whose latest check passed (still working, or finished)
+    failed: int  # participants screened out by it
+
+    @property
+    def taken(self) -> int:
+        return self.passed + self.failed
+
+
+def qualification_counts(*, project: Project) -> QualificationCounts:
+    counts = Participant.objects.filter(project=project).aggregate(
+        passed=Count("id", filter=Q(qualification_passed=True)),
+        failed=Count("id", filter=Q(qualification_passed=False)),
+    )
+    return QualificationCounts(passed=counts["passed"], failed=counts["failed"])

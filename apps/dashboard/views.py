@@ -17,6 +17,7 @@ from apps.core.access import project_for_user, projects_for_user
 from apps.core.jobs import job_cancel as core_job_cancel
 from apps.core.mediaserve import media_response
 from apps.core.models import Job, Participant, Project
+from apps.core.qualification import qualification_of
 from apps.core.quality import answers_frame
 from apps.core.services import PROLIFIC_REDIRECT, project_create
 from apps.core.uploads import upload_preview
@@ -260,6 +261,8 @@ def project_quality(request: HttpRequest, slug: str) -> HttpResponse:
         "dashboard/quality.html",
         {
             "quality": quality,
+            "qualification": qualification_of(registry.get(project.task_type)),
+            "qualification_counts": core_selectors.qualification_counts(project=project),
             "aggregates": aggregates,
             "methods": AGGREGATION_METHODS,
             "method": method,
