@@ -250,6 +250,7 @@ def project_quality(request: HttpRequest, slug: str) -> HttpResponse:
     project = project_for_user(request, slug)
     method = _method(request)
     quality = selectors.project_quality(project=project, method=method)
+    qualification = qualification_of(registry.get(project.task_type))
     ids = dict(
         project.items.filter(pk__in=list(quality.aggregates)[:200]).values_list("id", "external_id")
     )
@@ -261,7 +262,10 @@ def project_quality(request: HttpRequest, slug: str) -> HttpResponse:
         "dashboard/quality.html",
         {
             "quality": quality,
-            "qualification": qualification_of(registry.get(project.task_type)),
+            "qualification": qualification,
+            "qualification_minutes": round(qualification.valid_for.total_seconds() / 60)
+            if qualification and qualification.valid_for
+            else None,
             "qualification_counts": core_selectors.qualification_counts(project=project),
             "aggregates": aggregates,
             "methods": AGGREGATION_METHODS,

@@ -8,6 +8,8 @@ from datetime import timedelta
 import pytest
 from django.test import Client
 from django.utils import timezone
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
 
 from apps.core.models import Annotation, Assignment, Participant
 from tests.factories import ItemFactory
@@ -147,6 +149,7 @@ def test_the_quality_tab_counts_passes_and_failures(client, qualified_project, v
     assert '<div class="value" id="qualification-passed">2</div>' in html
     assert '<div class="value" id="qualification-failed">1</div>' in html
     assert "SCREEN42" in html and "Screened out" in html
+    assert "a pass holds for 30 minutes" in html
 
 
 def test_a_task_type_without_a_qualification_goes_straight_to_the_items(client, project):
@@ -158,3 +161,32 @@ def test_a_task_type_without_a_qualification_goes_straight_to_the_items(client, 
     assert client.get(f"/p/{project.slug}/qualification/")["Location"] == (
         f"/p/{project.slug}/annotate/"
     )
+
+
+def test_the_screen_out_code_is_set_in_the_settings_form_and_the_api(client, project, researcher):
+    client.force_login(researcher)
+    response = client.post(
+        f"/projects/{project.slug}/",
+        {
+            "title": project.title,
+            "overlap": "3",
+            "reservation_minutes": "10",
+            "gold_rate": "0",
+            "gold_block_after": "5",
+            "completion_code": project.completion_code,
+            "screen_out_code": " NOPE7 ",
+            "config_json": "{}",
+        },
+    )
+    assert response.status_code == 302
+    project.refresh_from_db()
+    assert project.screen_out_code == "NOPE7"
+    assert 'name="screen_out_code"' in client.get(f"/projects/{project.slug}/").content.decode()
+
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=researcher)}")
+    patched = api.patch(
+        f"/api/projects/{project.slug}/update/", {"screen_out_code": "API9"}, format="json"
+    )
+    assert patched.status_code == 200, patched.json()
+    assert patched.json()["screen_out_code"] == "API9"
