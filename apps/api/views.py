@@ -430,6 +430,12 @@ class ParticipantOutputSerializer(serializers.Serializer):
     external_id = serializers.CharField(source="participant.external_id")
     status = serializers.CharField(source="participant.status")
     blocked_reason = serializers.CharField(source="participant.blocked_reason")
+    qualification_passed = serializers.BooleanField(
+        source="participant.qualification_passed",
+        allow_null=True,
+        help_text="The latest qualification check: passed, failed, or null (not taken).",
+    )
+    qualified_at = serializers.DateTimeField(source="participant.qualified_at", allow_null=True)
     answers = serializers.IntegerField()
     median_seconds = serializers.FloatField(allow_null=True)
     gold_correct = serializers.IntegerField()

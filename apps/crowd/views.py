@@ -332,7 +332,12 @@ def qualification(request: HttpRequest, slug: str) -> HttpResponse:
     if check is None or not qualification_due(participant, check):
         return redirect(_next_step(participant), slug=project.slug)
     if request.method == "POST":
-        data = {k: request.POST.get(k) for k in request.POST if k != "csrfmiddlewaretoken"}
+        # One value per field, a list where a field was sent several times (checkboxes).
+        data = {
+            k: values[0] if len(values) == 1 else values
+            for k, values in request.POST.lists()
+            if k != "csrfmiddlewaretoken"
+        }
         if participant_qualify(participant=participant, qualification=check, data=data):
             return redirect("crowd:annotate", slug=project.slug)
         return redirect("crowd:screened_out", slug=project.slug)

@@ -190,3 +190,18 @@ def test_the_screen_out_code_is_set_in_the_settings_form_and_the_api(client, pro
     )
     assert patched.status_code == 200, patched.json()
     assert patched.json()["screen_out_code"] == "API9"
+
+
+def test_the_api_lists_each_participants_qualification_result(qualified_project, viewer):
+    for n, answer in enumerate(["4", "5"]):
+        worker = Client()
+        worker.get(f"/p/{qualified_project.slug}/", {**PROLIFIC, "PROLIFIC_PID": f"w{n}"})
+        worker.post(f"/p/{qualified_project.slug}/consent/", {"agree": "yes"})
+        worker.post(f"/p/{qualified_project.slug}/instructions/")
+        worker.post(f"/p/{qualified_project.slug}/qualification/", {"sum": answer})
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=viewer)}")
+    rows = api.get(f"/api/projects/{qualified_project.slug}/participants/").json()
+    by_id = {row["external_id"]: row for row in rows}
+    assert by_id["w0"]["qualification_passed"] is True and by_id["w0"]["status"] == "active"
+    assert by_id["w1"]["qualification_passed"] is False and by_id["w1"]["status"] == "screened"
