@@ -185,6 +185,58 @@ STORAGES = {
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
+
+# --- item media -------------------------------------------------------------
+# Where item media (audio, images, arrays) live: "local" (a folder under MEDIA_ROOT, shared by
+# every web process and worker) or "s3" (S3-compatible object storage through django-storages).
+CHORUS_MEDIA_STORAGE = os.environ.get("CHORUS_MEDIA_STORAGE", "local")
+# Who sends the bytes to participants once the media view has checked access: "python" (the
+# view streams them, with range requests; the embedded default), "x-accel" (nginx, from an
+# internal location, see platform/README.md) or "signed-url" (a redirect to a short-lived
+# signed URL of the object storage).
+CHORUS_MEDIA_SERVE = os.environ.get(
+    "CHORUS_MEDIA_SERVE", "signed-url" if CHORUS_MEDIA_STORAGE == "s3" else "python"
+)
+# nginx's internal location that maps to MEDIA_ROOT (for "x-accel").
+CHORUS_MEDIA_ACCEL_PREFIX = os.environ.get("CHORUS_MEDIA_ACCEL_PREFIX", "/_protected_media/")
+# How long a signed media URL stays valid, in seconds (for "signed-url").
+CHORUS_MEDIA_URL_SECONDS = env_int("CHORUS_MEDIA_URL_SECONDS", 300)
+
+
+def _no_bucket() -> str:
+    raise ImproperlyConfigured("CHORUS_MEDIA_STORAGE=s3 needs CHORUS_S3_BUCKET.")
+
+
+if CHORUS_MEDIA_STORAGE == "local":
+    STORAGES["media"] = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+elif CHORUS_MEDIA_STORAGE == "s3":
+    STORAGES["media"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": os.environ.get("CHORUS_S3_BUCKET") or _no_bucket(),
+            "endpoint_url": os.environ.get("CHORUS_S3_ENDPOINT_URL") or None,  # MinIO, R2, …
+            "region_name": os.environ.get("CHORUS_S3_REGION") or None,
+            "default_acl": None,  # the bucket stays private; every read is a signed URL
+            "querystring_auth": True,
+            "querystring_expire": CHORUS_MEDIA_URL_SECONDS,
+            "signature_version": "s3v4",
+            "file_overwrite": False,
+        },
+    }
+else:
+    raise ImproperlyConfigured(
+        f"CHORUS_MEDIA_STORAGE={CHORUS_MEDIA_STORAGE!r}: use 'local' or 's3'."
+    )
+if CHORUS_MEDIA_SERVE not in ("python", "x-accel", "signed-url"):
+    raise ImproperlyConfigured(
+        f"CHORUS_MEDIA_SERVE={CHORUS_MEDIA_SERVE!r}: use 'python', 'x-accel' or 'signed-url'."
+    )
+if (CHORUS_MEDIA_SERVE == "signed-url") != (CHORUS_MEDIA_STORAGE == "s3"):
+    raise ImproperlyConfigured(
+        "CHORUS_MEDIA_SERVE=signed-url goes with CHORUS_MEDIA_STORAGE=s3 (and s3 with "
+        "signed-url): nginx and Python can only send local files."
+    )
+
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("CHORUS_MAX_FORM_BYTES", 10 * 1024 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 CHORUS_MAX_UPLOAD_BYTES = env_int("CHORUS_MAX_UPLOAD_BYTES", 512 * 1024 * 1024)

@@ -7,6 +7,7 @@ contract suite runs over it unchanged.
 from __future__ import annotations
 
 import random
+from datetime import timedelta
 from typing import Literal
 
 import pydantic
@@ -15,7 +16,9 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import path
 
 from apps.core.access import project_for_user
+from apps.core.media import media_urls
 from apps.core.models import Item
+from apps.core.qualification import Qualification
 from apps.core.registry import Metric, PydanticTaskType, RecordSet, Results, Table
 
 
@@ -45,6 +48,7 @@ class ChoiceTaskType(PydanticTaskType):
         return {
             "question": item.payload.get("text", "Pick one"),
             "choices": [("a", "A"), ("b", "B")],
+            "media": media_urls(item=item, participant=participant),
         }
 
     def seed_demo(self, project) -> None:
@@ -82,3 +86,27 @@ class ChoiceTaskType(PydanticTaskType):
 
 
 CHOICE = ChoiceTaskType()
+
+
+def _arithmetic_check(participant, data) -> tuple[bool, dict]:
+    answer = data.get("sum")
+    return answer == "4", {"sum": answer}
+
+
+class QualifiedChoiceTaskType(ChoiceTaskType):
+    """The same task behind a qualification (2 + 2 = ?) whose pass holds for 30 minutes."""
+
+    key = "test-choice-qualified"
+    title = "Test choice with a qualification"
+    qualification = Qualification(
+        template="core/_qualification_choice.html",
+        check=_arithmetic_check,
+        valid_for=timedelta(minutes=30),
+        title="A quick check",
+        context=lambda participant: {
+            "questions": [("sum", "What is 2 + 2?", [("3", "3"), ("4", "4"), ("5", "5")])]
+        },
+    )
+
+
+QUALIFIED_CHOICE = QualifiedChoiceTaskType()

@@ -9,10 +9,11 @@ from django.db import connections
 from apps.core import registry
 from apps.core.models import Membership
 
-from .choice_tasktype import CHOICE
+from .choice_tasktype import CHOICE, QUALIFIED_CHOICE
 from .factories import ParticipantFactory, ProjectFactory, UserFactory
 
 registry.register(CHOICE)
+registry.register(QUALIFIED_CHOICE)
 
 # Live-server threads must not keep connections open, or the test database cannot be
 # dropped at the end of the run ("being accessed by other users").

@@ -51,3 +51,35 @@ class ParticipantFactory(factory.django.DjangoModelFactory):
     project = factory.SubFactory(ProjectFactory)
     source = Participant.Source.PROLIFIC
     external_id = factory.Sequence(lambda n: f"worker{n}")
+
+
+def wav_bytes(seconds: float = 1.0, rate: int = 8000, hz: float = 440.0) -> bytes:
+    """A real mono 16-bit PCM WAV file holding a sine tone."""
+    import io
+    import math
+    import struct
+    import wave
+
+    frames = int(seconds * rate)
+    samples = (int(12000 * math.sin(2 * math.pi * hz * n / rate)) for n in range(frames))
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(struct.pack(f"<{frames}h", *samples))
+    return buffer.getvalue()
+
+
+def attach_media(item: Item, key: str, data: bytes, name: str = "clip.wav"):
+    """Store ``data`` as ``item``'s media ``key`` the way the zip import does."""
+    from django.core.files.base import ContentFile
+
+    from apps.core.media import SNIFF_BYTES, media_type
+    from apps.core.models import ItemMedia
+
+    media = ItemMedia(
+        item=item, key=key, content_type=media_type(name, data[:SNIFF_BYTES]), size=len(data)
+    )
+    media.file.save(name, ContentFile(data), save=True)
+    return media

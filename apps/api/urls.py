@@ -17,6 +17,11 @@ urlpatterns = [
     path("projects/<slug:slug>/items/", views.ItemListApi.as_view(), name="item_list"),
     path("projects/<slug:slug>/items/import/", views.ItemImportApi.as_view(), name="item_import"),
     path(
+        "projects/<slug:slug>/items/<path:external_id>/media/<str:key>/",
+        views.ItemMediaApi.as_view(),
+        name="item_media",
+    ),
+    path(
         "projects/<slug:slug>/annotations/",
         views.AnnotationListApi.as_view(),
         name="annotation_list",

@@ -15,8 +15,14 @@ from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.http import StreamingHttpResponse
+from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+)
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.pagination import CursorPagination
@@ -26,7 +32,8 @@ from rest_framework.views import APIView
 
 from apps.core import exporting, registry
 from apps.core.access import project_for_user, projects_for_user
-from apps.core.models import Annotation, Item, Participant, Project
+from apps.core.mediaserve import media_response
+from apps.core.models import Annotation, Item, ItemMedia, Participant, Project
 from apps.core.registry import json_ready
 from apps.core.services import project_create
 from apps.core.uploads import items_import_upload, upload_problem
@@ -80,6 +87,7 @@ class ProjectOutputSerializer(serializers.Serializer):
     gold_block_below = serializers.FloatField(allow_null=True)
     gold_block_after = serializers.IntegerField()
     completion_code = serializers.CharField()
+    screen_out_code = serializers.CharField()
     created_at = serializers.DateTimeField()
     role = serializers.CharField(help_text="Your role in this project.")
 
@@ -101,6 +109,7 @@ class _ProjectFieldsSerializer(serializers.Serializer):
     )
     gold_block_after = serializers.IntegerField(min_value=1, max_value=10000, required=False)
     completion_code = serializers.CharField(max_length=40, required=False)
+    screen_out_code = serializers.CharField(max_length=40, required=False, allow_blank=True)
 
     def validate_config(self, value):
         if not isinstance(value, dict):
@@ -234,8 +243,19 @@ class ItemListApi(APIView):
         media = serializers.SerializerMethodField()
         answer_count = serializers.IntegerField()
 
-        def get_media(self, item) -> str | None:
-            return item.media.url if item.media else None
+        @extend_schema_field({"type": "object", "additionalProperties": {"type": "object"}})
+        def get_media(self, item) -> dict:
+            """{key: {content_type, size, url}}; the URL answers with the file (same auth)."""
+            return {
+                m.key: {
+                    "content_type": m.content_type,
+                    "size": m.size,
+                    "url": reverse(
+                        "api:item_media", args=[item.project.slug, item.external_id, m.key]
+                    ),
+                }
+                for m in item.media_files.all()
+            }
 
     @extend_schema(
         operation_id="items_list",
@@ -245,8 +265,28 @@ class ItemListApi(APIView):
     def get(self, request, slug: str):
         project = _project(request, slug)
         paginator = IdCursorPagination()
-        page = paginator.paginate_queryset(Item.objects.filter(project=project), request, self)
+        items = Item.objects.filter(project=project).prefetch_related("media_files")
+        page = paginator.paginate_queryset(items, request, self)
+        for item in page:
+            item.project = project
         return paginator.get_paginated_response(self.OutputSerializer(page, many=True).data)
+
+
+class ItemMediaApi(APIView):
+    """One media file of an item, with range requests (or the storage's signed URL)."""
+
+    @extend_schema(
+        operation_id="items_media",
+        responses={(200, "*/*"): OpenApiTypes.BINARY, 404: OpenApiResponse(description="none")},
+    )
+    def get(self, request, slug: str, external_id: str, key: str):
+        project = _project(request, slug)
+        media = ItemMedia.objects.filter(
+            item__project=project, item__external_id=external_id, key=key
+        ).first()
+        if media is None:
+            raise NotFound("No such media file.")
+        return media_response(request, media)
 
 
 class ItemImportApi(APIView):
@@ -379,6 +419,12 @@ class ParticipantOutputSerializer(serializers.Serializer):
     external_id = serializers.CharField(source="participant.external_id")
     status = serializers.CharField(source="participant.status")
     blocked_reason = serializers.CharField(source="participant.blocked_reason")
+    qualification_passed = serializers.BooleanField(
+        source="participant.qualification_passed",
+        allow_null=True,
+        help_text="The latest qualification check: passed, failed, or null (not taken).",
+    )
+    qualified_at = serializers.DateTimeField(source="participant.qualified_at", allow_null=True)
     answers = serializers.IntegerField()
     median_seconds = serializers.FloatField(allow_null=True)
     gold_correct = serializers.IntegerField()

@@ -1,6 +1,15 @@
 from django.contrib import admin
 
-from .models import Annotation, Assignment, Item, Job, Membership, Participant, Project
+from .models import (
+    Annotation,
+    Assignment,
+    Item,
+    ItemMedia,
+    Job,
+    Membership,
+    Participant,
+    Project,
+)
 
 
 class MembershipInline(admin.TabularInline):
@@ -16,12 +25,26 @@ class ProjectAdmin(admin.ModelAdmin):
     inlines = [MembershipInline]
 
 
+class ItemMediaInline(admin.TabularInline):
+    """Read-only: media arrive through the zip import, and are reached through the Data tab
+    (the storage has no public URL)."""
+
+    model = ItemMedia
+    extra = 0
+    fields = readonly_fields = ("key", "content_type", "size", "created_at")
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(Item)
 class ItemAdmin(admin.ModelAdmin):
     list_display = ("external_id", "project", "kind", "priority", "answer_count", "stage")
     list_filter = ("kind", "project")
     search_fields = ("external_id",)
     raw_id_fields = ("parent",)
+    inlines = [ItemMediaInline]
 
 
 @admin.register(Participant)

@@ -280,8 +280,9 @@ def _draw_line(figure: LineFigure) -> MplFigure:
 
 
 def _draw_image_grid(figure: ImageGridFigure) -> MplFigure:
-    from django.core.files.storage import default_storage
     from PIL import Image, UnidentifiedImageError
+
+    from .media import item_media_storage
 
     columns = min(figure.columns, max(len(figure.images), 1))
     rows = max(math.ceil(len(figure.images) / columns), 1)
@@ -293,7 +294,10 @@ def _draw_image_grid(figure: ImageGridFigure) -> MplFigure:
             continue
         image = figure.images[index]
         try:
-            with default_storage.open(image.name, "rb") as handle, Image.open(handle) as opened:
+            with (
+                item_media_storage().open(image.name, "rb") as handle,
+                Image.open(handle) as opened,
+            ):
                 pixels = opened.convert("RGB")
                 pixels.thumbnail((512, 512))
             ax.imshow(pixels)

@@ -11,6 +11,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from .media import item_media_path, item_media_storage
+
 
 def _completion_code() -> str:
     return secrets.token_hex(4).upper()
@@ -46,6 +48,9 @@ class Project(models.Model):
         settings.AUTH_USER_MODEL, through="Membership", related_name="projects"
     )
     completion_code = models.CharField(max_length=40, default=_completion_code)
+    # Shown (and sent back to Prolific) instead of the completion code when a participant fails
+    # the task type's qualification; empty = no code, the participant returns the study.
+    screen_out_code = models.CharField(max_length=40, blank=True)
     items_per_participant = models.PositiveIntegerField(
         null=True, blank=True, help_text="Most items one participant may do; empty = no cap."
     )
@@ -116,7 +121,6 @@ class Item(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="items")
     external_id = models.CharField(max_length=200)
     payload = models.JSONField(default=dict)
-    media = models.FileField(upload_to="items/%Y/%m/", blank=True)
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.REGULAR)
     gold_value = models.JSONField(null=True, blank=True)
     # Two owners, two columns: the task type's (or the import's) base priority, e.g. humor's
@@ -154,6 +158,39 @@ class Item(models.Model):
         return self.kind != self.Kind.REGULAR
 
 
+class ItemMedia(models.Model):
+    """One named media file of an item (``main``; or ``reference`` and ``test``; an image and
+    its heatmaps), stored under an opaque name and served only through access-checked views."""
+
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="media_files")
+    key = models.CharField(max_length=40)
+    file = models.FileField(max_length=200, upload_to=item_media_path, storage=item_media_storage)
+    # Decided from the file's content at upload (apps.core.media.media_type), never its name.
+    content_type = models.CharField(max_length=100)
+    size = models.PositiveBigIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["item", "key"], name="item_media_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.item_id}:{self.key}"
+
+    @property
+    def is_audio(self) -> bool:
+        return self.content_type.startswith("audio/")
+
+    @property
+    def is_image(self) -> bool:
+        return self.content_type.startswith("image/")
+
+    @property
+    def is_video(self) -> bool:
+        return self.content_type.startswith("video/")
+
+
 class Participant(models.Model):
     class Source(models.TextChoices):
         PROLIFIC = "prolific", "Prolific"
@@ -164,6 +201,7 @@ class Participant(models.Model):
         ACTIVE = "active", "Active"  # may work
         BLOCKED = "blocked", "Blocked"  # turned away; answers kept but excluded from results
         FINISHED = "finished", "Finished"  # reached the done page
+        SCREENED = "screened", "Screened out"  # failed the qualification; served nothing more
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="participants")
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
@@ -173,6 +211,10 @@ class Participant(models.Model):
     session_id = models.CharField(max_length=200, blank=True)
     consented_at = models.DateTimeField(null=True, blank=True)
     instructions_seen_at = models.DateTimeField(null=True, blank=True)
+    # The latest qualification check (apps.core.qualification): its result, when, and the
+    # details the task type's check returned.
+    qualification_passed = models.BooleanField(null=True, blank=True)
+    qualified_at = models.DateTimeField(null=True, blank=True)
     qualification = models.JSONField(null=True, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     blocked_reason = models.CharField(max_length=200, blank=True)
@@ -196,6 +238,17 @@ class Participant(models.Model):
     def mark_instructions_seen(self) -> None:
         self.instructions_seen_at = timezone.now()
         self.save(update_fields=["instructions_seen_at"])
+
+    def record_qualification(self, *, passed: bool, details: dict) -> None:
+        """Store a qualification result; a failure screens the participant out."""
+        self.qualification_passed = passed
+        self.qualified_at = timezone.now()
+        self.qualification = details
+        fields = ["qualification_passed", "qualified_at", "qualification"]
+        if not passed and self.status == self.Status.ACTIVE:
+            self.status = self.Status.SCREENED
+            fields.append("status")
+        self.save(update_fields=fields)
 
     def block(self, reason: str = "") -> None:
         self.status = self.Status.BLOCKED

@@ -15,6 +15,7 @@ import pydantic
 from django.core.exceptions import ValidationError
 
 # Results types live in .results; re-exported here for task types that import them from registry.
+from .qualification import Qualification
 from .results import Figure, Metric, Results, Table  # noqa: F401
 
 if TYPE_CHECKING:
@@ -149,6 +150,7 @@ class TaskType(Protocol):
     # the annotator
     allow_skip: ClassVar[bool]
     skip_label: ClassVar[str]
+    qualification: ClassVar[Qualification | None]  # a check before the first item, or None
 
     def form_template_for(self, item: Item) -> str: ...
     def item_context(self, item: Item, participant: Participant) -> dict: ...
@@ -187,6 +189,7 @@ class PydanticTaskType:
     form_template: ClassVar[str]
     allow_skip: ClassVar[bool] = False
     skip_label: ClassVar[str] = "Skip"
+    qualification: ClassVar[Qualification | None] = None
     aggregation_methods: ClassVar[list[AggregationMethod]] = NOMINAL_AGGREGATION
 
     # settings

@@ -347,7 +347,7 @@ class LineFigure(Figure):
 
 @dataclass(kw_only=True)
 class GridImage:
-    """An image in the project's file storage (e.g. an item's ``media.name``)."""
+    """An image in the item media storage (an ``ItemMedia.file.name``)."""
 
     name: str
     caption: str = ""

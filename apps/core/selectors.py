@@ -8,7 +8,7 @@ from django.core.cache import cache
 from django.db.models import Count, Q
 
 from .engine import participant_counts
-from .models import Item, Participant, Project
+from .models import Assignment, Item, ItemMedia, Participant, Project
 
 ITEM_COUNTS_TTL = 15  # seconds; an import shows up in participants' totals this much later
 
@@ -52,3 +52,53 @@ def participant_progress(*, participant: Participant) -> Progress:
         regular, control = project_item_counts(project)
         total = regular + (control if project.gold_rate > 0 else 0)
     return Progress(done=done, total=max(total, done))
+
+
+# Assignments whose media the participant may fetch: the item is (or was, until the
+# reservation ran out) in front of them and not yet answered or skipped.
+MEDIA_HELD = (Assignment.Status.RESERVED, Assignment.Status.EXPIRED)
+
+
+def item_media_for_participant(
+    *, slug: str, public_id, assignment_id: int, key: str
+) -> ItemMedia | None:
+    """Media ``key`` of the assignment's item, if the active participant ``public_id`` of
+    project ``slug`` holds that assignment; one query, None otherwise."""
+    return (
+        ItemMedia.objects.filter(
+            key=key,
+            item__assignments__pk=assignment_id,
+            item__assignments__status__in=MEDIA_HELD,
+            item__assignments__participant__public_id=public_id,
+            item__assignments__participant__project__slug=slug,
+            item__assignments__participant__status=Participant.Status.ACTIVE,
+        )
+        .only("file", "content_type", "size")
+        .first()
+    )
+
+
+def item_media_for_project(*, project: Project, item_id: int, key: str) -> ItemMedia | None:
+    return (
+        ItemMedia.objects.filter(item_id=item_id, item__project=project, key=key)
+        .only("file", "content_type", "size")
+        .first()
+    )
+
+
+@dataclass(frozen=True)
+class QualificationCounts:
+    passed: int  # participants whose latest check passed (still working, or finished)
+    failed: int  # participants screened out by it
+
+    @property
+    def taken(self) -> int:
+        return self.passed + self.failed
+
+
+def qualification_counts(*, project: Project) -> QualificationCounts:
+    counts = Participant.objects.filter(project=project).aggregate(
+        passed=Count("id", filter=Q(qualification_passed=True)),
+        failed=Count("id", filter=Q(qualification_passed=False)),
+    )
+    return QualificationCounts(passed=counts["passed"], failed=counts["failed"])

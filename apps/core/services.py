@@ -7,13 +7,15 @@ import math
 import uuid
 from collections.abc import Iterable, Mapping
 from itertools import islice
+from typing import Any
 
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from . import registry
 from .engine import NextOutcome
-from .models import Annotation, Item, Membership, Participant, Project
+from .models import Annotation, Assignment, Item, Membership, Participant, Project
+from .qualification import Qualification
 
 PROLIFIC_REDIRECT = "https://app.prolific.com/submissions/complete?cc={code}"
 
@@ -104,6 +106,32 @@ def completion_redirect_url(participant: Participant) -> str | None:
     if participant.source == Participant.Source.PROLIFIC:
         return PROLIFIC_REDIRECT.format(code=participant.project.completion_code)
     return None
+
+
+def screen_out_redirect_url(participant: Participant) -> str | None:
+    """Where a screened-out Prolific participant goes back to, with the screen-out code."""
+    code = participant.project.screen_out_code
+    if participant.source == Participant.Source.PROLIFIC and code:
+        return PROLIFIC_REDIRECT.format(code=code)
+    return None
+
+
+def participant_qualify(
+    *, participant: Participant, qualification: Qualification, data: Mapping[str, Any]
+) -> bool:
+    """Run the task type's check on the POSTed ``data`` and store its result; True = passed.
+
+    A participant who fails is screened out, and an item they still hold is released for
+    others at once instead of when its reservation runs out.
+    """
+    passed, details = qualification.check(participant, data)
+    with transaction.atomic():
+        participant.record_qualification(passed=bool(passed), details=details or {})
+        if not passed:
+            participant.assignments.filter(status=Assignment.Status.RESERVED).update(
+                status=Assignment.Status.EXPIRED
+            )
+    return bool(passed)
 
 
 def project_create(

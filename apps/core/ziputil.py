@@ -1,6 +1,9 @@
 """Safe import of a zip that holds one data file (JSONL, JSON or CSV) and the items' media.
 
-A row names its media file in a ``media`` field, relative to the data file's folder. Before
+A row names its media in a ``media`` field, relative to the data file's folder: one path
+(stored under the key ``main``) or a ``{key: path}`` map (a reference and a test clip), each
+becoming an :class:`~apps.core.models.ItemMedia` under an opaque name whose type was decided
+from the file's content (:mod:`apps.core.media`). Before
 anything is read the archive is checked as a whole: entry count, total unpacked size,
 compression ratio (zip bombs), no absolute paths, no ``..``, no symlinks, no encryption, media
 extensions on an allow-list. Rows and media go in together or not at all: the task type's own
@@ -22,30 +25,19 @@ from django.core.files import File
 from django.db import transaction
 from django.db.models import Max
 
-from .models import Item, Project
+from .importing import ImportFailed, iter_rows
+from .media import (
+    MEDIA_EXTENSIONS,
+    SNIFF_BYTES,
+    MediaRefused,
+    media_refs,
+    media_storage,
+    media_type,
+)
+from .models import Item, ItemMedia, Project
 from .registry import ImportReport
 
 DATA_EXTENSIONS = (".jsonl", ".ndjson", ".json", ".csv")
-MEDIA_EXTENSIONS = frozenset(
-    {
-        ".wav",
-        ".mp3",
-        ".ogg",
-        ".oga",
-        ".flac",
-        ".m4a",
-        ".opus",
-        ".png",
-        ".jpg",
-        ".jpeg",
-        ".gif",
-        ".webp",
-        ".mp4",
-        ".webm",
-        ".npy",
-        ".npz",
-    }
-)
 MAX_ENTRIES = 200_000
 MAX_RATIO = 200  # unpacked / packed size of one entry; text compresses ~10x, bombs ~1000x
 IGNORED_PREFIXES = ("__MACOSX/",)
@@ -157,7 +149,7 @@ def zip_import(
                     report = import_items(data)
                 if not report.ok:
                     raise _Rollback
-                _attach_media(project, archive, media, before, report, saved)
+                _attach_media(project, archive, media, data_info, before, report, saved)
                 if not report.ok:
                     raise _Rollback
         except _Rollback:
@@ -170,44 +162,83 @@ def zip_import(
     return report
 
 
-def _attach_media(project, archive, media, after_id: int, report: ImportReport, saved) -> None:
+def _attach_media(
+    project, archive, media, data_info, after_id: int, report: ImportReport, saved
+) -> None:
+    """Store each new item's media (``payload["media"]``: a path or {key: path}) as ItemMedia.
+
+    Every file's content must be the format its extension names (``media_type``); a refused
+    or missing file is an error and the caller rolls the whole import back.
+    """
     new_items = (
         Item.objects.filter(project=project, pk__gt=after_id)
         .order_by("id")
-        .only("id", "external_id", "payload", "media")
+        .only("id", "project_id", "external_id", "payload")
     )
-    batch: list[Item] = []
+    rows: list[ItemMedia] = []
+    problems: list[tuple[str, str]] = []  # (item external id, reason) for a bad reference
     used = 0
     for item in new_items.iterator(chunk_size=MEDIA_BATCH):
         ref = item.payload.get("media") if isinstance(item.payload, dict) else None
-        if not ref:
+        try:
+            refs = media_refs(ref)
+        except ValueError as exc:
+            problems.append((item.external_id, str(exc)))
             continue
-        path = posixpath.normpath(str(ref))
-        info = media.get(path)
-        if info is None:
-            report.error(0, f"item {item.external_id!r}: media {ref!r} is not in the zip.")
-            continue
-        if not report.ok:
-            continue
-        with archive.open(info) as handle:
-            item.media.save(posixpath.basename(path), File(handle, name=path), save=False)
-        saved.append(item.media.name)
-        batch.append(item)
-        used += 1
-        if len(batch) >= MEDIA_BATCH:
-            Item.objects.bulk_update(batch, ["media"])
-            batch.clear()
-    if batch and report.ok:
-        Item.objects.bulk_update(batch, ["media"])
+        for key, path in refs.items():
+            info = media.get(posixpath.normpath(path))
+            if info is None:
+                problems.append((item.external_id, f"media {path!r} is not in the zip"))
+                continue
+            if problems or not report.ok:
+                continue  # keep checking, stop storing: it will be rolled back
+            with archive.open(info) as handle:
+                try:
+                    content_type = media_type(info.filename, handle.read(SNIFF_BYTES))
+                except MediaRefused as exc:
+                    report.error(0, str(exc))
+                    continue
+                handle.seek(0)
+                row = ItemMedia(item=item, key=key, content_type=content_type)
+                row.size = info.file_size
+                # The storage name comes from ItemMedia's upload_to: opaque, only the extension
+                # of the uploaded name survives.
+                row.file.save(posixpath.basename(info.filename), File(handle), save=False)
+            saved.append(row.file.name)
+            rows.append(row)
+            used += 1
+            if len(rows) >= MEDIA_BATCH:
+                ItemMedia.objects.bulk_create(rows)
+                rows.clear()
+    if problems:
+        lines = _lines_by_id(archive, data_info, {external_id for external_id, _ in problems})
+        for external_id, reason in problems:
+            line = lines.get(external_id, 0)
+            report.error(line, reason if line else f"item {external_id!r}: {reason}")
+        report.errors.sort(key=lambda error: error[0])
+    if rows and report.ok:
+        ItemMedia.objects.bulk_create(rows)
     if report.ok and used:
         report.notes.append(f"{used} media files attached.")
 
 
-def _delete(names: list[str]) -> None:
-    from django.core.files.storage import default_storage
+def _lines_by_id(archive, data_info, wanted: set[str]) -> dict[str, int]:
+    """The data file's line of each item id in ``wanted`` (only read when a reference is bad)."""
+    lines: dict[str, int] = {}
+    try:
+        with archive.open(data_info) as data:
+            for row in iter_rows(data, data_info.filename):
+                external_id = str(row.data.get("external_id") or row.data.get("id") or "").strip()
+                if external_id in wanted and external_id not in lines:
+                    lines[external_id] = row.line
+    except ImportFailed:
+        pass  # the task type read it in its own format; the errors name the item instead
+    return lines
 
+
+def _delete(names: list[str]) -> None:
     for name in names:
         try:
-            default_storage.delete(name)
+            media_storage.delete(name)
         except OSError:
             pass

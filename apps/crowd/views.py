@@ -1,4 +1,4 @@
-"""What participants see: entry → consent → instructions → annotate loop → done.
+"""What participants see: entry → consent → instructions → qualification → annotate → done.
 
 A participant has no account: the signed session cookie holds, per project, the public id
 of their Participant row. Every assignment is looked up through that participant, so a
@@ -16,12 +16,16 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from apps.core import engine, registry, selectors
+from apps.core.mediaserve import media_response
 from apps.core.models import Assignment, Participant, Project
+from apps.core.qualification import qualification_due, qualification_of
 from apps.core.services import (
     Finish,
     completion_redirect_url,
     participant_enter,
     participant_finish,
+    participant_qualify,
+    screen_out_redirect_url,
 )
 from apps.core.text import render_markdown
 
@@ -93,12 +97,28 @@ def _blocked_page(request: HttpRequest, project: Project) -> HttpResponse:
     )
 
 
+STEPS = ["crowd:consent", "crowd:instructions", "crowd:qualification", "crowd:annotate"]
+
+
 def _next_step(participant: Participant) -> str:
     if participant.consented_at is None:
         return "crowd:consent"
     if participant.instructions_seen_at is None:
         return "crowd:instructions"
+    qualification = qualification_of(registry.get(participant.project.task_type))
+    if qualification_due(participant, qualification):
+        return "crowd:qualification"
     return "crowd:annotate"
+
+
+def _to_step(request: HttpRequest, project: Project, step: str) -> HttpResponse:
+    """A redirect that also works for an htmx request (which would swap a page in place)."""
+    url = reverse(step, args=[project.slug])
+    if request.htmx:
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = url
+        return response
+    return redirect(url)
 
 
 def _gate(request: HttpRequest, slug: str, *, step: str | None = None):
@@ -110,18 +130,27 @@ def _gate(request: HttpRequest, slug: str, *, step: str | None = None):
     return participant.project, participant, _misplaced(request, participant, step)
 
 
-def _misplaced(request: HttpRequest, participant: Participant, step: str | None):
-    """The response for a participant who may not be at ``step``, or None."""
+def _misplaced(
+    request: HttpRequest, participant: Participant, step: str | None, *, answering: bool = False
+):
+    """The response for a participant who may not be at ``step``, or None.
+
+    ``answering``: a submit or skip of an item already held. A pass that expired since the
+    item was served does not lose the answer; the next item waits for the re-check.
+    """
     project = participant.project
     if participant.status == Participant.Status.BLOCKED:
         return _blocked_page(request, project)
+    if participant.status == Participant.Status.SCREENED and step != "crowd:screened_out":
+        return _to_step(request, project, "crowd:screened_out")
     if participant.status == Participant.Status.FINISHED and step != "crowd:done":
         return redirect("crowd:done", slug=project.slug)
-    if step is not None and step != "crowd:done":
+    if step in STEPS:
         wanted = _next_step(participant)
-        order = ["crowd:consent", "crowd:instructions", "crowd:annotate"]
-        if order.index(wanted) < order.index(step):
-            return redirect(wanted, slug=project.slug)
+        if answering and wanted == "crowd:qualification" and participant.qualification_passed:
+            return None
+        if STEPS.index(wanted) < STEPS.index(step):
+            return _to_step(request, project, wanted)
     return None
 
 
@@ -148,7 +177,7 @@ def _gate_assignment(request: HttpRequest, slug: str, assignment_id: int):
         raise Http404("No such item.")
     participant = assignment.participant
     assignment.item.project = participant.project
-    response = _misplaced(request, participant, "crowd:annotate")
+    response = _misplaced(request, participant, "crowd:annotate", answering=True)
     return participant.project, participant, assignment, response
 
 
@@ -175,6 +204,8 @@ def entry(request: HttpRequest, slug: str) -> HttpResponse:
         request.session[_session_key(project)] = str(participant.public_id)
     if participant.status == Participant.Status.BLOCKED:
         return _blocked_page(request, project)
+    if participant.status == Participant.Status.SCREENED:
+        return redirect("crowd:screened_out", slug=project.slug)
     if participant.status == Participant.Status.FINISHED:
         return redirect("crowd:done", slug=project.slug)
     return redirect(_next_step(participant), slug=project.slug)
@@ -218,7 +249,7 @@ def instructions(request: HttpRequest, slug: str) -> HttpResponse:
     if request.method == "POST":
         if participant.instructions_seen_at is None:
             participant.mark_instructions_seen()
-        return redirect("crowd:annotate", slug=project.slug)
+        return redirect(_next_step(participant), slug=project.slug)
     task_type = registry.get(project.task_type)
     return render(
         request,
@@ -298,6 +329,8 @@ def _to_done(request: HttpRequest, project: Project) -> HttpResponse:
 def _serve_next(
     request: HttpRequest, project: Project, participant: Participant, notice: str = ""
 ) -> HttpResponse:
+    if _next_step(participant) == "crowd:qualification":  # a pass expired: check again first
+        return _to_step(request, project, "crowd:qualification")
     outcome = engine.next_item(participant=participant)
     if outcome.status == engine.NextStatus.NOT_LIVE:
         return _closed_page(request, project)
@@ -308,6 +341,53 @@ def _serve_next(
     if finished == Finish.FINISHED:
         return _to_done(request, project)
     return _full_page(request, project, participant)
+
+
+@require_http_methods(["GET", "POST"])
+def qualification(request: HttpRequest, slug: str) -> HttpResponse:
+    project, participant, response = _gate(request, slug, step="crowd:qualification")
+    if response:
+        return response
+    check = qualification_of(registry.get(project.task_type))
+    if check is None or not qualification_due(participant, check):
+        return redirect(_next_step(participant), slug=project.slug)
+    if request.method == "POST":
+        # One value per field, a list where a field was sent several times (checkboxes).
+        data = {
+            k: values[0] if len(values) == 1 else values
+            for k, values in request.POST.lists()
+            if k != "csrfmiddlewaretoken"
+        }
+        if participant_qualify(participant=participant, qualification=check, data=data):
+            return redirect("crowd:annotate", slug=project.slug)
+        return redirect("crowd:screened_out", slug=project.slug)
+    context = {
+        "project": project,
+        "participant": participant,
+        "qualification": check,
+        "recheck": participant.qualification_passed is True,
+    }
+    if check.context is not None:
+        context.update(check.context(participant))
+    return render(request, "crowd/qualification.html", context)
+
+
+@require_http_methods(["GET"])
+def screened_out(request: HttpRequest, slug: str) -> HttpResponse:
+    project, participant, response = _gate(request, slug, step="crowd:screened_out")
+    if response:
+        return response
+    if participant.status != Participant.Status.SCREENED:
+        return redirect(_next_step(participant), slug=project.slug)
+    return render(
+        request,
+        "crowd/screened_out.html",
+        {
+            "project": project,
+            "code": project.screen_out_code,
+            "redirect_url": screen_out_redirect_url(participant),
+        },
+    )
 
 
 @require_http_methods(["GET"])
@@ -378,3 +458,18 @@ def done(request: HttpRequest, slug: str) -> HttpResponse:
             "progress": selectors.participant_progress(participant=participant),
         },
     )
+
+
+@require_http_methods(["GET", "HEAD"])
+def assignment_media(request: HttpRequest, slug: str, assignment_id: int, key: str) -> HttpResponse:
+    """Media ``key`` of an item this browser's participant holds; 404 for anything else,
+    the same answer as for a file that does not exist."""
+    public_id = _public_id(request, slug)
+    media = None
+    if public_id is not None:
+        media = selectors.item_media_for_participant(
+            slug=slug, public_id=public_id, assignment_id=assignment_id, key=key
+        )
+    if media is None:
+        raise Http404("No such file.")
+    return media_response(request, media)

@@ -86,6 +86,12 @@ class ProjectSettingsForm(forms.Form):
     completion_code = forms.CharField(
         max_length=40, required=False, help_text="Shown on the done page; empty = a new code."
     )
+    screen_out_code = forms.CharField(
+        max_length=40,
+        required=False,
+        help_text="Shown (and sent back to Prolific) when a participant fails the task's "
+        "qualification; empty = no code.",
+    )
     config_json = forms.CharField(
         required=False,
         label="Other settings (JSON)",
@@ -131,6 +137,9 @@ class ProjectSettingsForm(forms.Form):
     def clean_completion_code(self) -> str:
         return self.cleaned_data["completion_code"].strip()
 
+    def clean_screen_out_code(self) -> str:
+        return self.cleaned_data["screen_out_code"].strip()
+
     def clean(self):
         cleaned = super().clean()
         raw = (cleaned.get("config_json") or "").strip() or "{}"
@@ -172,6 +181,7 @@ class ProjectSettingsForm(forms.Form):
             "gold_rate": data["gold_rate"],
             "gold_block_below": data["gold_block_below"],
             "gold_block_after": data["gold_block_after"],
+            "screen_out_code": data["screen_out_code"],
         }
         if data["completion_code"]:
             fields["completion_code"] = data["completion_code"]
@@ -190,6 +200,7 @@ class ProjectSettingsForm(forms.Form):
             "gold_block_below": project.gold_block_below,
             "gold_block_after": project.gold_block_after,
             "completion_code": project.completion_code,
+            "screen_out_code": project.screen_out_code,
         }
 
 

@@ -10,12 +10,12 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db.models import Count, F, Q, Sum
+from django.db.models import Count, F, Prefetch, Q, Sum
 from django.db.models.functions import Least
 from django.utils import timezone
 
 from apps.core import registry
-from apps.core.models import Annotation, Item, Job, Participant, Project
+from apps.core.models import Annotation, Item, ItemMedia, Job, Participant, Project
 from apps.core.quality import Aggregate, aggregate, answers_frame, krippendorff_alpha
 
 
@@ -165,4 +165,10 @@ def import_jobs(*, project: Project, limit: int = 5):
 
 
 def items_preview(*, project: Project, limit: int = 20):
-    return Item.objects.filter(project=project).order_by("id")[:limit]
+    return (
+        Item.objects.filter(project=project)
+        .order_by("id")
+        .prefetch_related(
+            Prefetch("media_files", queryset=ItemMedia.objects.order_by("key"), to_attr="media")
+        )[:limit]
+    )

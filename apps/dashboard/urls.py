@@ -11,6 +11,11 @@ urlpatterns = [
     path("projects/<slug:slug>/data/", views.project_data, name="data"),
     path("projects/<slug:slug>/data/jobs/<int:job_id>/", views.job_status, name="job_status"),
     path(
+        "projects/<slug:slug>/data/items/<int:item_id>/media/<str:key>/",
+        views.item_media,
+        name="item_media",
+    ),
+    path(
         "projects/<slug:slug>/data/jobs/<int:job_id>/cancel/",
         views.job_cancel,
         name="job_cancel",

@@ -13,9 +13,12 @@ from rest_framework.authtoken.models import Token
 
 from apps.core import exporting, registry
 from apps.core import figures as figure_drawing
+from apps.core import selectors as core_selectors
 from apps.core.access import project_for_user, projects_for_user
 from apps.core.jobs import job_cancel as core_job_cancel
+from apps.core.mediaserve import media_response
 from apps.core.models import Job, Participant, Project
+from apps.core.qualification import qualification_of
 from apps.core.results_cache import results_for_page, results_stored
 from apps.core.services import PROLIFIC_REDIRECT, project_create
 from apps.core.uploads import upload_preview
@@ -156,6 +159,17 @@ def project_data(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @login_required
+@require_http_methods(["GET", "HEAD"])
+def item_media(request: HttpRequest, slug: str, item_id: int, key: str) -> HttpResponse:
+    """An item's media file for the project's members (the Data preview's players)."""
+    project = project_for_user(request, slug)
+    media = core_selectors.item_media_for_project(project=project, item_id=item_id, key=key)
+    if media is None:
+        raise Http404("No such file.")
+    return media_response(request, media)
+
+
+@login_required
 def job_status(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
     project = project_for_user(request, slug)
     job = Job.objects.filter(project=project, pk=job_id).first()
@@ -237,6 +251,7 @@ def project_quality(request: HttpRequest, slug: str) -> HttpResponse:
     project = project_for_user(request, slug)
     method = _method(request, project)
     quality = selectors.project_quality(project=project, method=method)
+    qualification = qualification_of(registry.get(project.task_type))
     ids = dict(
         project.items.filter(pk__in=list(quality.aggregates)[:200]).values_list("id", "external_id")
     )
@@ -248,6 +263,11 @@ def project_quality(request: HttpRequest, slug: str) -> HttpResponse:
         "dashboard/quality.html",
         {
             "quality": quality,
+            "qualification": qualification,
+            "qualification_minutes": round(qualification.valid_for.total_seconds() / 60)
+            if qualification and qualification.valid_for
+            else None,
+            "qualification_counts": core_selectors.qualification_counts(project=project),
             "aggregates": aggregates,
             "methods": [(m.key, m.title) for m in exporting.aggregation_methods(project)],
             "method": method,

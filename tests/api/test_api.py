@@ -183,7 +183,9 @@ def test_an_oversized_import_is_refused_with_413(project, researcher, settings):
     assert Item.objects.count() == 0
 
 
-def test_a_zip_with_media_is_imported_through_the_api(project, researcher, settings, tmp_path):
+def test_a_zip_with_media_is_imported_through_the_api(
+    project, researcher, outsider, settings, tmp_path
+):
     settings.MEDIA_ROOT = tmp_path
     data = make_zip({"items.csv": "id,media\na,a.png\n", "a.png": PNG})
     response = client_for(researcher).post(
@@ -191,7 +193,15 @@ def test_a_zip_with_media_is_imported_through_the_api(project, researcher, setti
     )
     assert response.status_code == 201, response.json()
     item = client_for(researcher).get(f"/api/projects/{project.slug}/items/").json()["results"][0]
-    assert item["id"] == "a" and item["media"].startswith("/media/items/")
+    assert item["id"] == "a" and item["media"]["main"]["content_type"] == "image/png"
+    media = client_for(researcher).get(item["media"]["main"]["url"])
+    assert media.status_code == 200 and b"".join(media.streaming_content) == PNG
+    assert media["Content-Type"] == "image/png"
+    assert (
+        client_for(researcher).get(item["media"]["main"]["url"], HTTP_RANGE="bytes=0-3").status_code
+        == 206
+    )
+    assert client_for(outsider).get(item["media"]["main"]["url"]).status_code == 404
 
 
 def test_annotations_page_by_cursor_and_filter(project, viewer):

@@ -9,6 +9,7 @@ import pydantic
 import pytest
 
 from apps.core import registry
+from apps.core.models import ItemMedia
 from apps.core.registry import PydanticTaskType, RecordSet
 from apps.core.results import (
     BarFigure,
@@ -52,8 +53,10 @@ class RatingTaskType(PydanticTaskType):
     def results(self, project) -> Results:
         # One figure of every kind; the image grid shows the items' media files.
         images = [
-            GridImage(name=item.media.name, caption=item.external_id, alt="a test image")
-            for item in project.items.exclude(media="").order_by("id")
+            GridImage(name=media.file.name, caption=media.item.external_id, alt="a test image")
+            for media in ItemMedia.objects.filter(item__project=project)
+            .select_related("item")
+            .order_by("item_id")
         ]
         return Results(
             metrics=[

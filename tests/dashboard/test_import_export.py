@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -91,8 +92,10 @@ def test_a_zip_brings_its_media_into_storage(signed_in, project, settings, tmp_p
     )
     response = upload(signed_in, project, "study.zip", data)
     assert response.status_code == 200, response.context["report"]
-    item = Item.objects.get(external_id="a")
-    assert item.media.name.startswith("items/") and item.media.read() == PNG
+    media = Item.objects.get(external_id="a").media_files.get()
+    assert media.key == "main" and media.content_type == "image/png"
+    assert re.fullmatch(rf"items/{project.pk}/[0-9a-f]{{32}}\.png", media.file.name)
+    assert media.file.read() == PNG
     assert "1 media files attached." in response.context["report"]["notes"]
 
 

@@ -8,13 +8,12 @@ import re
 from datetime import timedelta
 
 import pytest
-from django.core.files.base import ContentFile
 from django.urls import reverse
 from django.utils import timezone
 from PIL import Image
 
 from apps.core import engine, figures, results_cache
-from apps.core.models import ResultsSnapshot
+from apps.core.models import ItemMedia, ResultsSnapshot
 from apps.core.results import (
     BarFigure,
     BarSeries,
@@ -27,7 +26,7 @@ from apps.core.results import (
     figure_from_dict,
 )
 from apps.core.tasks import results_compute
-from tests.factories import ItemFactory, ParticipantFactory, ProjectFactory
+from tests.factories import ItemFactory, ParticipantFactory, ProjectFactory, attach_media
 
 pytestmark = pytest.mark.django_db
 
@@ -41,7 +40,7 @@ def rated(owner, rating_type, settings, tmp_path):
         buffer = io.BytesIO()
         Image.new("RGB", (32, 24), colour).save(buffer, format="PNG")
         item = ItemFactory(project=project, external_id=name)
-        item.media.save(f"{name}.png", ContentFile(buffer.getvalue()))
+        attach_media(item, "main", buffer.getvalue(), f"{name}.png")
     return project
 
 
@@ -112,7 +111,8 @@ def test_every_figure_is_drawn_with_its_data_table_and_downloads(client, owner, 
     histogram = re.search(r'id="figure-score-histogram".*?</section>', html, re.S).group(0)
     assert '<th scope="col">score from</th>' in histogram and "<td>4</td>" in histogram
     samples = re.search(r'id="figure-samples".*?</section>', html, re.S).group(0)
-    assert "<td>red</td>" in samples and "red.png" in samples
+    red = ItemMedia.objects.get(item__external_id="red").file.name  # opaque: items/<id>/<uuid>
+    assert "<td>red</td>" in samples and red in samples and "red.png" not in samples
     for key in ("score-histogram", "per-system-bars", "model-against-humans", "samples"):
         for fmt in ("svg", "pdf", "png"):
             assert f'href="{figure_url(rated, key, fmt)}" download' in html

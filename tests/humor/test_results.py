@@ -59,7 +59,7 @@ def answered(humor_project):
             )
     Participant.objects.get(external_id="mallory").block("test")
     dave = ParticipantFactory(project=humor_project, external_id="dave")  # skips one post
-    engine.assignment_skip(assignment=engine.next_item(participant=dave))
+    engine.assignment_skip(assignment=engine.next_item(participant=dave).assignment)
     return humor_project
 
 
