@@ -48,6 +48,7 @@ STYLE = {
     "ytick.color": MUTED,
     "legend.frameon": False,
     "svg.fonttype": "none",
+    "text.parse_math": False,  # a "$" in a system name is text, not TeX
     "pdf.fonttype": 42,  # TrueType in the PDF, so journals' checkers accept it
 }
 # rcParams are process-global; drawing holds the lock so two threads' styles never mix.
@@ -280,6 +281,7 @@ def _draw_line(figure: LineFigure) -> MplFigure:
 
 
 def _draw_image_grid(figure: ImageGridFigure) -> MplFigure:
+    from django.core.exceptions import SuspiciousFileOperation
     from django.core.files.storage import default_storage
     from PIL import Image, UnidentifiedImageError
 
@@ -297,7 +299,7 @@ def _draw_image_grid(figure: ImageGridFigure) -> MplFigure:
                 pixels = opened.convert("RGB")
                 pixels.thumbnail((512, 512))
             ax.imshow(pixels)
-        except (OSError, UnidentifiedImageError, ValueError):
+        except (OSError, UnidentifiedImageError, ValueError, SuspiciousFileOperation):
             # A missing or unreadable file leaves a marked gap, not a broken figure.
             ax.text(0.5, 0.5, "image missing", ha="center", va="center", color=MUTED, fontsize=8)
         if image.caption:
