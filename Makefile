@@ -44,7 +44,7 @@ bench: install
 	$(BIN)/python bench/annotators.py
 
 lint: install
-	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy
 
 clean:
 	rm -rf var/broker var/media var/static

@@ -3,6 +3,8 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from apps.core.registry import task_type_urlpatterns
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
@@ -10,6 +12,7 @@ urlpatterns = [
     path("p/", include("apps.crowd.urls")),
     path("api/", include("apps.api.urls")),
     path("projects/<slug:slug>/models/", include("apps.training.urls")),
+    *task_type_urlpatterns(),
     path("", include("apps.dashboard.urls")),
 ]
 

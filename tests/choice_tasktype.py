@@ -1,13 +1,22 @@
-"""A small test-only task type: pick "a" or "b". The core's tests use it, never the real ones."""
+"""A small test-only task type: pick "a" or "b". The core's tests use it, never the real ones.
+
+It is written as a task app would be (pydantic Answer, ``PydanticTaskType``), so the shared
+contract suite runs over it unchanged.
+"""
 
 from __future__ import annotations
 
+import random
 from typing import Literal
 
 import pydantic
-from django.core.exceptions import ValidationError
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.urls import path
 
-from apps.core.registry import BaseTaskType
+from apps.core.access import project_for_user
+from apps.core.models import Item
+from apps.core.registry import Metric, PydanticTaskType, RecordSet, Results, Table
 
 
 class Answer(pydantic.BaseModel):
@@ -15,10 +24,20 @@ class Answer(pydantic.BaseModel):
     choice: Literal["a", "b"]
 
 
-class ChoiceTaskType(BaseTaskType):
+@login_required
+def choice_summary(request: HttpRequest, slug: str) -> HttpResponse:
+    """A page of the task type's own, mounted under the project by the core."""
+    project = project_for_user(request, slug)
+    return HttpResponse(f"{project.items.count()} items", content_type="text/plain")
+
+
+class ChoiceTaskType(PydanticTaskType):
     key = "test-choice"
     title = "Test choice"
     description = "Pick A or B."
+    Answer = Answer
+    label_field = "choice"
+    answer_messages = {"choice": "Choose A or B."}
     form_template = "core/_choice_form.html"
     allow_skip = True
 
@@ -28,17 +47,38 @@ class ChoiceTaskType(BaseTaskType):
             "choices": [("a", "A"), ("b", "B")],
         }
 
-    def value_from_form(self, item, data):
-        return {"choice": data.get("choice")}
+    def seed_demo(self, project) -> None:
+        Item.objects.bulk_create(
+            Item(project=project, external_id=f"demo-{i}", payload={"text": f"Item {i}"})
+            for i in range(6)
+        )
 
-    def validate(self, item, value) -> dict:
-        try:
-            return Answer.model_validate(value).model_dump()
-        except pydantic.ValidationError as exc:
-            raise ValidationError("Choose A or B.") from exc
+    def simulate_answer(self, item, rng: random.Random) -> dict:
+        return {"choice": rng.choice("ab")}
 
-    def label_of(self, value):
-        return (value or {}).get("choice")
+    def results(self, project) -> Results:
+        rows = [[item.external_id, item.answer_count] for item in project.items.order_by("id")]
+        return Results(
+            metrics=[Metric(key="items", label="Items", value=len(rows))],
+            tables=[Table(title="Answers per item", columns=["item", "answers"], rows=rows)],
+        )
+
+    def urlpatterns(self) -> list:
+        return [path("summary/", choice_summary, name="summary")]
+
+    def exports(self) -> list[RecordSet]:
+        return [
+            RecordSet(
+                key="records",
+                title="Items",
+                description="One row per item with its answer count.",
+                columns=["id", "answers"],
+                records=lambda project: (
+                    {"id": item.external_id, "answers": item.answer_count}
+                    for item in project.items.order_by("id")
+                ),
+            )
+        ]
 
 
 CHOICE = ChoiceTaskType()

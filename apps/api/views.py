@@ -11,7 +11,6 @@ from __future__ import annotations
 import shutil
 import tempfile
 
-import pydantic
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
@@ -28,6 +27,7 @@ from rest_framework.views import APIView
 from apps.core import exporting, registry
 from apps.core.access import project_for_user, projects_for_user
 from apps.core.models import Annotation, Item, Participant, Project
+from apps.core.registry import json_ready
 from apps.core.services import project_create
 from apps.core.uploads import items_import_upload, upload_problem
 from apps.dashboard import selectors
@@ -109,22 +109,11 @@ class _ProjectFieldsSerializer(serializers.Serializer):
 
 
 def _clean_config(task_type, config: dict) -> dict:
-    """The task type's cleaned config, or a field error on ``config``."""
+    """The task type's cleaned config, or field errors under ``config`` keyed by field path."""
     try:
         return task_type.clean_config({**task_type.default_config(), **config})
-    except pydantic.ValidationError as exc:
-        raise ValidationError(
-            {
-                "config": [
-                    f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e['msg']}".lstrip(": ")
-                    for e in exc.errors()
-                ]
-            }
-        ) from None
     except DjangoValidationError as exc:
-        raise ValidationError({"config": exc.messages}) from None
-    except (TypeError, ValueError) as exc:
-        raise ValidationError({"config": [str(exc)]}) from None
+        raise ValidationError({"config": registry.field_errors(exc)}) from None
 
 
 class ProjectListApi(APIView):
@@ -451,8 +440,8 @@ class AggregateListApi(APIView):
         class Meta:
             ref_name = "AggregateListFilter"
 
-        method = serializers.ChoiceField(
-            choices=exporting.AGGREGATION_METHODS, default="majority", required=False
+        method = serializers.CharField(
+            default="majority", required=False, help_text="majority or dawid_skene"
         )
 
     class LabelSerializer(serializers.Serializer):
@@ -481,6 +470,8 @@ class AggregateListApi(APIView):
         filters = self.FilterSerializer(data=request.query_params)
         filters.is_valid(raise_exception=True)
         method = filters.validated_data.get("method", "majority")
+        if method not in {m.key for m in exporting.aggregation_methods(project)}:
+            raise ValidationError({"method": [f"{method!r} is not an aggregation method here."]})
         quality = selectors.project_quality(project=project, method=method)
         ids = dict(
             Item.objects.filter(project=project, pk__in=list(quality.aggregates)).values_list(
@@ -490,7 +481,7 @@ class AggregateListApi(APIView):
         labels = [
             {
                 "item_id": ids.get(pk, str(pk)),
-                "label": agg.label.item() if hasattr(agg.label, "item") else agg.label,
+                "label": json_ready(agg.label),
                 "confidence": agg.confidence,
                 "answers": agg.n,
             }

@@ -9,6 +9,7 @@ millions of rows runs in constant memory. CSV cells that a spreadsheet would run
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 from collections.abc import Iterable, Iterator
@@ -21,7 +22,7 @@ from django.db.models.functions import Cast
 from django.http import StreamingHttpResponse
 
 from . import registry
-from .models import Annotation, Item, Project
+from .models import Annotation, Item, Participant, Project
 
 CHUNK_CHARS = 64 * 1024
 PEEK_ROWS = 1000  # records read ahead to learn a CSV header when the columns are not declared
@@ -228,6 +229,7 @@ def _csv_lines(header: list[str], rows: Iterable[list]) -> Iterator[str]:
 
 
 def annotations_response(project: Project, *, fmt: str, filename: str) -> StreamingHttpResponse:
+    body: Iterator[str] | Iterator[bytes]
     if connection.vendor == "postgresql" and (labels := _label_map(project)) is not None:
         if fmt == "jsonl":
             body = _pg_annotation_jsonl(project, labels)
@@ -331,6 +333,64 @@ def _pg_annotation_csv(project: Project, labels: dict) -> Iterator[bytes]:
             yield bytes(buffer)
 
 
+class AnswerRow(NamedTuple):
+    annotator: str  # "source:external id", as the researcher knows the participant
+    value: Any
+    blocked: bool
+    duration_ms: int | None
+
+
+class ItemAnswers(NamedTuple):
+    pk: int
+    external_id: str
+    kind: str
+    payload: dict
+    gold_value: Any
+    answers: list[AnswerRow]  # in the order they were given
+
+
+def items_with_answers(project: Project, *, chunk_size: int = 2000) -> Iterator[ItemAnswers]:
+    """Every item of ``project`` with its answers, in id-ordered pages (two queries a page).
+
+    Keyset pages rather than one open cursor, so memory stays flat and SQLite may be written
+    meanwhile. The skeleton of a task type's "records" export.
+    """
+    last = 0
+    while True:
+        page = list(
+            Item.objects.filter(project=project, pk__gt=last)
+            .order_by("pk")
+            .values_list("pk", "external_id", "kind", "payload", "gold_value")[:chunk_size]
+        )
+        if not page:
+            return
+        last = page[-1][0]
+        answers: dict[int, list[AnswerRow]] = {pk: [] for pk, *_ in page}
+        rows = (
+            Annotation.objects.filter(item_id__in=list(answers))
+            .order_by("pk")
+            .values_list(
+                "item_id",
+                "participant__source",
+                "participant__external_id",
+                "participant__status",
+                "value",
+                "duration_ms",
+            )
+        )
+        for item_id, source, external_id, status, value, duration in rows:
+            answers[item_id].append(
+                AnswerRow(
+                    f"{source}:{external_id}",
+                    value,
+                    status == Participant.Status.BLOCKED,
+                    duration,
+                )
+            )
+        for pk, external_id, kind, payload, gold in page:
+            yield ItemAnswers(pk, external_id, kind, payload or {}, gold, answers[pk])
+
+
 AGGREGATE_COLUMNS = ["item_id", "method", "label", "confidence", "answers"]
 
 
@@ -349,19 +409,41 @@ def aggregate_records(project: Project, *, method: str) -> Iterator[dict]:
         yield {
             "item_id": ids.get(item_pk, str(item_pk)),
             "method": method,
-            "label": agg.label.item() if hasattr(agg.label, "item") else agg.label,
+            "label": registry.json_ready(agg.label),
             "confidence": round(agg.confidence, 6),
             "answers": agg.n,
         }
 
 
-AGGREGATION_METHODS = [("majority", "Majority vote"), ("dawid_skene", "Dawid–Skene")]
-EXPORTS = {
-    "annotations": "Every answer, one row each (blocked participants included, marked).",
-    "records": "The task type's own dataset format.",
-    "aggregates-majority": "One majority-vote label per item, with its confidence.",
-    "aggregates-dawid_skene": "One Dawid–Skene label per item, with its confidence.",
-}
+def _aggregate_records_of(project: Project, *, method: str) -> Iterator[dict]:
+    return aggregate_records(project, method=method)
+
+
+def aggregation_methods(project: Project) -> list[registry.AggregationMethod]:
+    return registry.get(project.task_type).aggregation_methods
+
+
+def export_catalog(project: Project) -> list[registry.RecordSet]:
+    """Every download of ``project``: its answers, the task type's record sets, aggregates."""
+    task_type = registry.get(project.task_type)
+    answers = registry.RecordSet(
+        key="annotations",
+        title="Answers",
+        description="Every answer, one row each (blocked participants included, marked).",
+        columns=[],
+        records=lambda p: iter(()),  # streamed by annotations_response, not row by row
+    )
+    aggregates = [
+        registry.RecordSet(
+            key=f"aggregates-{method.key}",
+            title=f"Aggregated labels ({method.title})",
+            description=f"One {method.title} label per item, with its confidence.",
+            columns=AGGREGATE_COLUMNS,
+            records=functools.partial(_aggregate_records_of, method=method.key),
+        )
+        for method in task_type.aggregation_methods
+    ]
+    return [answers, *task_type.exports(), *aggregates]
 
 
 class UnknownExport(LookupError):
@@ -369,25 +451,16 @@ class UnknownExport(LookupError):
 
 
 def export_response(project: Project, *, what: str, fmt: str) -> StreamingHttpResponse:
-    """The streamed download ``what`` (a key of ``EXPORTS``) of ``project`` as ``fmt``."""
+    """The streamed download ``what`` (a key of ``export_catalog``) of ``project`` as ``fmt``."""
     if fmt not in FORMATS:
         raise UnknownExport(f"Unknown format {fmt!r}; use jsonl or csv.")
     name = f"{project.slug}-{what}"
     if what == "annotations":
         return annotations_response(project, fmt=fmt, filename=name)
-    if what == "records":
-        task_type = registry.get(project.task_type)
-        return stream_response(
-            task_type.export_records(project),
-            fmt=fmt,
-            filename=name,
-            columns=getattr(task_type, "export_columns", None),
-        )
-    if what in EXPORTS and what.startswith("aggregates-"):
-        return stream_response(
-            aggregate_records(project, method=what.split("-", 1)[1]),
-            fmt=fmt,
-            filename=name,
-            columns=AGGREGATE_COLUMNS,
-        )
-    raise UnknownExport(f"Unknown export {what!r}; use one of {', '.join(EXPORTS)}.")
+    catalog = {record_set.key: record_set for record_set in export_catalog(project)}
+    if what not in catalog:
+        raise UnknownExport(f"Unknown export {what!r}; use one of {', '.join(catalog)}.")
+    record_set = catalog[what]
+    return stream_response(
+        record_set.records(project), fmt=fmt, filename=name, columns=record_set.columns
+    )

@@ -291,3 +291,35 @@ def _error(report: ImportReport, line: int, reason: str) -> None:
         report.error(line, reason)
     elif len(report.errors) == MAX_ERRORS:
         report.error(line, "… more errors not listed")
+
+
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def first_undecodable_line(upload: IO[bytes]) -> int | None:
+    """The exact line of the first byte that is not UTF-8.
+
+    The core reader decodes 1 MB blocks and can only say which block failed; a second pass
+    line by line (a UTF-8 character never spans a newline) names the line itself.
+    """
+    if not hasattr(upload, "seek"):
+        return None
+    upload.seek(0)
+    for number, line in enumerate(upload, start=1):
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            return number
+    return None
+
+
+def refuse_utf16(upload: IO[bytes]) -> None:
+    """Excel's "Unicode text" is UTF-16; say so rather than fail on line 1 with mojibake."""
+    if not hasattr(upload, "seek"):
+        return
+    head = upload.read(2)
+    upload.seek(0)
+    if head in _UTF16_BOMS:
+        raise ImportFailed(
+            "Line 1: the file is UTF-16 text. Save it as UTF-8 (CSV UTF-8) and upload it again."
+        )

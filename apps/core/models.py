@@ -33,6 +33,10 @@ class Project(models.Model):
         "and used for research. I can stop at any time.",
     )
     config = models.JSONField(default=dict, blank=True)
+    # What the task type computed from the data and the config (e.g. humor's score choices).
+    # Written only by the task type's services, with update_fields=["derived"], so a
+    # recompute on the worker and a settings save never overwrite each other.
+    derived = models.JSONField(default=dict, blank=True, editable=False)
     overlap = models.PositiveSmallIntegerField(default=3, help_text="Answers wanted per item.")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
     owner = models.ForeignKey(

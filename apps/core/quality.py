@@ -63,7 +63,11 @@ class Aggregate:
 
 
 def aggregate(frame: pd.DataFrame, method: str = "majority") -> dict[int, Aggregate]:
-    """One label per item with its confidence: ``majority`` vote or ``dawid_skene`` (crowd-kit)."""
+    """One label per item with its confidence: ``majority`` vote or ``dawid_skene`` (crowd-kit).
+
+    Ties (majority: equal vote counts) go to the label that sorts first; the confidence shows
+    the tie (0.5 for two labels).
+    """
     if frame.empty:
         return {}
     model = {"majority": MajorityVote, "dawid_skene": DawidSkene}[method]()
@@ -72,6 +76,10 @@ def aggregate(frame: pd.DataFrame, method: str = "majority") -> dict[int, Aggreg
     if method == "majority":
         model.fit(data)
         proba = model.probas_
+    # One tie rule for every caller (results, exports, training labels): a tie goes to the
+    # label that sorts first. crowd-kit alone would pick the label seen first, which depends
+    # on the order answers were read.
+    proba = proba[sorted(proba.columns, key=str)]
     counts = frame.groupby("task").size()
     result: dict[int, Aggregate] = {}
     for task, row in proba.iterrows():

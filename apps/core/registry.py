@@ -6,10 +6,12 @@ Each task app registers one object in its ``AppConfig.ready()``. ``crowd``, ``da
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import random
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
+import pydantic
 from django.core.exceptions import ValidationError
 
 # Results types live in .results; re-exported here for task types that import them from registry.
@@ -44,47 +46,161 @@ class ImportReport:
         }
 
 
-class TaskType(Protocol):
+class EmptyConfig(pydantic.BaseModel):
+    """The settings of a task type that has none."""
+
+    model_config = pydantic.ConfigDict(extra="forbid")
+
+
+class InvalidValue(ValidationError):
+    """A config or an answer its schema refuses, with each message on the field it belongs to.
+
+    ``fields`` maps a dotted field path (``"study.size"``; ``""`` for the value as a whole) to
+    its messages. The settings form, the annotate form and the API all read ``fields``; code
+    that only needs text reads ``messages`` like any ``ValidationError``.
+    """
+
+    def __init__(self, fields: Mapping[str, list[str]]):
+        self.fields = {path: list(messages) for path, messages in fields.items()}
+        super().__init__(
+            [f"{path}: {m}" if path else m for path, ms in self.fields.items() for m in ms]
+        )
+
+    @classmethod
+    def from_pydantic(
+        cls, exc: pydantic.ValidationError, friendly: Mapping[str, str] | None = None
+    ) -> InvalidValue:
+        """Group pydantic's errors by field path; ``friendly`` replaces a field's messages."""
+        fields: dict[str, list[str]] = {}
+        for error in exc.errors():
+            path = ".".join(str(part) for part in error.get("loc", ()))
+            top = path.split(".", 1)[0]
+            message = (friendly or {}).get(path) or (friendly or {}).get(top) or error["msg"]
+            message = message.removeprefix("Value error, ")
+            if message not in fields.setdefault(path, []):
+                fields[path].append(message)
+        return cls(fields)
+
+
+def json_ready(value: Any) -> Any:
+    """``value`` with numpy scalars and arrays (and tuples) turned into plain JSON types."""
+    if isinstance(value, dict):
+        return {str(k): json_ready(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_ready(v) for v in value]
+    if hasattr(value, "tolist"):  # numpy arrays and scalars (np.float64, np.int64, np.bool_)
+        return json_ready(value.tolist())
+    if isinstance(value, float) and value != value:  # NaN has no JSON spelling
+        return None
+    return value
+
+
+@dataclass(frozen=True)
+class RecordSet:
+    """One named export of a task type: streamed records and their columns (CSV order)."""
+
     key: str
     title: str
-    form_template: str  # template of the annotator's form, rendered inside the item card
+    description: str
+    columns: list[str]
+    records: Callable[[Project], Iterable[dict]]
 
+
+@dataclass(frozen=True)
+class AggregationMethod:
+    key: str
+    title: str
+
+
+NOMINAL_AGGREGATION = [
+    AggregationMethod("majority", "Majority vote"),
+    AggregationMethod("dawid_skene", "Dawid–Skene"),
+]
+
+
+class TaskType(Protocol):
+    """Every member the platform calls on a task type (crowd, dashboard, api, training, core).
+
+    ``PydanticTaskType`` supplies the generic ones; a task app overrides what it needs.
+    """
+
+    # identity
+    key: ClassVar[str]
+    title: ClassVar[str]
+    description: ClassVar[str]
+    level_of_measurement: ClassVar[str]  # Krippendorff: nominal | ordinal | interval | ratio
+
+    # the schemas of Project.config and Annotation.value (read-only, so a subclass fits)
+    @property
+    def Config(self) -> type[pydantic.BaseModel]: ...  # noqa: N802
+    @property
+    def Answer(self) -> type[pydantic.BaseModel]: ...  # noqa: N802
+
+    # settings
+    def default_config(self) -> dict: ...
+    def clean_config(self, config: Mapping[str, Any]) -> dict: ...
+    def config_saved(self, project: Project, before: dict) -> str | None: ...
+
+    # data in
     def import_items(self, project: Project, upload) -> ImportReport: ...
+    def seed_demo(self, project: Project) -> None: ...
+    def simulate_answer(self, item: Item, rng: random.Random) -> dict: ...
+
+    # the annotator
+    allow_skip: ClassVar[bool]
+    skip_label: ClassVar[str]
+
+    def form_template_for(self, item: Item) -> str: ...
+    def item_context(self, item: Item, participant: Participant) -> dict: ...
+    def value_from_form(self, item: Item, data: Mapping[str, Any]) -> Any: ...
+    def form_data_for(self, item: Item, value: Mapping[str, Any]) -> dict[str, str]: ...
     def validate(self, item: Item, value: Any) -> dict: ...
+    def label_of(self, value: Any) -> Any: ...
+    def gold_correct(self, item: Item, value: Any) -> bool: ...
+
+    # results and data out
+    aggregation_methods: ClassVar[list[AggregationMethod]]
+
     def results(self, project: Project) -> Results: ...
-    def export_records(self, project: Project) -> Iterator[dict]: ...
+    def exports(self) -> list[RecordSet]: ...
+
+    # pages of its own, mounted at /projects/<slug>/<key>/ (empty: none)
+    def urlpatterns(self) -> list: ...
 
 
-class BaseTaskType:
-    """Defaults shared by task types; a task type overrides what it needs."""
+class PydanticTaskType:
+    """The generic half of a task type, driven by its pydantic ``Config`` and ``Answer``.
+
+    ``Answer``'s top-level fields are the annotate form's field names; ``label_field`` names
+    the one that holds the categorical/ordinal label used for agreement and aggregation.
+    """
 
     key: ClassVar[str]
     title: ClassVar[str]
     description: ClassVar[str] = ""
-    form_template: ClassVar[str]
-    # Krippendorff level of measurement for agreement: nominal | ordinal | interval | ratio.
     level_of_measurement: ClassVar[str] = "nominal"
-    # Whether participants may skip an item ("can't tell").
+    Config: ClassVar[type[pydantic.BaseModel]] = EmptyConfig
+    Answer: ClassVar[type[pydantic.BaseModel]]
+    label_field: ClassVar[str | None] = None
+    # Messages for the annotator, per Answer field, instead of pydantic's wording.
+    answer_messages: ClassVar[dict[str, str]] = {}
+    form_template: ClassVar[str]
     allow_skip: ClassVar[bool] = False
     skip_label: ClassVar[str] = "Skip"
+    aggregation_methods: ClassVar[list[AggregationMethod]] = NOMINAL_AGGREGATION
 
+    # settings
     def default_config(self) -> dict:
-        return {}
+        return self.Config().model_dump(mode="json")
+
+    def config_of(self, project: Project) -> pydantic.BaseModel:
+        return self.Config.model_validate(project.config or {})
 
     def clean_config(self, config: Mapping[str, Any]) -> dict:
-        return dict(config)
-
-    def value_from_form(self, item: Item, data: Mapping[str, Any]) -> Any:
-        """Turn the annotator's POSTed form into an answer value (validated after)."""
-        skip = {"csrfmiddlewaretoken", "client_token", "duration_ms"}
-        return {k: data.get(k) for k in data if k not in skip}
-
-    def label_of(self, value: Any) -> Any:
-        """The categorical/ordinal label inside an answer, for agreement and aggregation."""
-        return value
-
-    def gold_correct(self, item: Item, value: Any) -> bool:
-        return self.label_of(value) == self.label_of(item.gold_value)
+        try:
+            return self.Config.model_validate(dict(config)).model_dump(mode="json")
+        except pydantic.ValidationError as exc:
+            raise InvalidValue.from_pydantic(exc) from None
 
     def config_saved(self, project: Project, before: dict) -> str | None:
         """Called after the researcher saved new settings (``before`` = the old config).
@@ -94,21 +210,12 @@ class BaseTaskType:
         """
         return None
 
-    def item_context(self, item: Item, participant: Participant) -> dict:
-        return {}
-
-    def seed_demo(self, project: Project) -> None:
-        raise NotImplementedError
-
-    def validate(self, item: Item, value: Any) -> dict:
-        raise NotImplementedError
-
+    # data in
     def item_spec(self, row):
         """Turn one uploaded row into an ItemSpec (raise importing.RowError for a bad row)."""
         from .importing import default_item_spec
 
-        spec = default_item_spec(row)
-        return spec
+        return default_item_spec(row)
 
     def import_items(self, project: Project, upload) -> ImportReport:
         """Generic JSONL/JSON/CSV import through ``item_spec``; all-or-nothing."""
@@ -123,11 +230,51 @@ class BaseTaskType:
             report.error(0, str(exc))
             return report
 
+    def seed_demo(self, project: Project) -> None:
+        raise NotImplementedError(f"{type(self).__name__} has no demo.")
+
+    def simulate_answer(self, item: Item, rng: random.Random) -> dict:
+        """A plausible answer for ``item``, for the demo's simulated participants."""
+        raise NotImplementedError(f"{type(self).__name__} cannot simulate answers.")
+
+    # the annotator
+    def form_template_for(self, item: Item) -> str:
+        return self.form_template
+
+    def item_context(self, item: Item, participant: Participant) -> dict:
+        return {}
+
+    def value_from_form(self, item: Item, data: Mapping[str, Any]) -> Any:
+        """The POSTed form as an answer: one form field per top-level ``Answer`` field."""
+        return {name: data.get(name) for name in self.Answer.model_fields}
+
+    def form_data_for(self, item: Item, value: Mapping[str, Any]) -> dict[str, str]:
+        """The form fields a browser posts for ``value`` (the inverse of ``value_from_form``)."""
+        return {name: "" if v is None else str(v) for name, v in value.items()}
+
+    def validate(self, item: Item, value: Any) -> dict:
+        try:
+            return self.Answer.model_validate(value).model_dump(mode="json")
+        except pydantic.ValidationError as exc:
+            raise InvalidValue.from_pydantic(exc, self.answer_messages) from None
+
+    def label_of(self, value: Any) -> Any:
+        if self.label_field is None or not isinstance(value, dict):
+            return None
+        return value.get(self.label_field)
+
+    def gold_correct(self, item: Item, value: Any) -> bool:
+        return self.label_of(value) == self.label_of(item.gold_value)
+
+    # results and data out
     def results(self, project: Project) -> Results:
         return Results()
 
-    def export_records(self, project: Project) -> Iterator[dict]:
-        return iter(())
+    def exports(self) -> list[RecordSet]:
+        return []
+
+    def urlpatterns(self) -> list:
+        return []
 
 
 _REGISTRY: dict[str, TaskType] = {}
@@ -176,9 +323,32 @@ def all_task_types() -> list[TaskType]:
     return sorted(_REGISTRY.values(), key=lambda t: t.key)
 
 
+def task_type_urlpatterns() -> list:
+    """Each task type's own pages, mounted at ``/projects/<slug>/<key>/`` (namespace = key).
+
+    Their views take ``slug`` and must reach the project through ``project_for_user``.
+    """
+    from django.urls import include, path
+
+    return [
+        path(f"projects/<slug:slug>/{t.key}/", include((patterns, t.key)))
+        for t in all_task_types()
+        if (patterns := t.urlpatterns())
+    ]
+
+
 def choices() -> list[tuple[str, str]]:
     return [(t.key, t.title) for t in all_task_types()]
 
 
 def validation_message(exc: ValidationError) -> str:
     return "; ".join(exc.messages)
+
+
+def field_errors(exc: ValidationError) -> dict[str, list[str]]:
+    """``exc``'s messages by field path (``""``: not about one field)."""
+    if isinstance(exc, InvalidValue):
+        return exc.fields
+    if hasattr(exc, "error_dict"):
+        return {k: [m for e in v for m in e.messages] for k, v in exc.error_dict.items()}
+    return {"": list(exc.messages)}

@@ -250,6 +250,7 @@ def _card_context(
     }
     if assignment is not None:
         context["item"] = assignment.item
+        context["form_template"] = task_type.form_template_for(assignment.item)
         context.update(task_type.item_context(assignment.item, participant))
     return context
 
@@ -309,7 +310,9 @@ def annotation_submit(request: HttpRequest, slug: str, assignment_id: int) -> Ht
             client_token=request.POST.get("client_token", ""),
         )
     except ValidationError as exc:
-        context = _card_context(project, participant, assignment, errors=exc.messages, value=value)
+        # The annotator reads the messages without field paths; each is about this form.
+        messages = [m for ms in registry.field_errors(exc).values() for m in ms]
+        context = _card_context(project, participant, assignment, errors=messages, value=value)
         return _render_card(request, context)
     except engine.SubmitRefused as exc:
         return _serve_next(request, project, participant, notice=exc.message)

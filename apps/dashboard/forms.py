@@ -8,7 +8,6 @@ import json
 from datetime import timedelta
 from typing import Any
 
-import pydantic
 from django import forms
 from django.core.exceptions import ValidationError
 from django.urls import reverse
@@ -20,20 +19,18 @@ CONFIG_PREFIX = "cfg_"
 
 
 def _config_schema(task_type) -> dict[str, Any]:
-    """The JSON schema's properties of the task type's pydantic ``Config``, if it has one."""
-    model = getattr(task_type, "Config", None)
-    if isinstance(model, type) and issubclass(model, pydantic.BaseModel):
-        return model.model_json_schema().get("properties", {})
-    return {}
+    """The JSON schema's properties of the task type's pydantic ``Config``."""
+    return task_type.Config.model_json_schema().get("properties", {})
 
 
 def _simple_field(key: str, default: Any, schema: dict[str, Any]) -> forms.Field | None:
     label = schema.get("title") or key.replace("_", " ").capitalize()
     help_text = schema.get("description", "")
     if "enum" in schema and isinstance(default, str):
-        return forms.ChoiceField(
-            label=label, help_text=help_text, choices=[(v, v) for v in schema["enum"]]
-        )
+        # Choices read as words: the schema's "choice_labels" name them, else the value does.
+        words = schema.get("choice_labels", {})
+        choices = [(v, words.get(v) or v.replace("_", " ").capitalize()) for v in schema["enum"]]
+        return forms.ChoiceField(label=label, help_text=help_text, choices=choices)
     if isinstance(default, bool):
         return forms.BooleanField(label=label, help_text=help_text, required=False)
     if isinstance(default, int):
@@ -153,24 +150,13 @@ class ProjectSettingsForm(forms.Form):
             self.cleaned_config = self.task_type.clean_config(
                 {**self.task_type.default_config(), **config}
             )
-        except pydantic.ValidationError as exc:
-            for error in exc.errors():
-                loc = [str(part) for part in error.get("loc", ())]
-                field = CONFIG_PREFIX + loc[0] if loc and loc[0] in self.simple_keys else None
-                where = ".".join(loc)
-                self.add_error(
-                    field or "config_json", f"{where}: {error['msg']}" if where else error["msg"]
-                )
         except ValidationError as exc:
-            if hasattr(exc, "error_dict"):
-                for key, errors in exc.error_dict.items():
-                    field = CONFIG_PREFIX + key if key in self.simple_keys else "config_json"
-                    for message in errors:
-                        self.add_error(field, f"{key}: {'; '.join(message.messages)}")
-            else:
-                self.add_error("config_json", "; ".join(exc.messages))
-        except (TypeError, ValueError) as exc:
-            self.add_error("config_json", str(exc))
+            # Each message goes on the field it is about; the rest onto the JSON box.
+            for path, errors in registry.field_errors(exc).items():
+                top = path.split(".", 1)[0]
+                field = CONFIG_PREFIX + top if top in self.simple_keys else "config_json"
+                for message in errors:
+                    self.add_error(field, f"{path}: {message}" if path else message)
         return cleaned
 
     def project_fields(self) -> dict[str, Any]:

@@ -23,8 +23,6 @@ from apps.core.uploads import upload_preview
 from . import selectors, services
 from .forms import BlockForm, ProjectCreateForm, ProjectSettingsForm, StatusForm, UploadForm
 
-AGGREGATION_METHODS = exporting.AGGREGATION_METHODS
-
 
 def _tab(
     request: HttpRequest,
@@ -227,15 +225,17 @@ def project_progress(request: HttpRequest, slug: str) -> HttpResponse:
     )
 
 
-def _method(request: HttpRequest) -> str:
+def _method(request: HttpRequest, project: Project) -> str:
     method = request.GET.get("method", "majority")
-    return method if method in dict(AGGREGATION_METHODS) else "majority"
+    return (
+        method if method in {m.key for m in exporting.aggregation_methods(project)} else "majority"
+    )
 
 
 @login_required
 def project_quality(request: HttpRequest, slug: str) -> HttpResponse:
     project = project_for_user(request, slug)
-    method = _method(request)
+    method = _method(request, project)
     quality = selectors.project_quality(project=project, method=method)
     ids = dict(
         project.items.filter(pk__in=list(quality.aggregates)[:200]).values_list("id", "external_id")
@@ -249,7 +249,7 @@ def project_quality(request: HttpRequest, slug: str) -> HttpResponse:
         {
             "quality": quality,
             "aggregates": aggregates,
-            "methods": AGGREGATION_METHODS,
+            "methods": [(m.key, m.title) for m in exporting.aggregation_methods(project)],
             "method": method,
             "can_write": project.role != "viewer",
         },
@@ -339,7 +339,7 @@ def project_export(request: HttpRequest, slug: str) -> HttpResponse:
         "export",
         "dashboard/export.html",
         {
-            "downloads": exporting.EXPORTS.items(),
+            "downloads": exporting.export_catalog(project),
             "counts": selectors.project_counts(project=project),
         },
     )

@@ -8,7 +8,10 @@ class HumorConfig(AppConfig):
 
     def ready(self) -> None:
         from apps.core import registry
+        from apps.training import trainers
 
         from .tasktype import HUMOR
+        from .trainer import HUMOR_TRAINER
 
         registry.register(HUMOR)
+        trainers.register(HUMOR_TRAINER)

@@ -26,8 +26,8 @@ import pydantic
 from apps.core.importing import ImportFailed, ItemSpec, Row, RowError
 from apps.core.models import Item
 
+from .schemas import Answer, Config
 from .scores import REACTIONS, counted_reactions, humor_score, reaction_total
-from .tasktype import Answer, Config
 
 # CrowdTangle column (as exported) for each reaction of the payload.
 CT_REACTION_COLUMNS = {
@@ -218,7 +218,7 @@ class PostReader:
         if not post_id:
             raise RowError(f"column 'URL': no post id in {url!r}")
         reactions = {
-            r: parse_count(self._cell(data, column), self.columns.get(column, column))
+            r: parse_count(self._cell(data, column), (self.columns or {}).get(column, column))
             for r, column in CT_REACTION_COLUMNS.items()
         }
         total = self._cell(data, "Total Interactions").strip()

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from apps.core import quality
-from apps.core.models import Annotation, Assignment, Item, Participant, Project
+from apps.core.models import Assignment, Item, Participant, Project
+from apps.core.registry import json_ready
 from apps.core.results import (
     BarFigure,
     BarSeries,
@@ -22,8 +21,7 @@ from apps.core.results import (
     Table,
 )
 
-from .scores import REACTIONS
-from .tasktype import REACTION_TO_ANSWER
+from .schemas import REACTION_TO_ANSWER
 
 CHUNK = 2000
 HS_BINS = 20
@@ -40,11 +38,6 @@ PROTOCOL_NOTE = (
     "(humorous → yes, non-humorous → no) on posts that have one; positive class = yes. "
     "Answers of blocked participants are excluded."
 )
-
-
-def _python(value: Any) -> Any:
-    """numpy scalars (from pandas/crowd-kit) as plain Python for JSON and templates."""
-    return value.item() if hasattr(value, "item") else value
 
 
 def _scores(project: Project) -> tuple[list[float], list[float], dict[int, str], dict[str, int]]:
@@ -88,7 +81,7 @@ def _aggregate(frame: pd.DataFrame, method: str) -> dict[int, quality.Aggregate]
 
 
 def _labels(aggregates: dict[int, quality.Aggregate]) -> dict[int, Any]:
-    return {pk: _python(agg.label) for pk, agg in aggregates.items()}
+    return {pk: json_ready(agg.label) for pk, agg in aggregates.items()}
 
 
 def _annotator_names(frame: pd.DataFrame) -> dict[int, str]:
@@ -161,8 +154,10 @@ def humor_results(*, project: Project) -> Results:
     agreement = quality.annotator_agreement(frame)
     names = _annotator_names(frame)
     annotators = sorted(agreement, key=lambda w: names.get(w, str(w)))
-    annotator_f1 = [against_truth[w].f1 for w in annotators if against_truth[w].n]
-    meta = (project.config or {}).get("score_meta") or {}
+    annotator_f1 = [
+        f1 for w in annotators if against_truth[w].n and (f1 := against_truth[w].f1) is not None
+    ]
+    meta = (project.derived or {}).get("score_meta") or {}
     skipped = Assignment.objects.filter(
         item__project=project, item__kind=Item.Kind.REGULAR, status=Assignment.Status.SKIPPED
     ).count()
@@ -415,14 +410,20 @@ def humor_results(*, project: Project) -> Results:
             counts=True,
         ),
     ]
-    scored = [w for w in annotators if against_truth[w].n and agreement[w].agreement is not None]
+    scored = [
+        w
+        for w in annotators
+        if against_truth[w].n
+        and agreement[w].agreement is not None
+        and against_truth[w].f1 is not None
+    ]
     if scored:
         figures.append(
             ScatterFigure(
                 title="Annotators: agreement with the others against F1",
                 key="annotators",
-                x=[agreement[w].agreement for w in scored],
-                y=[against_truth[w].f1 for w in scored],
+                x=[float(agreement[w].agreement or 0.0) for w in scored],
+                y=[float(against_truth[w].f1 or 0.0) for w in scored],
                 labels=[names.get(w, str(w)) for w in scored],
                 x_label="agreement with the others' majority",
                 y_label="F1 against reaction labels",
@@ -434,70 +435,3 @@ def humor_results(*, project: Project) -> Results:
         )
     notes = [PROTOCOL_NOTE, REFERENCE_NOTE]
     return Results(metrics=metrics, tables=tables, figures=figures, notes=notes)
-
-
-def export_records(*, project: Project) -> Iterator[dict]:
-    """One CHoRaL-style record per post, streamed in id-ordered pages (two queries a page)."""
-    frame = quality.answers_frame(project)
-    majority = _aggregate(frame, "majority")
-    dawid_skene = _aggregate(frame, "dawid_skene")
-    del frame
-    last = 0
-    while True:
-        page = list(
-            Item.objects.filter(project=project, pk__gt=last)
-            .order_by("pk")
-            .values_list("pk", "external_id", "kind", "payload", "gold_value")[:CHUNK]
-        )
-        if not page:
-            return
-        last = page[-1][0]
-        answers: dict[int, list[dict]] = defaultdict(list)
-        rows = (
-            Annotation.objects.filter(item_id__in=[row[0] for row in page])
-            .order_by("pk")
-            .values_list(
-                "item_id",
-                "participant__source",
-                "participant__external_id",
-                "participant__status",
-                "value",
-            )
-        )
-        for item_id, source, external_id, status, value in rows:
-            answers[item_id].append(
-                {
-                    "annotator": f"{source}:{external_id}",
-                    "funny": (value or {}).get("funny"),
-                    "blocked": status == Participant.Status.BLOCKED,
-                }
-            )
-        for pk, external_id, kind, payload, gold in page:
-            reactions = payload.get("reactions") or {}
-            counted = [a["funny"] for a in answers[pk] if not a["blocked"]]
-            m, d = majority.get(pk), dawid_skene.get(pk)
-            yield {
-                "post_id": payload.get("post_id", external_id),
-                "kind": kind,
-                "text": payload.get("text", ""),
-                "created": payload.get("created", ""),
-                "type": payload.get("type", ""),
-                **{r: reactions.get(r, 0) for r in REACTIONS},
-                "t": payload.get("t"),
-                "h": payload.get("h"),
-                "hs": payload.get("hs"),
-                "ns": payload.get("ns"),
-                "ns_version": payload.get("ns_version"),
-                "s_version": payload.get("s_version"),
-                "reaction_label": payload.get("reaction_label"),
-                "split": payload.get("split"),
-                "study_stratum": payload.get("study_stratum"),
-                "gold": (gold or {}).get("funny") if isinstance(gold, dict) else None,
-                "human_answers": answers[pk],
-                "human_yes": counted.count("yes"),
-                "human_no": counted.count("no"),
-                "majority_label": _python(m.label) if m else None,
-                "majority_confidence": m.confidence if m else None,
-                "dawid_skene_label": _python(d.label) if d else None,
-                "dawid_skene_confidence": d.confidence if d else None,
-            }

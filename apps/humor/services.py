@@ -5,6 +5,7 @@ from __future__ import annotations
 import heapq
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import IO
 
 import numpy as np
@@ -12,11 +13,19 @@ from django.db import transaction
 from django.utils import timezone
 from sklearn.model_selection import train_test_split
 
-from apps.core.importing import ImportFailed, file_format, items_import, iter_rows
+from apps.core.importing import (
+    ImportFailed,
+    file_format,
+    first_undecodable_line,
+    items_import,
+    iter_rows,
+    refuse_utf16,
+)
 from apps.core.models import Item, Project
 from apps.core.registry import ImportReport
 
 from .importing import RULES, PostReader
+from .schemas import Config, config_of
 from .scores import (
     ReferenceAccumulator,
     counted_reactions,
@@ -25,10 +34,10 @@ from .scores import (
     reaction_total,
     s_version,
 )
-from .tasktype import DEMO_DIR, HUMOR, Config, config_of
+
+DEMO_DIR = Path(__file__).resolve().parent / "demo"
 
 CHUNK = 2000
-UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
 DEMO_INSTRUCTIONS = """\
 You will read short public Facebook posts from the first year of the COVID-19 pandemic.
@@ -58,7 +67,7 @@ def posts_import(
     name = getattr(upload, "name", "") or ""
     try:
         fmt = file_format(name)
-        _refuse_utf16(upload)
+        refuse_utf16(upload)
         reader = PostReader(
             config=config_of(project),
             fmt=fmt,
@@ -90,40 +99,11 @@ def posts_import(
     except ImportFailed as exc:
         report.created = 0
         message = str(exc)
-        if "not UTF-8" in message and (line := _first_undecodable_line(upload)):
+        if "not UTF-8" in message and (line := first_undecodable_line(upload)):
             message = re.sub(r"^Line \d+", f"Line {line}", message)
         match = re.search(r"\bLine (\d+)", message)
         report.error(int(match.group(1)) if match else 0, message)
     return report
-
-
-def _first_undecodable_line(upload: IO[bytes]) -> int | None:
-    """The exact line of the first byte that is not UTF-8.
-
-    The core reader decodes 1 MB blocks and can only say which block failed; a second pass
-    line by line (a UTF-8 character never spans a newline) names the line itself.
-    """
-    if not hasattr(upload, "seek"):
-        return None
-    upload.seek(0)
-    for number, line in enumerate(upload, start=1):
-        try:
-            line.decode("utf-8")
-        except UnicodeDecodeError:
-            return number
-    return None
-
-
-def _refuse_utf16(upload: IO[bytes]) -> None:
-    """Excel's "Unicode text" is UTF-16; say so rather than fail on line 1 with mojibake."""
-    if not hasattr(upload, "seek"):
-        return
-    head = upload.read(2)
-    upload.seek(0)
-    if head in UTF16_BOMS:
-        raise ImportFailed(
-            "Line 1: the file is UTF-16 text. Save it as UTF-8 (CSV UTF-8) and upload it again."
-        )
 
 
 def _select_labels(
@@ -138,7 +118,9 @@ def _select_labels(
     rest = (i for i in range(n) if i not in labels)
     if config.negative_rule == "top_NS":
         negatives = heapq.nsmallest(
-            config.k, (i for i in rest if ns[i] is not None), key=lambda i: (-ns[i], ext[i])
+            config.k,
+            (i for i in rest if ns[i] is not None),
+            key=lambda i: (-(ns[i] or 0.0), ext[i]),
         )
     else:  # bottom_HS: the least humorous posts that anyone reacted to
         negatives = heapq.nsmallest(
@@ -205,7 +187,7 @@ def scores_compute(*, project: Project, resample: bool = True) -> dict:
     """(Re)compute t, h, HS, S, NS, reaction labels, split and the human-study sample.
 
     S is built over the project's regular posts with the project's settings; everything is
-    written to the posts' payloads and the choices to ``project.config["score_meta"]``.
+    written to the posts' payloads and the choices to ``project.derived["score_meta"]``.
     ``resample=False`` keeps item priorities (e.g. set since by active learning).
     """
     config = config_of(project)
@@ -309,8 +291,8 @@ def scores_compute(*, project: Project, resample: bool = True) -> dict:
         "study": {**study_meta, "sampled": len(sample), "resampled": resample},
         "computed_at": timezone.now().isoformat(),
     }
-    project.config = {**project.config, "score_meta": meta}
-    project.save(update_fields=["config"])
+    project.derived = {**project.derived, "score_meta": meta}
+    project.save(update_fields=["derived"])
     return meta
 
 
@@ -322,7 +304,7 @@ def demo_seed(*, project: Project) -> None:
         "seed": 13,
         "study": {"size": 90, "strata": 5, "priority": 1.0},
     }
-    project.config = HUMOR.clean_config(config)
+    project.config = Config.model_validate(config).model_dump(mode="json")
     project.overlap = 3
     project.gold_rate = 0.1
     project.items_per_participant = 15
@@ -335,3 +317,24 @@ def demo_seed(*, project: Project) -> None:
             report = posts_import(project=project, upload=upload)
         if not report.ok:
             raise RuntimeError(f"demo data {name} did not import: {report.errors[:3]}")
+
+
+def answer_simulate(*, item: Item, rng) -> dict:
+    """A simulated annotator's answer: mostly right on gold, guided by the reaction label.
+
+    For the demo only. Posts the reactions call humorous get "yes" 80 % of the time, the
+    others 20 %, unlabelled posts in proportion to their HS, so agreement is realistic.
+    """
+    gold = item.gold_value if isinstance(item.gold_value, dict) else None
+    if gold and gold.get("funny") in ("yes", "no"):
+        right = gold["funny"]
+        return {"funny": right if rng.random() < 0.9 else ("no" if right == "yes" else "yes")}
+    payload = item.payload or {}
+    label = payload.get("reaction_label")
+    if label == "humorous":
+        p_yes = 0.8
+    elif label == "non_humorous":
+        p_yes = 0.2
+    else:
+        p_yes = 0.2 + 0.6 * min(1.0, 2 * float(payload.get("hs") or 0.0))
+    return {"funny": "yes" if rng.random() < p_yes else "no"}

@@ -14,9 +14,9 @@ from rest_framework.views import APIView
 
 from apps.api.views import IdCursorPagination, _project
 from apps.core.models import Job
+from ml.config import FieldSpec, TrainingError
 
 from . import selectors, services, trainers
-from .forms import TrainForm
 
 
 class JobOutputSerializer(serializers.Serializer):
@@ -76,20 +76,33 @@ class ModelVersionListApi(APIView):
         return Response([_version_out(v, active_id) for v in versions])
 
 
-class ModelTrainApi(APIView):
-    class InputSerializer(serializers.Serializer):
-        target = serializers.CharField(required=False)
-        label_source = serializers.CharField(required=False)
-        epochs = serializers.IntegerField(required=False)
-        lr = serializers.FloatField(required=False)
-        batch_size = serializers.IntegerField(required=False)
-        max_samples = serializers.IntegerField(required=False, allow_null=True)
-        encoder = serializers.CharField(required=False, allow_blank=True)
-        seed = serializers.IntegerField(required=False)
+def _serializer_field(spec: FieldSpec) -> serializers.Field:
+    common = {"required": False, "help_text": spec.help or spec.label}
+    if spec.optional:
+        common["allow_null"] = True
+    if spec.choices is not None:
+        return serializers.ChoiceField(choices=[v for v, _ in spec.choices], **common)
+    if spec.kind is bool:
+        return serializers.BooleanField(**common)
+    if spec.kind is int:
+        return serializers.IntegerField(min_value=spec.min, max_value=spec.max, **common)
+    if spec.kind is float:
+        return serializers.FloatField(min_value=spec.min, max_value=spec.max, **common)
+    return serializers.CharField(allow_blank=True, max_length=300, **common)
 
+
+def train_input_serializer(trainer: trainers.Trainer) -> type[serializers.Serializer]:
+    """The train API's input, built from the trainer's Config like the dashboard's form."""
+    fields = {spec.name: _serializer_field(spec) for spec in trainer.Config.fields_spec()}
+    return type(f"{type(trainer).__name__}TrainInput", (serializers.Serializer,), fields)
+
+
+class ModelTrainApi(APIView):
     @extend_schema(
         operation_id="model_train",
-        request=InputSerializer,
+        request={"application/json": {"type": "object", "additionalProperties": True}},
+        description="Fields: the project's trainer settings (see the Models tab); omitted "
+        "fields take their defaults.",
         responses={202: JobOutputSerializer, 400: OpenApiResponse(description="Field errors")},
     )
     def post(self, request, slug: str):
@@ -99,18 +112,18 @@ class ModelTrainApi(APIView):
             raise ValidationError(
                 {"task_type": [f"No model can be trained for {project.task_type!r} yet."]}
             )
-        incoming = self.InputSerializer(data=request.data)
+        known = {spec.name for spec in trainer.Config.fields_spec()}
+        unknown = sorted(set(request.data) - known)
+        if unknown:
+            raise ValidationError({name: ["Not a setting of this trainer."] for name in unknown})
+        incoming = train_input_serializer(trainer)(data=request.data)
         incoming.is_valid(raise_exception=True)
-        # The dashboard's form holds the rules (ranges, choices, defaults): one place for both.
-        form = TrainForm(targets=trainer.targets)
-        data = {name: field.initial for name, field in form.fields.items()}
-        data.update({k: v for k, v in incoming.validated_data.items() if v is not None})
-        form = TrainForm(
-            data={k: "" if v is None else v for k, v in data.items()}, targets=trainer.targets
-        )
-        if not form.is_valid():
-            raise ValidationError({k: list(v) for k, v in form.errors.items()})
-        job = services.training_start(project=project, user=request.user, config=form.config())
+        try:
+            config = services.train_config(trainer, dict(incoming.validated_data))
+        except TrainingError as exc:
+            name = str(exc).split(" ", 1)[0]
+            raise ValidationError({name if name in known else "config": [str(exc)]}) from None
+        job = services.training_start(project=project, user=request.user, config=config.to_dict())
         return Response(_job_out(job), status=status.HTTP_202_ACCEPTED)
 
 
@@ -128,9 +141,7 @@ class ModelActivateApi(APIView):
 class PredictionOutputSerializer(serializers.Serializer):
     item_id = serializers.CharField()
     value = serializers.JSONField()
-    score = serializers.FloatField(allow_null=True)
-    uncertainty = serializers.FloatField(allow_null=True)
-    margin = serializers.FloatField(allow_null=True)
+    uncertainty = serializers.FloatField()
 
 
 class PredictionListApi(APIView):
@@ -146,9 +157,7 @@ class PredictionListApi(APIView):
             {
                 "item_id": p.item.external_id,
                 "value": p.value,
-                "score": p.score,
                 "uncertainty": p.uncertainty,
-                "margin": p.margin,
             }
             for p in page
         ]

@@ -9,9 +9,6 @@ class TrainingConfig(AppConfig):
     def ready(self) -> None:
         from apps.core import registry
 
-        from . import trainers
-        from .humor_trainer import HUMOR_TRAINER
         from .services import prediction_prefill
 
-        trainers.register(HUMOR_TRAINER)
         registry.register_prefill_provider(prediction_prefill)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
 from django.utils import timezone
 
 from apps.core.models import Item, Job, Project
@@ -51,16 +50,18 @@ class ModelVersion(models.Model):
 
 
 class Prediction(models.Model):
-    """One model's output on one item: the answer it would give, and how unsure it is."""
+    """One model's output on one item: its answer (any JSON) and how unsure it is.
+
+    Generic on purpose: a classifier, a MOS regressor and a trajectory model all store their
+    output in ``value`` and one ``uncertainty`` (higher = less sure, the trainer's scale).
+    """
 
     model_version = models.ForeignKey(
         ModelVersion, on_delete=models.CASCADE, related_name="predictions"
     )
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="predictions")
     value = models.JSONField(help_text="In the task type's answer shape, plus model fields.")
-    score = models.FloatField(null=True, blank=True, help_text="P(positive class), if any.")
-    uncertainty = models.FloatField(help_text="Entropy in bits, 0 (sure) … 1 (coin flip).")
-    margin = models.FloatField(help_text="1 − (p_top − p_second): higher is less sure.")
+    uncertainty = models.FloatField(help_text="Higher is less sure (the trainer's scale).")
 
     class Meta:
         constraints = [
@@ -74,11 +75,9 @@ class Prediction(models.Model):
 class ModelLoopSettings(models.Model):
     """How a project uses its models: which version is active, pre-fill, active learning."""
 
-    class ActiveLearning(models.TextChoices):
-        OFF = "off", "Off"  # item priorities are left alone
-        ENTROPY = "entropy", "Uncertainty (entropy)"  # most uncertain items first
-        MARGIN = "margin", "Uncertainty (margin)"  # smallest top-two margin first
-        DISAGREEMENT = "disagreement", "Disagreement with reaction label"  # model ≠ reactions first
+    # Active learning off: the model gives no item priorities. Other modes are declared by
+    # the project's trainer (``Trainer.active_learning``) and checked by the service.
+    ACTIVE_LEARNING_OFF = "off"
 
     project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="model_loop")
     active_version = models.ForeignKey(
@@ -86,17 +85,7 @@ class ModelLoopSettings(models.Model):
     )
     # Off by default: a shown model answer anchors annotators (they agree with it too often).
     prefill = models.BooleanField(default=False)
-    active_learning = models.CharField(
-        max_length=14, choices=ActiveLearning.choices, default=ActiveLearning.OFF
-    )
-
-    class Meta:
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(active_learning__in=["off", "entropy", "margin", "disagreement"]),
-                name="modelloop_active_learning_valid",
-            ),
-        ]
+    active_learning = models.CharField(max_length=40, default=ACTIVE_LEARNING_OFF)
 
     def __str__(self) -> str:
         return f"model loop of {self.project_id}"

@@ -57,11 +57,19 @@ def predictions_for(version: ModelVersion) -> QuerySet[Prediction]:
     return Prediction.objects.filter(model_version=version).select_related("item")
 
 
-def metric_columns(versions: list[ModelVersion]) -> list[str]:
-    """Metric names across versions, the CHoRaL ones first, for a side-by-side table."""
-    first = ["f1", "auc", "accuracy", "n_train", "n_test", "pearson_r", "mse"]
-    seen = {k for v in versions for k, val in v.metrics.items() if not isinstance(val, dict)}
-    return [k for k in first if k in seen] + sorted(seen - set(first))
+def metric_columns(trainer, versions: list[ModelVersion]) -> list[tuple[str, str]]:
+    """The trainer's declared metrics that some version has: (key, label), in its order."""
+    seen = {k for v in versions for k in v.metrics}
+    declared = trainer.metrics if trainer is not None else []
+    return [(key, label) for key, label in declared if key in seen]
+
+
+def config_columns(trainer) -> list[tuple[str, str]]:
+    """The config fields the trainer shows per version: (name, label)."""
+    if trainer is None:
+        return []
+    labels = {spec.name: spec.label for spec in trainer.Config.fields_spec()}
+    return [(name, labels.get(name, name)) for name in trainer.summary_fields]
 
 
 def regular_item_count(project: Project) -> int:

@@ -9,7 +9,10 @@ again for the same job is safe (it finishes, or notices the version already exis
 from __future__ import annotations
 
 import functools
+import gzip
 import hashlib
+import inspect
+import json
 import logging
 import os
 import subprocess
@@ -17,6 +20,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
@@ -45,30 +49,63 @@ logger = logging.getLogger(__name__)
 # A job whose worker died this many times is failed instead of being tried again.
 MAX_ATTEMPTS = 3
 PROGRESS_EVERY_S = 0.3
+RECORDS_FILE = "training_records.jsonl.gz"
+
+
+def _sources_hash(paths: list[Path], root: Path) -> str:
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:10]
 
 
 @functools.cache
-def code_version() -> str:
-    """Git commit (when the worker runs from a checkout) plus a hash of the ``ml/`` sources."""
-    root = Path(settings.BASE_DIR)
-    digest = hashlib.sha256()
-    for path in sorted((root / "ml").rglob("*.py")):
-        digest.update(path.relative_to(root).as_posix().encode())
-        digest.update(path.read_bytes())
-    ml_hash = digest.hexdigest()[:10]
+def _commit() -> str:
     commit = os.environ.get("CHORUS_CODE_VERSION", "")
-    if not commit:
-        try:
-            commit = subprocess.run(
-                ["git", "-C", str(root), "rev-parse", "--short=12", "HEAD"],
-                capture_output=True,
-                text=True,
-                timeout=5,
-                check=True,
-            ).stdout.strip()
-        except (OSError, subprocess.SubprocessError):
-            commit = "unknown"
-    return f"{commit}+ml.{ml_hash}"
+    if commit:
+        return commit
+    try:
+        return subprocess.run(
+            ["git", "-C", str(settings.BASE_DIR), "rev-parse", "--short=12", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+@functools.cache
+def code_version(trainer_key: str | None = None) -> str:
+    """Git commit (when the worker runs from a checkout) plus a hash of the ``ml/`` sources and
+    of the trainer's own module (records and labels are built there)."""
+    root = Path(settings.BASE_DIR)
+    version = f"{_commit()}+ml.{_sources_hash(sorted((root / 'ml').rglob('*.py')), root)}"
+    trainer = trainers.find(trainer_key) if trainer_key else None
+    if trainer is not None:
+        source = Path(inspect.getfile(type(trainer))).resolve()
+        if source.is_relative_to(root):
+            version += f"+trainer.{_sources_hash([source], root)}"
+    return version
+
+
+def records_digest(records: list[dict]) -> str:
+    """SHA-256 of the training records as canonical JSON: the data a version was trained on."""
+    digest = hashlib.sha256()
+    for record in records:
+        digest.update(json.dumps(record, sort_keys=True, separators=(",", ":")).encode())
+        digest.update(b"\n")
+    return digest.hexdigest()
+
+
+def train_config(trainer, data: dict) -> Any:
+    """The trainer's config from ``data`` (defaults filled in; TrainingError names a bad field)."""
+    config = dict(data)
+    if "encoder" in {f.name for f in trainer.Config.fields_spec()} and not config.get("encoder"):
+        config["encoder"] = settings.CHORUS_TEXT_ENCODER
+    return trainer.Config.from_dict(config)
 
 
 def training_start(*, project: Project, user, config: dict) -> Job:
@@ -76,14 +113,12 @@ def training_start(*, project: Project, user, config: dict) -> Job:
     from .tasks import model_train
 
     trainer = trainers.get(project.task_type)  # refuse early: no trainer, no job
-    config = dict(config)
-    if not config.get("encoder"):
-        config["encoder"] = settings.CHORUS_TEXT_ENCODER
+    checked = train_config(trainer, config)  # and no job for a config the run would refuse
     with transaction.atomic():
         job = job_create(
             kind=TRAIN_JOB_KIND,
             project=project,
-            params={"trainer": trainer.key, "config": config},
+            params={"trainer": trainer.key, "config": checked.to_dict()},
             user=user,
         )
         job_enqueue(job, model_train)
@@ -190,10 +225,15 @@ def training_run(*, job_id: int) -> None:
     prefix = f"{_artifact_prefix(job)}-try-{job.attempts}"
     try:
         trainer = trainers.get(project.task_type)
-        config = dict(job.params.get("config") or {})
+        config = train_config(trainer, job.params.get("config") or {})
         device = _train_device()
         records = trainer.records(project, config)
-        job_log(job, f"{len(records)} items; training on {device}; code {code_version()}")
+        digest = records_digest(records)
+        job_log(
+            job,
+            f"{len(records)} records (sha256 {digest[:12]}); training on {device}; "
+            f"code {code_version(trainer.key)}",
+        )
         with tempfile.TemporaryDirectory(prefix="chorus-train-") as tmp:
             out = Path(tmp) / "artifact"
             outcome = trainer.train(records, config, device, _progress(job, 0.0, 0.8), out)
@@ -208,8 +248,18 @@ def training_run(*, job_id: int) -> None:
             rows = trainer.predict(out, records, device, _progress(job, 0.8, 0.95))
             if not job_progress(job, 0.96, "Storing the model"):
                 raise Cancelled("cancelled before storing")
+            # The exact records go into the artifact: the version can be trained again.
+            with gzip.open(out / RECORDS_FILE, "wt", encoding="utf-8") as handle:
+                for record in records:
+                    handle.write(json.dumps(record, sort_keys=True) + "\n")
             _artifact_clear(_artifact_prefix(job))
             _artifact_store(out, prefix)
+        outcome.snapshot = {
+            **outcome.snapshot,
+            "records": len(records),
+            "records_sha256": digest,
+            "records_file": f"{prefix}/{RECORDS_FILE}",
+        }
         version = _version_register(
             job=job,
             trainer=trainer,
@@ -270,9 +320,8 @@ def prediction_run(*, job_id: int) -> None:
         version = ModelVersion.objects.get(pk=job.params["model_version"], project=job.project)
         trainer = trainers.get(version.trainer)
         done = set(version.predictions.values_list("item_id", flat=True))
-        records = [
-            r for r in trainer.records(job.project, version.config) if r["item_id"] not in done
-        ]
+        config = train_config(trainer, version.config)
+        records = [r for r in trainer.records(job.project, config) if r["item_id"] not in done]
         job_log(job, f"{len(records)} items without a prediction from version {version.number}")
         rows = []
         if records:
@@ -312,7 +361,7 @@ def _version_register(*, job: Job, trainer, outcome, rows, artifact: str, device
             job=job,
             config=outcome.config,
             seed=outcome.seed,
-            code_version=code_version(),
+            code_version=code_version(trainer.key),
             data_snapshot=outcome.snapshot,
             metrics=outcome.metrics,
             artifact=artifact,
@@ -343,10 +392,17 @@ def modelversion_activate(*, project: Project, version: ModelVersion | None) -> 
     return loop
 
 
+def active_learning_choices(project: Project) -> list[tuple[str, str]]:
+    """ "Off" and the modes the project's trainer declares: (key, title)."""
+    trainer = trainers.find(project.task_type)
+    modes = [(m.key, m.title) for m in trainer.active_learning] if trainer else []
+    return [(ModelLoopSettings.ACTIVE_LEARNING_OFF, "Off"), *modes]
+
+
 def modelloop_settings_update(
     *, project: Project, prefill: bool, active_learning: str
 ) -> ModelLoopSettings:
-    if active_learning not in ModelLoopSettings.ActiveLearning.values:
+    if active_learning not in dict(active_learning_choices(project)):
         raise ValueError(f"Unknown active-learning mode {active_learning!r}.")
     with transaction.atomic():
         loop, _ = ModelLoopSettings.objects.select_for_update().get_or_create(project=project)
@@ -368,31 +424,23 @@ def priorities_apply(*, project: Project) -> int:
         ModelLoopSettings.objects.filter(project=project).select_related("active_version").first()
     )
     items = Item.objects.filter(project=project, kind=Item.Kind.REGULAR, answer_count=0)
-    mode = loop.active_learning if loop else ModelLoopSettings.ActiveLearning.OFF
+    mode = loop.active_learning if loop else ModelLoopSettings.ACTIVE_LEARNING_OFF
     version = loop.active_version if loop else None
-    if mode == ModelLoopSettings.ActiveLearning.OFF or version is None:
+    if mode == ModelLoopSettings.ACTIVE_LEARNING_OFF or version is None:
         return items.exclude(priority=0.0).update(priority=0.0)
     trainer = trainers.get(version.trainer)
     predicted = {
-        item_id: (value, score, entropy, margin)
-        for item_id, value, score, entropy, margin in Prediction.objects.filter(
+        item_id: (value, uncertainty)
+        for item_id, value, uncertainty in Prediction.objects.filter(
             model_version=version, item__in=items
         )
-        .values_list("item_id", "value", "score", "uncertainty", "margin")
+        .values_list("item_id", "value", "uncertainty")
         .iterator(chunk_size=5000)
     }
     changed = []
     for item in items.only("id", "payload", "priority").iterator(chunk_size=2000):
         found = predicted.get(item.pk)
-        priority = 0.0
-        if found is not None:
-            value, score, entropy, margin = found
-            if mode == ModelLoopSettings.ActiveLearning.ENTROPY:
-                priority = entropy
-            elif mode == ModelLoopSettings.ActiveLearning.MARGIN:
-                priority = margin
-            else:
-                priority = trainer.disagreement(item, value, score) or 0.0
+        priority = trainer.priority(mode, item, *found) if found is not None else 0.0
         if item.priority != priority:
             item.priority = priority
             changed.append(item)
@@ -407,9 +455,7 @@ def _predictions_store(version: ModelVersion, rows, *, ignore_conflicts: bool = 
                 model_version=version,
                 item_id=r.item_id,
                 value=r.value,
-                score=r.score,
                 uncertainty=r.uncertainty,
-                margin=r.margin,
             )
             for r in rows
         ],

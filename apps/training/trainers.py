@@ -1,8 +1,11 @@
-"""The trainer registry: how each task type's model is trained and what its predictions mean.
+"""The trainer registry: how a task type's model is trained and what its predictions mean.
 
-Keyed by task-type key, like the task-type registry; shared code asks ``get(project.task_type)``
-and never names a task type. A trainer imports ``ml/`` lazily so the web process that only
-shows the Models tab never loads torch.
+A task app registers its ``Trainer`` in its ``AppConfig.ready()`` (``apps/humor/trainer.py``);
+the model loop asks ``get(project.task_type)`` and never names a task type. The trainer's
+frozen dataclass ``Config`` (``ml.config.Config``) is the single description of its settings:
+the Train form, the train API's input and the run itself are all built from it. A trainer
+imports the torch parts of ``ml/`` lazily, so a web process showing the Models tab never loads
+torch.
 """
 
 from __future__ import annotations
@@ -13,39 +16,58 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from apps.core.models import Item, Project
+from ml import config as ml_config
 
 
 @dataclass(frozen=True)
 class PredictionRow:
     item_id: int
-    value: dict  # the task type's answer shape plus model fields
-    score: float | None
-    uncertainty: float  # entropy, 0..1
-    margin: float  # 1 − top-two margin, 0..1
+    value: dict  # the task type's answer shape plus model fields (probabilities, scores)
+    uncertainty: float  # higher = less sure; the trainer's own scale
 
 
 @dataclass
 class TrainOutcome:
     metrics: dict[str, Any]
-    snapshot: dict[str, Any]
     config: dict[str, Any]  # the full config the run used (defaults filled in)
     seed: int
+    snapshot: dict[str, Any]  # counts the run saw (train/test sizes, label counts)
+
+
+@dataclass(frozen=True)
+class ActiveLearningMode:
+    key: str
+    title: str
+
+
+UNCERTAINTY = ActiveLearningMode("uncertainty", "Most uncertain first")
 
 
 class Trainer:
-    """One task type's model. Subclasses fill in the hooks; the services drive them."""
+    """One task type's model. Subclasses fill in the hooks; ``apps.training.services`` drives."""
 
-    key: ClassVar[str]
+    key: ClassVar[str]  # the task type's key
     title: ClassVar[str]
-    # Choices shown on the Train form's "target" field: (value, label).
-    targets: ClassVar[list[tuple[str, str]]] = []
+    Config: ClassVar[type[ml_config.Config]]
+    # The Models table's metric columns: (metric key, label), in order.
+    metrics: ClassVar[list[tuple[str, str]]] = []
+    # Settings that train for a few steps on a CPU: the shared contract suite uses them.
+    smoke_config: ClassVar[dict[str, Any]] = {}
+    # Config fields shown as columns of the Models table, beside the metrics.
+    summary_fields: ClassVar[list[str]] = []
+    # Orders beside "off" the trainer can give unanswered items (see ``priority``).
+    active_learning: ClassVar[list[ActiveLearningMode]] = [UNCERTAINTY]
 
-    def records(self, project: Project, config: dict) -> list[dict]:
-        """The project's items as the plain records ``ml/`` trains on (no Django objects)."""
+    def records(self, project: Project, config: Any) -> list[dict]:
+        """The project's items as plain JSON records ``ml/`` trains on (no Django objects).
+
+        Each record has ``item_id``; the list is hashed and stored with the version, so it
+        must hold every label the run uses (not look them up later).
+        """
         raise NotImplementedError
 
     def train(
-        self, records: Sequence[dict], config: dict, device, progress: Callable, out_dir: Path
+        self, records: Sequence[dict], config: Any, device, progress: Callable, out_dir: Path
     ) -> TrainOutcome:
         raise NotImplementedError
 
@@ -54,13 +76,17 @@ class Trainer:
     ) -> list[PredictionRow]:
         raise NotImplementedError
 
+    def priority(self, mode: str, item: Item, value: dict, uncertainty: float) -> float:
+        """An unanswered item's model priority under active-learning ``mode`` (higher first)."""
+        return uncertainty
+
     def prefill_value(self, prediction_value: dict) -> dict | None:
         """The answer to pre-select for an annotator, in the task type's Answer shape."""
         return None
 
-    def disagreement(self, item: Item, prediction_value: dict, score: float | None) -> float | None:
-        """How far the model is from the item's reference label (0..1); None if there is none."""
-        return None
+    # ``evaluate(records, predictions) -> metrics`` scores predictions the platform did not
+    # make (uploaded by a researcher); a trainer that offers it defines it.
+    evaluate: ClassVar[Callable[..., dict[str, Any]] | None] = None
 
 
 _TRAINERS: dict[str, Trainer] = {}

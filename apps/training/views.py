@@ -38,15 +38,18 @@ def _page_context(
 ) -> dict:
     trainer = trainers.find(project.task_type)
     versions = list(selectors.modelversions_for(project))
-    columns = selectors.metric_columns(versions)
+    columns = selectors.metric_columns(trainer, versions)
+    summary = selectors.config_columns(trainer)
     for version in versions:
-        version.metric_cells = [_cell(version.metrics.get(name)) for name in columns]
+        version.metric_cells = [_cell(version.metrics.get(key)) for key, _ in columns]
+        version.config_cells = [_cell(version.config.get(name)) for name, _ in summary]
     loop = selectors.modelloop_settings_for(project)
     if form is None:
-        form = TrainForm(targets=trainer.targets if trainer else [])
+        form = TrainForm(trainer=trainer)
     if settings_form is None:
         settings_form = LoopSettingsForm(
-            initial={"prefill": loop.prefill, "active_learning": loop.active_learning}
+            initial={"prefill": loop.prefill, "active_learning": loop.active_learning},
+            choices=services.active_learning_choices(project),
         )
     return {
         "project": project,
@@ -54,6 +57,7 @@ def _page_context(
         "trainer": trainer,
         "versions": versions,
         "metric_columns": columns,
+        "config_columns": [label for _, label in summary],
         "loop": loop,
         "jobs": selectors.training_jobs_for(project),
         "form": form,
@@ -78,7 +82,7 @@ def model_list(request: HttpRequest, slug: str) -> HttpResponse:
 def model_train(request: HttpRequest, slug: str) -> HttpResponse:
     project = project_for_user(request, slug, write=True)
     trainer = trainers.find(project.task_type)
-    form = TrainForm(request.POST, targets=trainer.targets if trainer else [])
+    form = TrainForm(request.POST, trainer=trainer)
     if trainer is None or not form.is_valid():
         if trainer is None:
             form.add_error(
@@ -128,7 +132,7 @@ def modelversion_predict(request: HttpRequest, slug: str, pk: int) -> HttpRespon
 @require_POST
 def modelloop_settings(request: HttpRequest, slug: str) -> HttpResponse:
     project = project_for_user(request, slug, write=True)
-    form = LoopSettingsForm(request.POST)
+    form = LoopSettingsForm(request.POST, choices=services.active_learning_choices(project))
     if not form.is_valid():
         context = _page_context(project, settings_form=form)
         if request.htmx:

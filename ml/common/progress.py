@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from ml.config import TrainingError  # noqa: F401  (defined torch-free, re-exported here)
+
 # ``progress(fraction, message) -> keep_going``; returning False asks the loop to stop.
 ProgressFn = Callable[[float, str], bool]
-
-
-class TrainingError(Exception):
-    """A run cannot go on; the message is meant for the researcher (bad config, no data)."""
 
 
 class Cancelled(Exception):

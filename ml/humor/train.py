@@ -7,7 +7,6 @@ checkpoint into ``out_dir`` (weights, config, the encoder's config and tokenizer
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
 from collections.abc import Sequence
@@ -30,62 +29,10 @@ from ml.common import (
 )
 from ml.common.progress import scaled
 
+from .config import HumorTrainConfig
 from .data import Example, HumorRecord, cap, split_records, to_examples
 from .metrics import binary_metrics, hs_threshold, regression_metrics
 from .model import EncoderHead
-
-TARGETS = ("binary", "continuous")
-LABEL_SOURCES = ("reaction", "human", "both")
-
-
-@dataclass(frozen=True)
-class HumorTrainConfig:
-    """Hyper-parameters; the defaults follow CHoRaL (3 epochs, lr 2e-5) where it says."""
-
-    target: str = "binary"  # binary: humorous vs not; continuous: regress HS
-    label_source: str = "reaction"  # which binary labels: reaction | human | both
-    epochs: int = 3
-    lr: float = 2e-5
-    batch_size: int = 16
-    max_samples: int | None = None  # cap on training examples (seeded subset)
-    max_length: int = 128  # tokens per post
-    encoder: str = ""  # Hugging Face id or path; "" = the bundled MiniLM
-    seed: int = 13
-    test_fraction: float = 0.2
-    weight_decay: float = 0.01
-    warmup_ratio: float = 0.06
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> HumorTrainConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise TrainingError(f"Unknown training setting(s): {', '.join(unknown)}.")
-        return cls(**data).checked()
-
-    def checked(self) -> HumorTrainConfig:
-        if self.target not in TARGETS:
-            raise TrainingError(f"target must be one of {', '.join(TARGETS)}, not {self.target!r}.")
-        if self.label_source not in LABEL_SOURCES:
-            raise TrainingError(
-                f"label_source must be one of {', '.join(LABEL_SOURCES)}, not {self.label_source!r}."
-            )
-        if not 1 <= self.epochs <= 100:
-            raise TrainingError("epochs must be between 1 and 100.")
-        if not 0 < self.lr < 1:
-            raise TrainingError("lr must be between 0 and 1.")
-        if not 1 <= self.batch_size <= 1024:
-            raise TrainingError("batch_size must be between 1 and 1024.")
-        if self.max_samples is not None and self.max_samples < 1:
-            raise TrainingError("max_samples must be at least 1 (or empty for all).")
-        if not 8 <= self.max_length <= 512:
-            raise TrainingError("max_length must be between 8 and 512.")
-        if not 0 <= self.test_fraction < 1:
-            raise TrainingError("test_fraction must be in [0, 1).")
-        return self
 
 
 @dataclass

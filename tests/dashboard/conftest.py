@@ -7,10 +7,9 @@ from typing import Literal
 
 import pydantic
 import pytest
-from django.core.exceptions import ValidationError
 
 from apps.core import registry
-from apps.core.registry import BaseTaskType
+from apps.core.registry import PydanticTaskType, RecordSet
 from apps.core.results import (
     BarFigure,
     BarSeries,
@@ -34,27 +33,21 @@ class RatingConfig(pydantic.BaseModel):
     order: Literal["random", "fixed"] = "random"
 
 
-class RatingTaskType(BaseTaskType):
+class RatingAnswer(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid")
+    score: int = pydantic.Field(ge=1, le=10)
+
+
+class RatingTaskType(PydanticTaskType):
     key = "test-rating"
     title = "Test rating"
     description = "Rate from 1 to N."
     form_template = "core/_choice_form.html"
     level_of_measurement = "ordinal"
     Config = RatingConfig
-
-    def default_config(self) -> dict:
-        return RatingConfig().model_dump()
-
-    def clean_config(self, config) -> dict:
-        return RatingConfig.model_validate(dict(config)).model_dump()
-
-    def validate(self, item, value) -> dict:
-        if not isinstance(value, dict) or not isinstance(value.get("score"), int):
-            raise ValidationError("Give a score.")
-        return value
-
-    def label_of(self, value):
-        return (value or {}).get("score")
+    Answer = RatingAnswer
+    label_field = "score"
+    answer_messages = {"score": "Give a score."}
 
     def results(self, project) -> Results:
         # One figure of every kind; the image grid shows the items' media files.
@@ -115,9 +108,19 @@ class RatingTaskType(BaseTaskType):
             notes=["A note from the task type."],
         )
 
-    def export_records(self, project):
-        for item in project.items.order_by("id"):
-            yield {"id": item.external_id, "text": item.payload.get("text", "")}
+    def exports(self) -> list[RecordSet]:
+        return [
+            RecordSet(
+                key="records",
+                title="Items",
+                description="One row per item.",
+                columns=["id", "text"],
+                records=lambda project: (
+                    {"id": item.external_id, "text": item.payload.get("text", "")}
+                    for item in project.items.order_by("id")
+                ),
+            )
+        ]
 
     def seed_demo(self, project) -> None:
         project.items.create(external_id="demo-1", payload={"text": "demo"})

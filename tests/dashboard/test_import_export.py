@@ -225,8 +225,9 @@ def test_the_task_types_records_and_aggregates_download(client, project, viewer)
     response = client.get(
         reverse("dashboard:export_download", args=[project.slug, "records", "jsonl"])
     )
-    assert response.status_code == 200  # test-choice has no records of its own: empty file
-    assert b"".join(response.streaming_content) == b""
+    assert response.status_code == 200  # test-choice's own record set: one row per item
+    rows = [json.loads(line) for line in b"".join(response.streaming_content).splitlines()]
+    assert rows == [{"id": f"bulk-{i}", "answers": 3} for i in range(3)]
     assert (
         client.get(
             reverse("dashboard:export_download", args=[project.slug, "secrets", "csv"])

@@ -29,7 +29,7 @@ def test_seed_demo_makes_a_live_humor_project_with_labels_sample_and_gold(owner)
     )
     registry.get("humor").seed_demo(project)
     project.refresh_from_db()
-    meta = project.config["score_meta"]
+    meta = project.derived["score_meta"]
     assert project.items.filter(kind=Item.Kind.REGULAR).count() == meta["posts"] > 200
     assert project.items.filter(kind=Item.Kind.GOLD).count() == 12
     assert meta["humorous"] == meta["non_humorous"] == 60

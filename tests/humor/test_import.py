@@ -330,7 +330,7 @@ def test_import_computes_s_ns_and_records_the_choices(humor_project):
     report = run(humor_project, jsonl(corpus()))
     assert report.ok, report.errors
     humor_project.refresh_from_db()
-    meta = humor_project.config["score_meta"]
+    meta = humor_project.derived["score_meta"]
     # micro S over the six posts with reactions: Σcount_r / Σt, Σt = 600.
     assert meta["S"]["like"] == pytest.approx(370 / 600)
     assert meta["S"]["haha"] == pytest.approx(160 / 600)
@@ -418,7 +418,7 @@ def test_the_humor_scores_command_recomputes_after_a_settings_change(humor_proje
     payload = humor_project.items.get(external_id="n1").payload
     assert payload["ns_version"] == "ns_v_alt1" and payload["ns"] != before
     assert payload["s_version"].startswith("S-macro-")
-    assert humor_project.config["score_meta"]["s_average"] == "macro"
+    assert humor_project.derived["score_meta"]["s_average"] == "macro"
 
 
 def test_saving_new_scoring_settings_on_the_dashboard_recomputes_the_labels(

@@ -17,6 +17,8 @@ from apps.core import engine, quality, registry
 from apps.core.models import Annotation, Assignment, Item, Participant
 from apps.core.results import BarFigure, HistogramFigure, ScatterFigure
 from apps.core.tasks import results_compute
+from apps.humor.exports import post_records
+from apps.humor.schemas import EXPORT_COLUMNS
 from tests.factories import ParticipantFactory
 
 from .conftest import configure, jsonl, post
@@ -400,7 +402,7 @@ def test_the_results_page_is_closed_to_outsiders(client, outsider, answered):
 
 
 def test_the_export_has_one_choral_record_per_post_with_answers_and_aggregates(answered):
-    records = {r["post_id"]: r for r in registry.get("humor").export_records(answered)}
+    records = {r["post_id"]: r for r in post_records(project=answered)}
     assert set(records) == {p["id"] for p in POSTS}
     h3 = records["h3"]
     item = Item.objects.get(external_id="h3")
@@ -422,7 +424,7 @@ def test_the_export_has_one_choral_record_per_post_with_answers_and_aggregates(a
     assert (h3["human_yes"], h3["human_no"]) == (2, 1)
     assert h3["majority_label"] == "yes" and h3["majority_confidence"] == pytest.approx(2 / 3)
     assert h3["dawid_skene_label"] in ("yes", "no")
-    assert list(h3) == registry.get("humor").export_columns
+    assert list(h3) == EXPORT_COLUMNS
 
 
 def test_the_export_reads_a_page_of_posts_in_a_fixed_number_of_queries(
@@ -432,7 +434,7 @@ def test_the_export_reads_a_page_of_posts_in_a_fixed_number_of_queries(
         humor_project, jsonl([post(f"p{i}", f"post {i}", like=3, haha=i % 4) for i in range(60)])
     )
     with django_assert_max_num_queries(6):
-        assert len(list(registry.get("humor").export_records(humor_project))) == 60
+        assert len(list(post_records(project=humor_project))) == 60
 
 
 def test_the_results_page_fits_dawid_skene_once_until_a_new_answer(

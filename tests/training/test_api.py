@@ -37,10 +37,8 @@ def version_with_predictions(project) -> ModelVersion:
         Prediction(
             model_version=version,
             item=item,
-            value={"funny": "yes", "p": 0.7},
-            score=0.7,
+            value={"funny": "yes", "p_humorous": 0.7},
             uncertainty=0.6,
-            margin=0.4,
         )
         for item in items
     )
@@ -85,7 +83,7 @@ def test_versions_predictions_and_activation(researcher, humor_project):
     assert listed[0]["metrics"] == {"f1": 0.8, "auc": 0.9}
     assert "item_ids" not in listed[0]["data_snapshot_counts"]
     page = client.get(f"/api/projects/{humor_project.slug}/models/{version.pk}/predictions/")
-    assert len(page.json()["results"]) == 5 and page.json()["results"][0]["score"] == 0.7
+    assert len(page.json()["results"]) == 5 and page.json()["results"][0]["uncertainty"] == 0.6
     activated = client.post(f"/api/projects/{humor_project.slug}/models/{version.pk}/activate/")
     assert activated.status_code == 200 and activated.json()["active"]
     assert ModelLoopSettings.objects.get(project=humor_project).active_version == version

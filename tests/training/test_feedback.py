@@ -33,10 +33,8 @@ def _version_with_predictions(project, scores: dict[int, float], number: int = 1
         Prediction.objects.create(
             model_version=version,
             item_id=item_id,
-            score=p,
             uncertainty=entropy,
-            margin=margin,
-            value={"funny": "yes" if p >= 0.5 else "no", "p_humorous": p},
+            value={"funny": "yes" if p >= 0.5 else "no", "p_humorous": p, "margin": margin},
         )
     return version
 
@@ -51,7 +49,7 @@ def scored(humor_project):
 def test_entropy_mode_serves_the_most_uncertain_unlabeled_item_first(humor_project, scored):
     items, version = scored
     modelversion_activate(project=humor_project, version=version)
-    modelloop_settings_update(project=humor_project, prefill=False, active_learning="entropy")
+    modelloop_settings_update(project=humor_project, prefill=False, active_learning="uncertainty")
     order = [
         next_item(participant=ParticipantFactory(project=humor_project)).item_id for _ in range(1)
     ]
@@ -89,7 +87,7 @@ def test_items_with_human_answers_keep_their_priority(humor_project, scored):
     items, version = scored
     Item.objects.filter(pk=items[4].pk).update(answer_count=1, priority=0.0)
     modelversion_activate(project=humor_project, version=version)
-    modelloop_settings_update(project=humor_project, prefill=False, active_learning="entropy")
+    modelloop_settings_update(project=humor_project, prefill=False, active_learning="uncertainty")
     assert Item.objects.get(pk=items[4].pk).priority == 0.0
     assert next_item(participant=ParticipantFactory(project=humor_project)).item_id == items[1].pk
 
@@ -97,7 +95,7 @@ def test_items_with_human_answers_keep_their_priority(humor_project, scored):
 def test_turning_active_learning_off_resets_the_priorities(humor_project, scored):
     _, version = scored
     modelversion_activate(project=humor_project, version=version)
-    modelloop_settings_update(project=humor_project, prefill=False, active_learning="entropy")
+    modelloop_settings_update(project=humor_project, prefill=False, active_learning="uncertainty")
     assert Item.objects.filter(priority__gt=0).exists()
     modelloop_settings_update(project=humor_project, prefill=False, active_learning="off")
     assert not Item.objects.exclude(priority=0).exists()
@@ -106,7 +104,7 @@ def test_turning_active_learning_off_resets_the_priorities(humor_project, scored
 def test_activating_another_version_recomputes_the_priorities(humor_project, scored):
     items, first = scored
     modelversion_activate(project=humor_project, version=first)
-    modelloop_settings_update(project=humor_project, prefill=False, active_learning="entropy")
+    modelloop_settings_update(project=humor_project, prefill=False, active_learning="uncertainty")
     second = _version_with_predictions(
         humor_project, {i.pk: (0.5 if n == 5 else 0.99) for n, i in enumerate(items)}, number=2
     )
@@ -137,10 +135,8 @@ def test_prefill_never_hints_a_gold_item(humor_project, scored):
     Prediction.objects.create(
         model_version=version,
         item=gold,
-        value={"funny": "yes"},
-        score=0.9,
+        value={"funny": "yes", "p_humorous": 0.9, "margin": 0.2},
         uncertainty=0.4,
-        margin=0.2,
     )
     modelversion_activate(project=humor_project, version=version)
     modelloop_settings_update(project=humor_project, prefill=True, active_learning="off")

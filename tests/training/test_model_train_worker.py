@@ -49,7 +49,7 @@ def test_a_training_job_started_from_the_models_tab_trains_predicts_and_reorders
     items = humor_items(humor_project, 240)
     client.force_login(researcher)
     url = reverse("training:settings", args=[humor_project.slug])
-    assert client.post(url, {"active_learning": "entropy"}).status_code == 302
+    assert client.post(url, {"active_learning": "uncertainty"}).status_code == 302
 
     job = _train(client, humor_project)
     assert job.status == Job.Status.QUEUED

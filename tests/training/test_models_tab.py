@@ -47,7 +47,7 @@ def test_an_outsider_gets_404_for_every_models_page(client, outsider, humor_proj
     assert client.post(reverse("training:model_train", args=[slug]), GOOD).status_code == 404
     assert (
         client.post(
-            reverse("training:settings", args=[slug]), {"active_learning": "entropy"}
+            reverse("training:settings", args=[slug]), {"active_learning": "uncertainty"}
         ).status_code
         == 404
     )
@@ -105,6 +105,11 @@ def test_the_train_button_queues_a_job_with_the_form_config(
         "max_samples": 300,
         "encoder": "roberta-base",
         "seed": 13,
+        # Advanced settings are not on the form; their defaults are recorded all the same.
+        "max_length": 128,
+        "test_fraction": 0.2,
+        "weight_decay": 0.01,
+        "warmup_ratio": 0.06,
     }
 
 

@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
 from apps.core import registry
+from apps.core.demo import demo_answers_simulate
 from apps.core.models import Project
 from apps.core.services import project_create
 
@@ -44,5 +45,8 @@ class Command(BaseCommand):
                 status=Project.Status.LIVE,
             )
             task_type.seed_demo(project)
-            self.stdout.write(f"Seeded {slug}: {project.items.count()} items")
+            answers = demo_answers_simulate(project=project)
+            self.stdout.write(
+                f"Seeded {slug}: {project.items.count()} items, {answers} simulated answers"
+            )
         self.stdout.write(f"Admin: admin / {password}")

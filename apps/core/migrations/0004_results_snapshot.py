@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('core', '0002_job_heartbeat'),
+        ('core', '0003_project_derived'),
     ]
 
     operations = [

@@ -1,0 +1,163 @@
+"""The contract every task type keeps, run over every registered one unchanged.
+
+A sixth task type passes this file before it is done: its demo seeds and simulates answers,
+one item is annotated through HTTP, a bad answer is a field error that stores nothing, the
+results page renders, every export parses with one row per record, and its trainer (if any)
+trains for a few steps on a CPU.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import random
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils.html import escape
+
+from apps.core import exporting, registry
+from apps.core.demo import demo_answers_simulate
+from apps.core.models import Annotation, Assignment, Participant, Project
+from apps.core.services import project_create
+from apps.training import trainers
+from tests.crowd.test_flow import form_of, start
+
+TASK_TYPES = registry.all_task_types()
+
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.parametrize("task_type", TASK_TYPES, ids=[t.key for t in TASK_TYPES]),
+]
+
+
+@pytest.fixture
+def seeded(owner):
+    """A live demo project of the task type under test, seeded as ``make demo`` seeds it."""
+
+    def make(task_type) -> Project:
+        project = project_create(
+            owner=owner,
+            slug=f"contract-{task_type.key}",
+            title=f"Contract: {task_type.title}",
+            task_type=task_type.key,
+            status=Project.Status.LIVE,
+        )
+        task_type.seed_demo(project)
+        return project
+
+    return make
+
+
+def _served(client: Client, project: Project):
+    """Enter as a new participant and return (annotate page, the reserved assignment)."""
+    page = start(client, project)
+    assert page.status_code == 200, page.content[:500]
+    assignment = Assignment.objects.select_related("item").get(
+        participant__project=project, status=Assignment.Status.RESERVED
+    )
+    return page, assignment
+
+
+def test_its_demo_seeds_items_and_simulated_answers(task_type, seeded):
+    project = seeded(task_type)
+    assert project.items.exists()
+    stored = demo_answers_simulate(project=project, participants=3)
+    assert stored > 0
+    assert Annotation.objects.filter(project=project).count() == stored
+    for value in Annotation.objects.filter(project=project).values_list("value", flat=True):
+        assert task_type.label_of(value) is not None or task_type.level_of_measurement != "nominal"
+
+
+def test_one_item_is_annotated_through_http(task_type, seeded, client):
+    project = seeded(task_type)
+    page, assignment = _served(client, project)
+    action, token = form_of(page)
+    value = task_type.simulate_answer(assignment.item, random.Random(1))
+    data = {**task_type.form_data_for(assignment.item, value), "client_token": token}
+    response = client.post(action, data)
+    assert response.status_code in (200, 302)
+    stored = Annotation.objects.get(assignment=assignment)
+    assert stored.value == task_type.validate(assignment.item, value)
+
+
+def test_a_bad_answer_is_a_field_error_and_stores_nothing(task_type, seeded, client):
+    project = seeded(task_type)
+    page, assignment = _served(client, project)
+    action, token = form_of(page)
+    response = client.post(action, {"client_token": token}, HTTP_HX_REQUEST="true")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'role="alert"' in html
+    with pytest.raises(registry.InvalidValue) as refused:
+        task_type.validate(assignment.item, task_type.value_from_form(assignment.item, {}))
+    assert refused.value.fields, "the error names the field it is about"
+    for messages in refused.value.fields.values():
+        for message in messages:
+            assert escape(message) in html
+    assert not Annotation.objects.filter(project=project).exists()
+    assignment.refresh_from_db()
+    assert assignment.status == Assignment.Status.RESERVED  # the item is still theirs
+
+
+def test_its_results_page_renders_with_numbers(task_type, seeded, client, owner):
+    project = seeded(task_type)
+    demo_answers_simulate(project=project, participants=3)
+    client.force_login(owner)
+    response = client.get(reverse("dashboard:results", args=[project.slug]))
+    assert response.status_code == 200
+    results = task_type.results(project)
+    assert results.metrics or results.tables or results.figures
+
+
+def test_every_export_parses_with_one_row_per_record(task_type, seeded, client, owner):
+    project = seeded(task_type)
+    demo_answers_simulate(project=project, participants=3)
+    client.force_login(owner)
+    catalog = exporting.export_catalog(project)
+    assert catalog[0].key == "annotations"
+    for record_set in catalog:
+        if record_set.key == "annotations":
+            expected = Annotation.objects.filter(project=project).count()
+        else:
+            expected = len(list(record_set.records(project)))
+        for fmt in ("jsonl", "csv"):
+            response = client.get(
+                reverse("dashboard:export_download", args=[project.slug, record_set.key, fmt])
+            )
+            assert response.status_code == 200, (record_set.key, fmt)
+            body = b"".join(response.streaming_content).decode()
+            if fmt == "jsonl":
+                rows = [json.loads(line) for line in body.splitlines() if line]
+            else:
+                rows = list(csv.DictReader(io.StringIO(body)))
+            assert len(rows) == expected, (record_set.key, fmt)
+
+
+def test_its_trainer_trains_a_few_steps_on_a_cpu(task_type, seeded, tmp_path):
+    trainer = trainers.find(task_type.key)
+    if trainer is None:
+        pytest.skip(f"{task_type.key} has no model")
+    from ml.common import pick_device
+
+    project = seeded(task_type)
+    demo_answers_simulate(project=project, participants=2)
+    config = trainer.Config.from_dict(trainer.smoke_config)
+    records = trainer.records(project, config)
+    json.dumps(records)  # plain JSON: hashed and stored with the version
+    device = pick_device("cpu")
+    outcome = trainer.train(records, config, device, lambda *_: True, tmp_path / "artifact")
+    assert outcome.metrics
+    rows = trainer.predict(tmp_path / "artifact", records[:8], device, lambda *_: True)
+    assert len(rows) == len(records[:8])
+    for row in rows:
+        assert row.uncertainty >= 0 and isinstance(row.value, dict)
+
+
+def test_nobody_outside_sees_its_pages(task_type, seeded, client, outsider):
+    project = seeded(task_type)
+    client.force_login(outsider)
+    assert client.get(reverse("dashboard:results", args=[project.slug])).status_code == 404
+    assert not Participant.objects.filter(project=project).exists()
