@@ -13,6 +13,7 @@ import math
 import re
 import threading
 from collections.abc import Callable
+from typing import Any, cast
 
 import matplotlib
 from matplotlib.figure import Figure as MplFigure
@@ -34,7 +35,7 @@ WIDTH_IN, HEIGHT_IN = 4.8, 2.8  # a half-width card at 1:1; a paper column or tw
 
 INK, MUTED, GRID = "#1d2330", "#5b6475", "#dfe3ea"
 PALETTE = ["#3554d1", "#e8590c", "#2b8a3e", "#862e9c", "#c2255c", "#495057"]
-STYLE = {
+STYLE: dict[str, Any] = {
     "font.family": "sans-serif",
     "font.sans-serif": ["DejaVu Sans", "Helvetica", "Arial"],
     "font.size": 10,
@@ -64,7 +65,7 @@ def render(figure: Figure, fmt: str) -> bytes:
     if fmt not in FORMATS:
         raise FigureFormatError(f"Unknown figure format {fmt!r}; use svg, pdf or png.")
     draw = _drawer(figure)
-    with _LOCK, matplotlib.rc_context(STYLE | {"svg.hashsalt": figure.key}):
+    with _LOCK, matplotlib.rc_context(cast(Any, STYLE | {"svg.hashsalt": figure.key})):
         mpl = draw(figure)
         out = io.BytesIO()
         metadata = {"svg": {"Date": None}, "pdf": {"CreationDate": None}, "png": {}}[fmt]

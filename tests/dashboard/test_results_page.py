@@ -256,7 +256,11 @@ def test_a_skip_and_a_block_also_make_the_results_stale(client, owner, rated):
     assert after_block != after_skip
     rated.config = {"scale_max": 7}
     rated.save(update_fields=["config"])
-    assert results_cache.results_version(rated) != after_block  # new settings, new results
+    after_settings = results_cache.results_version(rated)
+    assert after_settings != after_block  # new settings, new results
+    rated.derived = {"scores": "recomputed"}
+    rated.save(update_fields=["derived"])
+    assert results_cache.results_version(rated) != after_settings
 
 
 def test_without_a_worker_the_page_computes_the_results_itself_after_a_while(
