@@ -13,6 +13,7 @@ import math
 import re
 import threading
 from collections.abc import Callable
+from typing import Any, cast
 
 import matplotlib
 from matplotlib.figure import Figure as MplFigure
@@ -34,7 +35,7 @@ WIDTH_IN, HEIGHT_IN = 4.8, 2.8  # a half-width card at 1:1; a paper column or tw
 
 INK, MUTED, GRID = "#1d2330", "#5b6475", "#dfe3ea"
 PALETTE = ["#3554d1", "#e8590c", "#2b8a3e", "#862e9c", "#c2255c", "#495057"]
-STYLE = {
+STYLE: dict[str, Any] = {
     "font.family": "sans-serif",
     "font.sans-serif": ["DejaVu Sans", "Helvetica", "Arial"],
     "font.size": 10,
@@ -48,6 +49,7 @@ STYLE = {
     "ytick.color": MUTED,
     "legend.frameon": False,
     "svg.fonttype": "none",
+    "text.parse_math": False,  # a "$" in a system name is text, not TeX
     "pdf.fonttype": 42,  # TrueType in the PDF, so journals' checkers accept it
 }
 # rcParams are process-global; drawing holds the lock so two threads' styles never mix.
@@ -63,7 +65,7 @@ def render(figure: Figure, fmt: str) -> bytes:
     if fmt not in FORMATS:
         raise FigureFormatError(f"Unknown figure format {fmt!r}; use svg, pdf or png.")
     draw = _drawer(figure)
-    with _LOCK, matplotlib.rc_context(STYLE | {"svg.hashsalt": figure.key}):
+    with _LOCK, matplotlib.rc_context(cast(Any, STYLE | {"svg.hashsalt": figure.key})):
         mpl = draw(figure)
         out = io.BytesIO()
         metadata = {"svg": {"Date": None}, "pdf": {"CreationDate": None}, "png": {}}[fmt]
@@ -280,6 +282,7 @@ def _draw_line(figure: LineFigure) -> MplFigure:
 
 
 def _draw_image_grid(figure: ImageGridFigure) -> MplFigure:
+    from django.core.exceptions import SuspiciousFileOperation
     from PIL import Image, UnidentifiedImageError
 
     from .media import item_media_storage
@@ -301,7 +304,7 @@ def _draw_image_grid(figure: ImageGridFigure) -> MplFigure:
                 pixels = opened.convert("RGB")
                 pixels.thumbnail((512, 512))
             ax.imshow(pixels)
-        except (OSError, UnidentifiedImageError, ValueError):
+        except (OSError, UnidentifiedImageError, ValueError, SuspiciousFileOperation):
             # A missing or unreadable file leaves a marked gap, not a broken figure.
             ax.text(0.5, 0.5, "image missing", ha="center", va="center", color=MUTED, fontsize=8)
         if image.caption:

@@ -134,8 +134,8 @@ def compare_to_reference(
     against ``ref``, both mappings from an item key to a label, on the keys they share.
     Labels outside ``labels`` count as wrong; a class never predicted scores 0, not an error.
     """
-    labels = tuple(_python(label) for label in labels)
-    pairs = [(_python(ref[k]), _python(pred[k])) for k in pred if k in ref]
+    labels = tuple(registry.json_ready(label) for label in labels)
+    pairs = [(registry.json_ready(ref[k]), registry.json_ready(pred[k])) for k in pred if k in ref]
     size = len(labels)
     if not pairs:
         return Comparison(
@@ -191,7 +191,7 @@ def annotator_agreement(frame: pd.DataFrame) -> dict[int, AnnotatorAgreement]:
         return {}
     by_task: dict[Any, list[tuple[Any, Any]]] = {}
     for task, worker, label in frame[["task", "worker", "label"]].itertuples(index=False):
-        by_task.setdefault(task, []).append((worker, _python(label)))
+        by_task.setdefault(task, []).append((worker, registry.json_ready(label)))
     mine: dict[Any, list[Any]] = {}
     others: dict[Any, list[Any]] = {}
     answers: dict[Any, int] = {}
@@ -235,7 +235,3 @@ def annotators_against_reference(
         )
         for worker, answers in frame.groupby("worker")
     }
-
-
-def _python(value: Any) -> Any:
-    return value.item() if hasattr(value, "item") else value

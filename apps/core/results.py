@@ -11,7 +11,6 @@ is an error (:class:`UnknownFigureKind`), never a bar chart.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, ClassVar
@@ -31,15 +30,17 @@ class InvalidResults(ValueError):
 
 def plain(value: Any) -> Any:
     """numpy scalars (from pandas, scikit-learn, crowd-kit) as plain Python for JSON."""
-    if hasattr(value, "item") and not isinstance(value, list | tuple | dict | str):
-        value = value.item()
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    return value
+    from .registry import json_ready  # the one conversion; registry imports this module
+
+    return json_ready(value)
 
 
-def _plain_list(values: Iterable[Any] | None) -> list | None:
-    return None if values is None else [plain(v) for v in values]
+def _plain_list(values: Iterable[Any]) -> list[Any]:
+    return [plain(v) for v in values]
+
+
+def _plain_optional(values: Iterable[Any] | None) -> list[Any] | None:
+    return None if values is None else _plain_list(values)
 
 
 # --- metrics ---------------------------------------------------------------------------------
@@ -193,7 +194,8 @@ class BarFigure(Figure):
         if not self.series:
             raise InvalidResults(f"Bar figure {self.title!r} has no series.")
         for s in self.series:
-            s.values, s.lower, s.upper = map(_plain_list, (s.values, s.lower, s.upper))
+            s.values = _plain_list(s.values)
+            s.lower, s.upper = _plain_optional(s.lower), _plain_optional(s.upper)
             for name in ("values", "lower", "upper"):
                 values = getattr(s, name)
                 if values is not None and len(values) != len(self.categories):
@@ -321,7 +323,8 @@ class LineFigure(Figure):
         if not self.series:
             raise InvalidResults(f"Line figure {self.title!r} has no series.")
         for s in self.series:
-            s.y, s.lower, s.upper = map(_plain_list, (s.y, s.lower, s.upper))
+            s.y = _plain_list(s.y)
+            s.lower, s.upper = _plain_optional(s.lower), _plain_optional(s.upper)
             for values in (s.y, s.lower, s.upper):
                 if values is not None and len(values) != len(self.x):
                     raise InvalidResults(

@@ -2,8 +2,8 @@
 
 Computing a task type's results can be slow (refitting Dawid–Skene, say), so the page never does
 it per view. What the results depend on is fingerprinted by :func:`results_version` from a few
-aggregate queries (answers, skips, blocked participants, items, settings): a new answer or skip
-changes it without the engine having to bump anything. The page then:
+aggregate queries (answers, skips, blocked participants, items, settings and derived data): a
+new answer or skip changes it without the engine having to bump anything. The page then:
 
 * shows the stored :class:`~apps.core.models.ResultsSnapshot` while its version matches;
 * when the answers changed, asks the worker (queue ``default``) once for that version and
@@ -52,8 +52,9 @@ def results_version(project: Project) -> str:
         .order_by("id")
         .values_list("id", flat=True)
     )
-    config = Project.objects.filter(pk=project.pk).values_list("config", flat=True).first()
-    basis = [FORMAT, project.task_type, answers, skips, items, blocked, config]
+    # Settings, and what the task type derived from them (e.g. scores recomputed on the worker).
+    settings = Project.objects.filter(pk=project.pk).values_list("config", "derived").first()
+    basis = [FORMAT, project.task_type, answers, skips, items, blocked, settings]
     return hashlib.sha256(json.dumps(basis, sort_keys=True, default=str).encode()).hexdigest()
 
 
@@ -111,6 +112,14 @@ def _load(snapshot: ResultsSnapshot) -> Results | None:
         return None  # stored by older code: recompute
 
 
+def _fresh(snapshot: ResultsSnapshot) -> Results:
+    """The results of a snapshot this code just stored (always in the current format)."""
+    results = _load(snapshot)
+    if results is None:
+        raise RuntimeError("Results just stored do not load again; see Results.to_dict().")
+    return results
+
+
 def _page(snapshot: ResultsSnapshot, results: Results, *, fresh: bool) -> ResultsPage:
     return ResultsPage(
         results=results,
@@ -148,7 +157,7 @@ def results_for_page(*, project: Project) -> ResultsPage:
     results = _load(snapshot) if snapshot is not None else None
     if snapshot is None or results is None:
         snapshot = results_refresh(project=project)  # first open: numbers at once
-        return _page(snapshot, _load(snapshot), fresh=True)
+        return _page(snapshot, _fresh(snapshot), fresh=True)
     if snapshot.version == version:
         return _page(snapshot, results, fresh=True)
     waited = (
@@ -158,7 +167,7 @@ def results_for_page(*, project: Project) -> ResultsPage:
     )
     if waited:  # asked long ago and still nothing: no worker is running
         snapshot = results_refresh(project=project)
-        return _page(snapshot, _load(snapshot), fresh=True)
+        return _page(snapshot, _fresh(snapshot), fresh=True)
     _request_worker(snapshot, version)
     return _page(snapshot, results, fresh=False)
 
@@ -167,6 +176,4 @@ def results_stored(*, project: Project) -> Results:
     """The stored results as the page shows them (for figure downloads); computed if none."""
     snapshot = ResultsSnapshot.objects.filter(project=project).first()
     results = _load(snapshot) if snapshot is not None else None
-    if results is None:
-        results = _load(results_refresh(project=project))
-    return results
+    return results if results is not None else _fresh(results_refresh(project=project))

@@ -252,7 +252,15 @@ def test_a_skip_and_a_block_also_make_the_results_stale(client, owner, rated):
     after_skip = results_cache.results_version(rated)
     assert after_skip != first
     skipper.block("test")
-    assert results_cache.results_version(rated) != after_skip
+    after_block = results_cache.results_version(rated)
+    assert after_block != after_skip
+    rated.config = {"scale_max": 7}
+    rated.save(update_fields=["config"])
+    after_settings = results_cache.results_version(rated)
+    assert after_settings != after_block  # new settings, new results
+    rated.derived = {"scores": "recomputed"}
+    rated.save(update_fields=["derived"])
+    assert results_cache.results_version(rated) != after_settings
 
 
 def test_without_a_worker_the_page_computes_the_results_itself_after_a_while(
@@ -279,3 +287,26 @@ def test_results_stored_by_older_code_are_recomputed(client, owner, rated, count
     snapshot.save(update_fields=["data"])
     html = client.get(results_url(rated)).content.decode()
     assert len(counted) == 2 and 'aria-label="Score histogram"' in html
+
+
+def test_figure_text_is_escaped_and_a_dollar_sign_is_not_tex():
+    bars = BarFigure(
+        title="Systems <b>",
+        categories=["<script>alert(1)</script>", "$5 budget $x^2$"],
+        series=[BarSeries(name="items", values=[1, 2])],
+        y_label="items",
+        counts=True,
+    )
+    svg = figures.inline_svg(bars)
+    assert "<script>" not in svg and "&lt;script&gt;" in svg
+    assert "$5 budget $x^2$" in svg and 'aria-label="Systems &lt;b>"' in svg
+
+
+def test_a_missing_image_leaves_a_marked_gap_in_the_grid(settings, tmp_path):
+    from apps.core.results import GridImage, ImageGridFigure
+
+    settings.MEDIA_ROOT = str(tmp_path)
+    grid = ImageGridFigure(
+        title="Maps", images=[GridImage(name="gone.png"), GridImage(name="../../etc/passwd")]
+    )
+    assert figures.render(grid, "png").startswith(b"\x89PNG")
