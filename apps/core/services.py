@@ -101,6 +101,7 @@ class Finish(enum.StrEnum):
     FINISHED = "finished"  # earned the completion code (now or earlier)
     NOTHING_ANSWERED = "nothing_answered"  # nothing left, but they answered nothing: no code
     NOT_YET = "not_yet"  # there is still work for them
+    BLOCKED = "blocked"  # the researchers (or the gold rule) closed their access
 
 
 def participant_finish(*, participant: Participant, outcome: NextOutcome, now=None) -> Finish:
@@ -114,6 +115,8 @@ def participant_finish(*, participant: Participant, outcome: NextOutcome, now=No
     """
     if participant.status == Participant.Status.FINISHED:
         return Finish.FINISHED
+    if participant.status == Participant.Status.BLOCKED:
+        return Finish.BLOCKED
     if not outcome.nothing_left:
         return Finish.NOT_YET
     if not Annotation.objects.filter(participant=participant).exists():
@@ -124,7 +127,7 @@ def participant_finish(*, participant: Participant, outcome: NextOutcome, now=No
     )
     participant.refresh_from_db(fields=["status", "finished_at"])
     if participant.status != Participant.Status.FINISHED:  # blocked meanwhile
-        return Finish.NOT_YET
+        return Finish.BLOCKED
     return Finish.FINISHED
 
 
