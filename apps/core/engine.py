@@ -2,7 +2,10 @@
 
 Invariants (tested under concurrency on PostgreSQL, ``tests/core/test_concurrency.py``):
 
-* no regular item gets more than ``project.overlap`` submitted answers;
+* no regular item gets more than its wanted answers (``Item.wanted_answers``, else
+  ``project.overlap``);
+* a participant gets at most one item of a group, never an item that excludes them, and
+  only items of their list (``Participant.list_index``) when the project has lists;
 * nobody is served the same item twice (unique item + participant);
 * no accepted answer is lost;
 * a repeated submit (same ``client_token``) is stored once; a second answer with another
@@ -129,23 +132,43 @@ _CANDIDATE_SQL = """
       AND NOT EXISTS (
         SELECT 1 FROM core_assignment s
         WHERE s.item_id = i.id AND s.participant_id = %(participant)s AND s.status <> 'expired')
-      {exclude}
+      AND (i."group" = '' OR NOT EXISTS (
+        SELECT 1 FROM core_assignment ga JOIN core_item gi ON gi.id = ga.item_id
+        WHERE ga.participant_id = %(participant)s AND gi.project_id = i.project_id
+          AND gi."group" = i."group" AND gi.id <> i.id))
+      AND NOT EXISTS (
+        SELECT 1 FROM core_itemexclusion x
+        WHERE x.item_id = i.id AND x.participant_id = %(participant)s)
+      {lists} {exclude}
     ORDER BY {order}
     LIMIT 1 {lock}
 """
-_REGULAR = """i.kind = 'regular' AND i.answer_count < %(overlap)s
+# The per-participant rules above are data, read here and nowhere else (so SKIP LOCKED and
+# the one round trip stay): a group is closed to a participant once they were given any of
+# its other items, in any state (they have seen it, even if it expired or was skipped); an
+# exclusion closes one item to one participant; a participant with a list sees the items of
+# that list and those in every list (mask 0). Their own requests take turns on the
+# participant's row lock, so none of these rules can race.
+_LISTS = "AND (i.list_mask = 0 OR (i.list_mask & %(list_bit)s) <> 0)"
+_REGULAR = """i.kind = 'regular' AND i.answer_count < COALESCE(i.wanted_answers, %(overlap)s)
       AND (SELECT COUNT(*) FROM core_assignment r
            WHERE r.item_id = i.id AND r.status = 'reserved' AND r.expires_at > %(now)s)
-          < %(overlap)s - i.answer_count"""
+          < COALESCE(i.wanted_answers, %(overlap)s) - i.answer_count"""
 _REGULAR_ORDER = "i.priority DESC, i.model_priority DESC, i.answer_count, i.id"
 _CONTROL_ORDER = "MD5(CAST(i.id AS TEXT) || ':' || CAST(%(participant)s AS TEXT)), i.id"
+
+
+def _wanted(item: Item, overlap: int) -> int:
+    return item.wanted_answers if item.wanted_answers is not None else overlap
 
 
 def _candidate(
     participant: Participant, *, control: bool, exclude: list[int], now, lock: str = ""
 ) -> Item | None:
+    listed = participant.list_index is not None
     sql = _CANDIDATE_SQL.format(
         kind="i.kind <> 'regular'" if control else _REGULAR,
+        lists=_LISTS if listed else "",
         exclude=f"AND i.id NOT IN ({', '.join(str(int(pk)) for pk in exclude)})" if exclude else "",
         order=_CONTROL_ORDER if control else _REGULAR_ORDER,
         lock=lock,
@@ -155,6 +178,7 @@ def _candidate(
         "participant": participant.pk,
         "overlap": participant.project.overlap,
         "now": now,
+        "list_bit": 1 << participant.list_index if listed else 0,
     }
     return next(iter(Item.objects.raw(sql, params)), None)
 
@@ -203,7 +227,7 @@ def _pick(participant: Participant, *, now) -> Assignment | None:
                 if item is None:
                     return None
                 # The row lock is held: this fresh count sees every committed reservation.
-                if item.answer_count + _live_reservations(item.pk, now) < overlap:
+                if item.answer_count + _live_reservations(item.pk, now) < _wanted(item, overlap):
                     return _reserve(participant, item, now)
                 raise _Full
         except _Full:
@@ -337,7 +361,7 @@ def annotation_submit(
                 taken = item.answer_count
                 if not locked.is_live(now):
                     taken += _live_reservations(item.pk, now, exclude_assignment=locked.pk)
-                if taken >= project.overlap:
+                if taken >= _wanted(item, project.overlap):
                     if locked.status == Assignment.Status.RESERVED:
                         locked.status = Assignment.Status.EXPIRED
                         locked.save(update_fields=["status"])

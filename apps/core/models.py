@@ -13,6 +13,9 @@ from django.utils import timezone
 
 from .media import item_media_path, item_media_storage
 
+# Item.list_mask is a signed 64-bit integer with one bit per list.
+MAX_LISTS = 63
+
 
 def _completion_code() -> str:
     return secrets.token_hex(4).upper()
@@ -55,6 +58,11 @@ class Project(models.Model):
         null=True, blank=True, help_text="Most items one participant may do; empty = no cap."
     )
     reservation_ttl = models.DurationField(default=timedelta(minutes=10))
+    # Balanced designs (a Latin square): each new participant is given the least-used of
+    # ``list_count`` lists and is served only items of that list (``Item.list_mask``).
+    list_count = models.PositiveSmallIntegerField(
+        default=0, help_text="Lists of a balanced design (a Latin square); 0 = no lists."
+    )
     gold_rate = models.FloatField(
         default=0.0, help_text="Share of served items that are gold or attention checks (0–1)."
     )
@@ -73,6 +81,9 @@ class Project(models.Model):
                 condition=Q(gold_rate__gte=0) & Q(gold_rate__lte=1), name="project_gold_rate_0_1"
             ),
             models.CheckConstraint(condition=Q(overlap__gte=1), name="project_overlap_positive"),
+            models.CheckConstraint(
+                condition=Q(list_count__lte=MAX_LISTS), name="project_list_count_max"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -135,23 +146,59 @@ class Item(models.Model):
     parent = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.CASCADE, related_name="children"
     )
+    # Per-participant rules, read by the engine's one candidate statement (no Python on the
+    # hot path): a participant gets at most one item of a ``group`` (one utterance across
+    # systems, one scene across conditions); ``wanted_answers`` overrides the project's
+    # overlap for this item; ``list_mask`` names the lists of a balanced design the item is
+    # in (bit n = list n; 0 = every list). Exclusions are rows of ItemExclusion.
+    group = models.CharField(max_length=200, blank=True, default="")
+    wanted_answers = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Answers wanted for this item; empty = the overlap."
+    )
+    list_mask = models.BigIntegerField(default=0)
     # Submitted answers; kept by the engine under the item's row lock so overlap holds.
     answer_count = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["project", "external_id"], name="item_external_id"),
-        ]
         indexes = [
             models.Index(
                 fields=["project", "kind", "-priority", "-model_priority", "answer_count", "id"],
                 name="item_pick_idx",
             ),
+            models.Index(fields=["project", "group"], name="item_group_idx"),
+        ]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "external_id"], name="item_external_id"),
+            models.CheckConstraint(
+                condition=Q(wanted_answers__isnull=True) | Q(wanted_answers__gte=1),
+                name="item_wanted_answers_positive",
+            ),
+            models.CheckConstraint(condition=Q(list_mask__gte=0), name="item_list_mask_positive"),
         ]
 
     def __str__(self) -> str:
         return f"{self.project_id}:{self.external_id}"
+
+    @staticmethod
+    def mask_of(lists) -> int:
+        """The ``list_mask`` of an item in ``lists`` (list numbers from 0)."""
+        mask = 0
+        for index in lists:
+            if not 0 <= int(index) < MAX_LISTS:
+                raise ValueError(f"List {index!r} is not a number from 0 to {MAX_LISTS - 1}.")
+            mask |= 1 << int(index)
+        return mask
+
+    @property
+    def lists(self) -> list[int]:
+        """The lists this item is in; empty = every list."""
+        return [n for n in range(MAX_LISTS) if self.list_mask >> n & 1]
+
+    @property
+    def wanted(self) -> int:
+        """Answers this item wants: its own number, else the project's overlap."""
+        return self.wanted_answers if self.wanted_answers is not None else self.project.overlap
 
     @property
     def is_control(self) -> bool:
@@ -191,6 +238,23 @@ class ItemMedia(models.Model):
         return self.content_type.startswith("video/")
 
 
+class ItemExclusion(models.Model):
+    """``participant`` may not answer ``item`` (e.g. a validation excludes the author)."""
+
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="exclusions")
+    participant = models.ForeignKey(
+        "Participant", on_delete=models.CASCADE, related_name="exclusions"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["item", "participant"], name="item_exclusion_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"item {self.item_id} excludes participant {self.participant_id}"
+
+
 class Participant(models.Model):
     class Source(models.TextChoices):
         PROLIFIC = "prolific", "Prolific"
@@ -216,6 +280,8 @@ class Participant(models.Model):
     qualification_passed = models.BooleanField(null=True, blank=True)
     qualified_at = models.DateTimeField(null=True, blank=True)
     qualification = models.JSONField(null=True, blank=True)
+    # The list of the project's balanced design this participant is served (None = all).
+    list_index = models.PositiveSmallIntegerField(null=True, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     blocked_reason = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(default=timezone.now)

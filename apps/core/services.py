@@ -10,6 +10,7 @@ from itertools import islice
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Count
 from django.utils import timezone
 
 from . import registry
@@ -50,9 +51,10 @@ def participant_enter(*, project: Project, params: Mapping[str, str]) -> Partici
     """Find or create the participant the entry URL names; a plain link gets a fresh one."""
     identity = participant_identity(params)
     if identity is None:
-        return Participant.objects.create(
+        participant = Participant.objects.create(
             project=project, source=Participant.Source.LINK, external_id=uuid.uuid4().hex
         )
+        return participant_list_assign(participant=participant)
     source, external_id, study_id, session_id = identity
     try:
         with transaction.atomic():
@@ -66,6 +68,34 @@ def participant_enter(*, project: Project, params: Mapping[str, str]) -> Partici
         participant = Participant.objects.get(
             project=project, source=source, external_id=external_id
         )
+    return participant_list_assign(participant=participant)
+
+
+def participant_list_assign(*, participant: Participant) -> Participant:
+    """Give the participant the least-used list of the project's balanced design, once.
+
+    A Latin square needs every list taken about equally often; counting under the project's
+    row lock makes concurrent entries take turns, so two newcomers never both count the same
+    gap. Without lists (``list_count`` 0) nothing happens; a list once given is kept.
+    """
+    project = participant.project
+    if not project.list_count or participant.list_index is not None:
+        return participant
+    with transaction.atomic():
+        # NO KEY: answers being stored meanwhile only key-share the project row.
+        Project.objects.select_for_update(no_key=True).filter(pk=project.pk).values_list("pk").get()
+        current = (
+            Participant.objects.filter(pk=participant.pk).values_list("list_index", flat=True).get()
+        )
+        if current is None:
+            used = dict(
+                Participant.objects.filter(project=project, list_index__isnull=False)
+                .values_list("list_index")
+                .annotate(n=Count("id"))
+            )
+            current = min(range(project.list_count), key=lambda n: (used.get(n, 0), n))
+            Participant.objects.filter(pk=participant.pk).update(list_index=current)
+    participant.list_index = current
     return participant
 
 
@@ -73,6 +103,7 @@ class Finish(enum.StrEnum):
     FINISHED = "finished"  # earned the completion code (now or earlier)
     NOTHING_ANSWERED = "nothing_answered"  # nothing left, but they answered nothing: no code
     NOT_YET = "not_yet"  # there is still work for them
+    BLOCKED = "blocked"  # the researchers (or the gold rule) closed their access
 
 
 def participant_finish(*, participant: Participant, outcome: NextOutcome, now=None) -> Finish:
@@ -86,6 +117,8 @@ def participant_finish(*, participant: Participant, outcome: NextOutcome, now=No
     """
     if participant.status == Participant.Status.FINISHED:
         return Finish.FINISHED
+    if participant.status == Participant.Status.BLOCKED:
+        return Finish.BLOCKED
     if not outcome.nothing_left:
         return Finish.NOT_YET
     if not Annotation.objects.filter(participant=participant).exists():
@@ -96,7 +129,7 @@ def participant_finish(*, participant: Participant, outcome: NextOutcome, now=No
     )
     participant.refresh_from_db(fields=["status", "finished_at"])
     if participant.status != Participant.Status.FINISHED:  # blocked meanwhile
-        return Finish.NOT_YET
+        return Finish.BLOCKED
     return Finish.FINISHED
 
 

@@ -340,6 +340,8 @@ def _serve_next(
     finished = participant_finish(participant=participant, outcome=outcome)
     if finished == Finish.FINISHED:
         return _to_done(request, project)
+    if finished == Finish.BLOCKED:  # e.g. by the gold rule, on the answer just submitted
+        return _blocked_page(request, project)
     return _full_page(request, project, participant)
 
 

@@ -10,8 +10,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db.models import Count, F, Prefetch, Q, Sum
-from django.db.models.functions import Least
+from django.db.models import Count, F, IntegerField, Prefetch, Q, Sum
+from django.db.models.functions import Coalesce, Least
 from django.utils import timezone
 
 from apps.core import registry
@@ -51,11 +51,17 @@ class ProjectCounts:
 
 
 def project_counts(*, project: Project) -> ProjectCounts:
+    # An item's own wanted answers override the project's overlap (a stage that wants 1).
+    wanted = Coalesce(F("wanted_answers"), project.overlap, output_field=IntegerField())
     items = Item.objects.filter(project=project).aggregate(
         items=Count("id", filter=Q(kind=Item.Kind.REGULAR)),
         gold=Count("id", filter=~Q(kind=Item.Kind.REGULAR)),
-        complete=Count("id", filter=Q(kind=Item.Kind.REGULAR, answer_count__gte=project.overlap)),
-        answered=Sum(Least(F("answer_count"), project.overlap), filter=Q(kind=Item.Kind.REGULAR)),
+        complete=Count("id", filter=Q(kind=Item.Kind.REGULAR, answer_count__gte=wanted)),
+        answered=Sum(
+            Least(F("answer_count"), wanted, output_field=IntegerField()),
+            filter=Q(kind=Item.Kind.REGULAR),
+        ),
+        needed=Sum(wanted, filter=Q(kind=Item.Kind.REGULAR)),
     )
     people = Participant.objects.filter(project=project).aggregate(
         total=Count("id"),
@@ -73,7 +79,7 @@ def project_counts(*, project: Project) -> ProjectCounts:
         items_complete=items["complete"],
         # Capped per item, so answers beyond overlap (late submits) do not overstate progress.
         answers=items["answered"] or 0,
-        answers_needed=items["items"] * project.overlap,
+        answers_needed=items["needed"] or 0,
         participants=people["total"],
         participants_active=people["active"],
         participants_blocked=people["blocked"],

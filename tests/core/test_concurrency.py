@@ -14,7 +14,8 @@ import pytest
 from django.db import connection, connections
 
 from apps.core import engine
-from apps.core.models import Annotation, Assignment, Item
+from apps.core.models import Annotation, Assignment, Item, ItemExclusion
+from apps.core.services import participant_enter
 from tests.factories import ItemFactory, ParticipantFactory
 
 THREADS = 32
@@ -138,3 +139,67 @@ def test_two_tabs_of_one_participant_share_one_reservation_and_keep_the_cap(proj
         assert Assignment.objects.filter(participant=participant).count() == 1
         assert Annotation.objects.filter(participant=participant).count() == 1
         assert engine.next_item(participant=participant).status == engine.NextStatus.CAP_REACHED
+
+
+RULE_THREADS = 32
+GROUPS = 12
+SYSTEMS = 3
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_annotators_keep_groups_exclusions_lists_and_wanted_answers(project):
+    """32 annotators at once on a balanced design: each sentence heard once per listener
+    (groups), never an item that excludes you, only your list, answers per item as wanted."""
+    project.overlap = 2
+    project.list_count = 2
+    project.save()
+    items = []
+    for g in range(GROUPS):
+        for m in range(SYSTEMS):
+            items.append(
+                ItemFactory(
+                    project=project,
+                    external_id=f"s{g}-m{m}",
+                    group=f"s{g}",
+                    list_mask=Item.mask_of([(g + m) % 2]),
+                    wanted_answers=[1, None, 3][(g + m) % 3],  # None: the overlap (2)
+                )
+            )
+    people = [participant_enter(project=project, params={}) for _ in range(RULE_THREADS)]
+    excluded = set()
+    for n, item in enumerate(items):
+        for k, person in enumerate(people):
+            if (n + k) % 7 == 0:
+                ItemExclusion.objects.create(item=item, participant=person)
+                excluded.add((item.pk, person.pk))
+    accepted: list[int] = []
+    errors: list[str] = []
+    barrier = threading.Barrier(RULE_THREADS)
+    threads = [
+        threading.Thread(target=annotate_until_done, args=(p, accepted, errors, barrier))
+        for p in people
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert not errors, errors[:5]
+    assert not any(t.is_alive() for t in threads)
+
+    by_pk = {i.pk: i for i in Item.objects.all()}
+    lists = {p.pk: p.list_index for p in people}
+    seen = Counter()
+    per_item = Counter()
+    for item_id, participant_id in Annotation.objects.values_list("item_id", "participant_id"):
+        item = by_pk[item_id]
+        per_item[item_id] += 1
+        seen[(participant_id, item.group)] += 1
+        assert (item_id, participant_id) not in excluded
+        assert item.lists == [lists[participant_id]]
+    assert max(seen.values()) == 1  # one item per group per participant
+    for item in by_pk.values():
+        wanted = item.wanted_answers or project.overlap
+        assert per_item[item.pk] == wanted == item.answer_count  # filled, never beyond
+    assert sorted(accepted) == sorted(Annotation.objects.values_list("pk", flat=True))
+    assert Counter(lists.values()) == {0: RULE_THREADS // 2, 1: RULE_THREADS // 2}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from datetime import timedelta
 
 import pytest
@@ -9,7 +10,9 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from apps.core import engine
-from apps.core.models import Annotation, Assignment, Item, Participant, Project
+from apps.core.models import Annotation, Assignment, Item, ItemExclusion, Participant, Project
+from apps.core.services import participant_enter
+from apps.dashboard.selectors import project_counts
 from tests.factories import ItemFactory, ParticipantFactory
 
 pytestmark = pytest.mark.django_db
@@ -259,3 +262,119 @@ def test_reservations_expire_marks_only_stale_ones(project):
     assert engine.reservations_expire() == 0
     later = timezone.now() + project.reservation_ttl + timedelta(seconds=1)
     assert engine.reservations_expire(now=later) == 1
+
+
+# --- Per-participant rules (data the candidate statement reads) --------------------------
+
+
+def test_a_participant_gets_at_most_one_item_of_a_group(project, worker):
+    ItemFactory(project=project, external_id="u1-sysA", group="u1", priority=3)
+    ItemFactory(project=project, external_id="u1-sysB", group="u1", priority=2)
+    ItemFactory(project=project, external_id="u2-sysA", group="u2", priority=1)
+    ItemFactory(project=project, external_id="loose")
+    served = [answer(worker).annotation.item.external_id for _ in range(3)]
+    assert served == ["u1-sysA", "u2-sysA", "loose"]
+    assert status_of(worker) == engine.NextStatus.QUEUE_EMPTY
+    assert reserve(ParticipantFactory(project=project)).item.external_id == "u1-sysA"
+
+
+def test_an_expired_or_skipped_item_still_closes_its_group(project, worker):
+    first = ItemFactory(project=project, group="g", priority=2)
+    ItemFactory(project=project, group="g", priority=1)
+    other = ItemFactory(project=project, group="h")
+    reserve(worker)
+    later = timezone.now() + project.reservation_ttl + timedelta(seconds=1)
+    assert reserve(worker, later).item == first  # their own expired item may come back
+    engine.assignment_skip(assignment=Assignment.objects.get(participant=worker))
+    assert reserve(worker, later).item == other  # but never its sibling: they saw the group
+
+
+def test_an_item_is_never_served_to_a_participant_it_excludes(project, worker):
+    authored = ItemFactory(project=project, priority=1)
+    ItemExclusion.objects.create(item=authored, participant=worker)
+    fallback = ItemFactory(project=project)
+    assert reserve(worker).item == fallback
+    assert reserve(ParticipantFactory(project=project)).item == authored
+    answer(worker)
+    assert status_of(worker) == engine.NextStatus.QUEUE_EMPTY
+
+
+def test_an_items_wanted_answers_override_the_overlap(project):
+    project.overlap = 3
+    project.save()
+    once = ItemFactory(project=project, wanted_answers=1, priority=2)
+    five = ItemFactory(project=project, wanted_answers=5, priority=1)
+    answered = Counter()
+    for _ in range(6):
+        answered[answer(ParticipantFactory(project=project)).annotation.item_id] += 1
+    assert answered == {once.pk: 1, five.pk: 5}
+    assert status_of(ParticipantFactory(project=project)) == engine.NextStatus.QUEUE_EMPTY
+    counts = project_counts(project=project)
+    assert (counts.items_complete, counts.answers, counts.answers_needed) == (2, 6, 6)
+
+
+def test_a_late_submit_respects_the_items_wanted_answers(project, worker):
+    project.overlap = 3
+    project.save()
+    ItemFactory(project=project, wanted_answers=1)
+    stale = reserve(worker)
+    later = timezone.now() + project.reservation_ttl + timedelta(minutes=1)
+    taken = reserve(ParticipantFactory(project=project), later)
+    engine.annotation_submit(assignment=taken, value={"choice": "a"}, client_token="o", now=later)
+    with pytest.raises(engine.SubmitRefused) as refused:
+        engine.annotation_submit(
+            assignment=stale, value={"choice": "b"}, client_token="s", now=later
+        )
+    assert refused.value.code == "reassigned"
+
+
+def test_new_participants_take_the_least_used_list_and_see_only_its_items(project):
+    project.list_count = 2
+    project.overlap = 9
+    project.save()
+    in_0 = ItemFactory(project=project, list_mask=Item.mask_of([0]), priority=3)
+    in_1 = ItemFactory(project=project, list_mask=Item.mask_of([1]), priority=2)
+    everywhere = ItemFactory(project=project, priority=1)
+    people = [participant_enter(project=project, params={}) for _ in range(4)]
+    assert [p.list_index for p in people] == [0, 1, 0, 1]
+    again = participant_enter(project=project, params={"PROLIFIC_PID": "p"})
+    assert participant_enter(project=project, params={"PROLIFIC_PID": "p"}).list_index == (
+        again.list_index
+    )
+    first, second = people[0], people[1]
+    assert [answer(first).annotation.item for _ in range(2)] == [in_0, everywhere]
+    assert [answer(second).annotation.item for _ in range(2)] == [in_1, everywhere]
+    assert status_of(first) == engine.NextStatus.QUEUE_EMPTY
+
+
+def test_a_latin_square_gives_each_listener_each_sentence_once_across_systems(project):
+    """3 systems × 3 sentences: list n holds system (sentence + n) mod 3 of each sentence."""
+    project.list_count = 3
+    project.save()
+    for sentence in range(3):
+        for system in range(3):
+            ItemFactory(
+                project=project,
+                external_id=f"s{sentence}-m{system}",
+                group=f"s{sentence}",
+                list_mask=Item.mask_of([(system - sentence) % 3]),
+                payload={"sentence": sentence, "system": system},
+            )
+    for _ in range(3):
+        listener = participant_enter(project=project, params={})
+        heard = []
+        while (outcome := engine.next_item(participant=listener)).assigned:
+            engine.annotation_submit(
+                assignment=outcome.assignment,
+                value={"choice": "a"},
+                client_token=f"{listener.pk}-{outcome.assignment.pk}",
+            )
+            heard.append(outcome.assignment.item.payload)
+        assert sorted(h["sentence"] for h in heard) == [0, 1, 2]  # each sentence once
+        assert sorted(h["system"] for h in heard) == [0, 1, 2]  # each system once
+    assert set(Item.objects.values_list("answer_count", flat=True)) == {1}
+
+
+def test_an_item_mask_refuses_a_list_out_of_range():
+    with pytest.raises(ValueError, match="from 0 to 62"):
+        Item.mask_of([63])

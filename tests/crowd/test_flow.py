@@ -271,3 +271,16 @@ def test_a_skip_moves_on_without_an_answer(client, project):
     card = client.post(skip, HTTP_HX_REQUEST="true")
     assert b"<strong>2</strong> of 2" in card.content
     assert Annotation.objects.count() == 0
+
+
+def test_failing_the_gold_check_on_the_last_item_earns_no_completion_code(client, project):
+    project.gold_rate = 1.0
+    project.gold_block_below = 0.5
+    project.gold_block_after = 1
+    project.save()
+    ItemFactory(project=project, kind=Item.Kind.GOLD, gold_value={"choice": "a"})
+    action, token = form_of(start(client, project))
+    response = client.post(action, {"choice": "b", "client_token": token}, follow=True)
+    assert b"no longer take part" in response.content
+    assert project.completion_code not in response.content.decode()
+    assert Participant.objects.get().status == "blocked"
