@@ -4,12 +4,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PORT="${1:-8000}"
+# Only this machine can reach the demo unless CHORUS_DEMO_HOST says otherwise (e.g. 0.0.0.0).
+HOST="${CHORUS_DEMO_HOST:-127.0.0.1}"
 BIN=.venv/bin
 mkdir -p var/log
 $BIN/celery -A config worker -Q default,gpu -B --concurrency 2 -l warning \
   --schedule var/celerybeat-schedule >var/log/worker.log 2>&1 &
 WORKER=$!
-$BIN/gunicorn config.wsgi -b "0.0.0.0:${PORT}" -w 3 --threads 4 --access-logfile var/log/access.log \
+$BIN/gunicorn config.wsgi -b "${HOST}:${PORT}" -w 3 --threads 4 --access-logfile var/log/access.log \
   >var/log/web.log 2>&1 &
 WEB=$!
 trap 'kill $WORKER $WEB 2>/dev/null; wait' INT TERM EXIT

@@ -229,9 +229,9 @@ def _pick(participant: Participant, *, now) -> Assignment | None:
                 # The row lock is held: this fresh count sees every committed reservation.
                 if item.answer_count + _live_reservations(item.pk, now) < _wanted(item, overlap):
                     return _reserve(participant, item, now)
-                raise _Full
-        except _Full:
-            rejected.append(item.pk)
+                raise _Full(item.pk)
+        except _Full as full:
+            rejected.append(full.args[0])
 
 
 def _retry_deadlocks(fn):

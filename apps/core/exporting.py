@@ -391,7 +391,7 @@ def items_with_answers(project: Project, *, chunk_size: int = 2000) -> Iterator[
             yield ItemAnswers(pk, external_id, kind, payload or {}, gold, answers[pk])
 
 
-AGGREGATE_COLUMNS = ["item_id", "method", "label", "confidence", "answers"]
+AGGREGATE_COLUMNS = ["item_id", "method", "label", "confidence", "tie", "answers"]
 
 
 def aggregate_records(project: Project, *, method: str) -> Iterator[dict]:
@@ -411,6 +411,7 @@ def aggregate_records(project: Project, *, method: str) -> Iterator[dict]:
             "method": method,
             "label": registry.json_ready(agg.label),
             "confidence": round(agg.confidence, 6),
+            "tie": agg.tie,
             "answers": agg.n,
         }
 

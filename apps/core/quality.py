@@ -52,7 +52,7 @@ def krippendorff_alpha(frame: pd.DataFrame, level: str = "nominal") -> float | N
     values = data.to_numpy(dtype=float)
     if np.unique(values[~np.isnan(values)]).size < 2:
         return 1.0 if frame.groupby("task").size().max() >= 2 else None
-    return float(krippendorff.alpha(reliability_data=values, level_of_measurement=level))
+    return float(krippendorff.alpha(reliability_data=values, level_of_measurement=level))  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -60,6 +60,7 @@ class Aggregate:
     label: Any
     confidence: float
     n: int
+    tie: bool = False  # two or more labels share the top score; ``label`` sorts first of them
 
 
 def aggregate(frame: pd.DataFrame, method: str = "majority") -> dict[int, Aggregate]:
@@ -76,6 +77,7 @@ def aggregate(frame: pd.DataFrame, method: str = "majority") -> dict[int, Aggreg
     if method == "majority":
         model.fit(data)
         proba = model.probas_
+    assert proba is not None
     # One tie rule for every caller (results, exports, training labels): a tie goes to the
     # label that sorts first. crowd-kit alone would pick the label seen first, which depends
     # on the order answers were read.
@@ -84,7 +86,9 @@ def aggregate(frame: pd.DataFrame, method: str = "majority") -> dict[int, Aggreg
     result: dict[int, Aggregate] = {}
     for task, row in proba.iterrows():
         label = row.idxmax()
-        result[int(task)] = Aggregate(label=label, confidence=float(row.max()), n=int(counts[task]))
+        top = float(row.max())
+        tie = int((row >= top - 1e-12).sum()) > 1
+        result[int(task)] = Aggregate(label=label, confidence=top, n=int(counts[task]), tie=tie)
     return result
 
 

@@ -29,7 +29,7 @@ def participant_identity(params: Mapping[str, str]) -> tuple[str, str, str, str]
     """(source, external id, study id, session id) from the entry URL, or None for a plain link."""
     if pid := _param(params, "PROLIFIC_PID"):
         return (
-            Participant.Source.PROLIFIC,
+            str(Participant.Source.PROLIFIC),
             pid,
             _param(params, "STUDY_ID"),
             _param(params, "SESSION_ID"),
@@ -39,7 +39,7 @@ def participant_identity(params: Mapping[str, str]) -> tuple[str, str, str, str]
         if _param(params, "assignmentId") == "ASSIGNMENT_ID_NOT_AVAILABLE":
             return None
         return (
-            Participant.Source.MTURK,
+            str(Participant.Source.MTURK),
             worker,
             _param(params, "hitId"),
             _param(params, "assignmentId"),

@@ -145,7 +145,7 @@ def zip_import(
         try:
             with transaction.atomic():
                 with archive.open(data_info) as data:
-                    data.name = data_info.filename  # the task type picks the format by name
+                    data.name = data_info.filename  # type: ignore[misc]  # the format comes from the name
                     report = import_items(data)
                 if not report.ok:
                     raise _Rollback

@@ -40,6 +40,14 @@ def test_majority_vote_gives_the_label_and_its_share():
     assert result[2].label == "no"
 
 
+def test_a_one_one_majority_is_a_tie_whatever_order_the_answers_came_in():
+    for rows in ([(1, 1, "yes"), (1, 2, "no")], [(1, 2, "no"), (1, 1, "yes")]):
+        result = quality.aggregate(frame(rows), "majority")[1]
+        assert (result.label, result.confidence, result.tie) == ("no", 0.5, True)
+    clear = quality.aggregate(frame([(1, 1, "yes"), (1, 2, "yes"), (1, 3, "no")]), "majority")
+    assert clear[1].tie is False
+
+
 def test_dawid_skene_discounts_a_worker_who_always_disagrees():
     rows = []
     for t in range(20):

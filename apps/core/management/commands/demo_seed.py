@@ -14,6 +14,11 @@ from apps.core.models import Project
 from apps.core.services import project_create
 
 
+# Enough simulated people that the demo's first items reach their overlap (agreement needs
+# items with several answers), few enough that seeding stays a matter of seconds.
+DEMO_PARTICIPANTS = 20
+
+
 def demo_password() -> str:
     path = settings.VAR_DIR / "demo_admin_password"
     if not path.exists():
@@ -45,7 +50,7 @@ class Command(BaseCommand):
                 status=Project.Status.LIVE,
             )
             task_type.seed_demo(project)
-            answers = demo_answers_simulate(project=project)
+            answers = demo_answers_simulate(project=project, participants=DEMO_PARTICIPANTS)
             self.stdout.write(
                 f"Seeded {slug}: {project.items.count()} items, {answers} simulated answers"
             )
