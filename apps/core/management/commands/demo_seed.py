@@ -13,7 +13,6 @@ from apps.core.demo import demo_answers_simulate
 from apps.core.models import Project
 from apps.core.services import project_create
 
-
 # Enough simulated people that the demo's first items reach their overlap (agreement needs
 # items with several answers), few enough that seeding stays a matter of seconds.
 DEMO_PARTICIPANTS = 20
