@@ -1,6 +1,6 @@
 """Screenshots of a running demo (``make demo``) for the README; also a quick look-over.
 
-.venv/bin/python docs/make_screenshots.py [http://127.0.0.1:8000]
+    .venv/bin/python docs/make_screenshots.py [http://127.0.0.1:8000]
 """
 
 from __future__ import annotations
@@ -15,14 +15,8 @@ BASE = sys.argv[1] if len(sys.argv) > 1 else "http://127.0.0.1:8000"
 OUT = Path(__file__).parent / "screenshots"
 ROOT = Path(__file__).resolve().parent.parent
 RUN = int(time.time())  # fresh participant ids on every run
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
 def main() -> None:
@@ -41,9 +35,7 @@ def main() -> None:
         # A few crowdworkers label posts with the keyboard, so the results have something in them.
         for n in range(4):
             worker = browser.new_page(viewport={"width": 390, "height": 844})
-            worker.goto(
-                f"{BASE}/p/demo-humor/?PROLIFIC_PID=shot-{RUN}-{n}&STUDY_ID=demo&SESSION_ID=s"
-            )
+            worker.goto(f"{BASE}/p/demo-humor/?PROLIFIC_PID=shot-{RUN}-{n}&STUDY_ID=demo&SESSION_ID=s")
             if worker.get_by_role("button", name="I agree, continue").count():
                 worker.get_by_role("button", name="I agree, continue").click()
                 worker.get_by_role("button", name="Start").click()
@@ -68,16 +60,7 @@ def main() -> None:
             page.fill("input[name=epochs]", "1")
             page.get_by_role("button", name="Train", exact=True).click()
             page.get_by_text("Succeeded").first.wait_for(timeout=300_000)
-        for tab in [
-            "",
-            "data/",
-            "launch/",
-            "progress/",
-            "quality/",
-            "results/",
-            "models/",
-            "export/",
-        ]:
+        for tab in ["", "data/", "launch/", "progress/", "quality/", "results/", "models/", "export/"]:
             page.goto(f"{BASE}/projects/demo-humor/{tab}")
             name = tab.strip("/") or "overview"
             page.screenshot(path=OUT / f"dashboard-{name}.png", full_page=True)
@@ -95,9 +78,7 @@ def main() -> None:
         phone.screenshot(path=OUT / "crowd-annotate-phone.png", full_page=True)
 
         wide = browser.new_page(viewport={"width": 1100, "height": 720})
-        wide.goto(
-            f"{BASE}/p/demo-humor/?PROLIFIC_PID=screenshot-{RUN}-wide&STUDY_ID=demo&SESSION_ID=s"
-        )
+        wide.goto(f"{BASE}/p/demo-humor/?PROLIFIC_PID=screenshot-{RUN}-wide&STUDY_ID=demo&SESSION_ID=s")
         wide.get_by_role("button", name="I agree, continue").click()
         wide.get_by_role("button", name="Start").click()
         wide.wait_for_url("**/annotate/")
