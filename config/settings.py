@@ -99,6 +99,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -234,6 +235,29 @@ if PRODUCTION:
     SECURE_HSTS_PRELOAD = True
     SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+
+# Content-Security-Policy, enforced on every page (django-csp): scripts only from our own
+# static files (no inline script, no event-handler attributes, no eval: htmx runs with
+# allowEval off), no plugins, no framing. Inline style attributes stay allowed: the
+# templates and htmx's indicator styles use them, and CSS cannot run code.
+# CHORUS_CSP_MEDIA_ORIGINS lists where media is served from when it is not this site
+# (an S3 bucket's origin, say), for images, audio and video.
+_CSP_MEDIA = env_list("CHORUS_CSP_MEDIA_ORIGINS", [])
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:", "blob:", *_CSP_MEDIA],
+        "media-src": ["'self'", "blob:", *_CSP_MEDIA],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
 
 # --- REST API ---------------------------------------------------------------
 REST_FRAMEWORK = {
