@@ -56,10 +56,25 @@ def env_list(name: str, default: list[str]) -> list[str]:
 
 PRODUCTION = os.environ.get("CHORUS_ENV", "development") == "production"
 DEBUG = env_bool("DEBUG", not PRODUCTION)
+if PRODUCTION and DEBUG:
+    # DEBUG shows settings and source code on every error page, to anyone.
+    raise ImproperlyConfigured("DEBUG=1 is refused with CHORUS_ENV=production; set DEBUG=0.")
+
+# platform/env.example's placeholder: a copy of the example must not run with it.
+EXAMPLE_SECRET_KEY = "change-me-to-50-random-characters-change-me-to-50-random-chars"
+# …and the words the example keys are made of (env.example, k8s/secret.example.yaml).
+PLACEHOLDER_MARKS = {"change", "replace"}
 
 
 def _secret_key() -> str:
     if key := os.environ.get("SECRET_KEY"):
+        if PRODUCTION and (
+            key == EXAMPLE_SECRET_KEY or PLACEHOLDER_MARKS & set(key.split("-")) or len(key) < 32
+        ):
+            raise ImproperlyConfigured(
+                "SECRET_KEY is the env.example placeholder or too short (under 32 characters); "
+                'make one with  python -c "import secrets; print(secrets.token_urlsafe(50))"'
+            )
         return key
     if PRODUCTION:
         raise ImproperlyConfigured("CHORUS_ENV=production needs SECRET_KEY in the environment.")

@@ -62,9 +62,7 @@ document.addEventListener("securitypolicyviolation", (e) => {
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
-def test_the_dashboard_and_the_annotate_loop_work_with_no_policy_violation(
-    live_server, tmp_path
-):
+def test_the_dashboard_and_the_annotate_loop_work_with_no_policy_violation(live_server, tmp_path):
     ada = UserFactory(username="ada")
     problems: list[str] = []
     with browser_page() as page:
