@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from apps.core.models import Annotation
 from tests.e2e.browser import browser_page
-from tests.factories import ItemFactory, UserFactory
+from tests.factories import UserFactory
 
 CSP = "Content-Security-Policy"
 
