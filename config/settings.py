@@ -335,6 +335,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.core.tasks.jobs_fail_stale",
         "schedule": timedelta(minutes=1),
     },
+    "clear-sessions": {
+        "task": "apps.core.tasks.sessions_clear",
+        "schedule": timedelta(hours=6),
+    },
 }
 # Publishing a message retries briefly, then gives up: the Job stays queued and the
 # housekeeping task sends it once the broker is back (apps.core.jobs.job_send).

@@ -17,6 +17,14 @@ def jobs_fail_stale() -> int:
     return fail_stale()
 
 
+@shared_task(name="apps.core.tasks.sessions_clear")
+def sessions_clear() -> None:
+    """Delete expired rows of the database sessions (Django never does it by itself)."""
+    from django.core.management import call_command
+
+    call_command("clearsessions")
+
+
 @shared_task(name="apps.core.tasks.job_ping", acks_late=True)
 @job_task
 def job_ping(job: Job) -> dict:

@@ -79,7 +79,7 @@ class _Reporter(threading.Thread):
 
 @shared_task(name="apps.dashboard.tasks.items_import_job", acks_late=True)
 @job_task
-def items_import_job(job: Job) -> JobDone | None:
+def items_import_job(job: Job) -> JobDone:
     path = Path(job.params.get("path", ""))
     if not path.is_file():
         raise JobFailed("The uploaded file is no longer on the server; upload it again.")
@@ -99,7 +99,11 @@ def items_import_job(job: Job) -> JobDone | None:
                 reporter.join()
     except ImportCancelled:
         path.unlink(missing_ok=True)
-        return None  # rolled back; the job already says "cancelled"
+        # Rolled back. A cancelled job stays cancelled (job_fail leaves it); one that merely
+        # stopped being visible as running must not end up "succeeded".
+        raise JobFailed(
+            "The import was stopped before it finished; nothing was imported."
+        ) from None
     except Exception as exc:
         path.unlink(missing_ok=True)  # the job is over: keep no orphaned upload
         raise JobFailed(f"The import stopped: {exc}") from exc

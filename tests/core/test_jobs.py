@@ -151,3 +151,32 @@ def test_a_message_the_broker_lost_is_sent_again_after_the_stale_window(broker, 
         assert jobs_fail_stale(now=later) == 1
         wait_for(lambda: Job.objects.get(pk=job.pk).is_done, timeout=60)
     assert Job.objects.get(pk=job.pk).status == Job.Status.SUCCEEDED
+
+
+def test_a_training_start_and_a_settings_save_with_the_broker_down_keep_their_jobs(owner):
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    from tests.factories import ItemFactory
+
+    humor = registry.get("humor")
+    project = ProjectFactory(
+        owner=owner, task_type="humor", config=humor.clean_config(humor.default_config())
+    )
+    ItemFactory(project=project, external_id="p1", payload={"text": "a post"})
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=owner).key}")
+    with _app_broker(UNREACHABLE):
+        train = api.post(f"/api/projects/{project.slug}/models/train/", {}, format="json")
+        saved = api.patch(
+            f"/api/projects/{project.slug}/update/",
+            {"config": {"k": project.config["k"] + 1}},
+            format="json",
+        )
+    assert train.status_code == 202, train.content
+    assert saved.status_code == 200, saved.content
+    for job in Job.objects.filter(project=project):
+        # Not orphaned: queued, never sent, with what the housekeeping task needs to send it.
+        assert job.status == Job.Status.QUEUED and job.enqueued_at is None, job
+        assert job.task_name and "Waiting for the task queue" in job.message
+    assert {j.kind for j in Job.objects.filter(project=project)} == {"model_train", "humor_rescore"}
