@@ -88,6 +88,9 @@ class ProjectOutputSerializer(serializers.Serializer):
     gold_rate = serializers.FloatField()
     gold_block_below = serializers.FloatField(allow_null=True)
     gold_block_after = serializers.IntegerField()
+    fast_block_below_s = serializers.FloatField(allow_null=True)
+    fast_block_after = serializers.IntegerField()
+    constant_block_after = serializers.IntegerField(allow_null=True)
     completion_code = serializers.CharField()
     created_at = serializers.DateTimeField()
     role = serializers.CharField(help_text="Your role in this project.")
@@ -109,6 +112,11 @@ class _ProjectFieldsSerializer(serializers.Serializer):
         min_value=0, max_value=1, required=False, allow_null=True
     )
     gold_block_after = serializers.IntegerField(min_value=1, max_value=10000, required=False)
+    fast_block_below_s = serializers.FloatField(min_value=0, required=False, allow_null=True)
+    fast_block_after = serializers.IntegerField(min_value=1, max_value=10000, required=False)
+    constant_block_after = serializers.IntegerField(
+        min_value=2, max_value=10000, required=False, allow_null=True
+    )
     completion_code = serializers.CharField(max_length=40, required=False)
 
     def validate_config(self, value):

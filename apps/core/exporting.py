@@ -361,6 +361,7 @@ EXPORTS = {
     "records": "The task type's own dataset format.",
     "aggregates-majority": "One majority-vote label per item, with its confidence.",
     "aggregates-dawid_skene": "One Dawid–Skene label per item, with its confidence.",
+    "participants": "One row per participant: status, block reason, fast/constant flags.",
 }
 
 
@@ -382,6 +383,12 @@ def export_response(project: Project, *, what: str, fmt: str) -> StreamingHttpRe
             fmt=fmt,
             filename=name,
             columns=getattr(task_type, "export_columns", None),
+        )
+    if what == "participants":
+        from .answer_rules import PARTICIPANT_COLUMNS, participant_records
+
+        return stream_response(
+            participant_records(project), fmt=fmt, filename=name, columns=PARTICIPANT_COLUMNS
         )
     if what in EXPORTS and what.startswith("aggregates-"):
         return stream_response(

@@ -55,6 +55,20 @@ class Project(models.Model):
     gold_block_after = models.PositiveIntegerField(
         default=5, help_text="…once they have answered at least this many gold items."
     )
+    # The two rules crowd platforms use beside gold (apps.core.answer_rules).
+    fast_block_below_s = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="Block a participant whose median seconds per item is below this.",
+    )
+    fast_block_after = models.PositiveIntegerField(
+        default=10, help_text="…once they have answered at least this many items."
+    )
+    constant_block_after = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Block a participant whose last this many answers are all the same.",
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
