@@ -1,7 +1,8 @@
 """What participants see: entry → consent → instructions → annotate loop → done.
 
-A participant has no account: the signed session cookie holds, per project, the public id
-of their Participant row. Every assignment is looked up through that participant, so a
+A participant has no account: their session holds, per project, the public id of their
+Participant row, which is created only when they consent (until then a signed cookie keeps
+the entry URL's ids). Every assignment is looked up through that participant, so a
 forged or foreign id answers 404.
 """
 
