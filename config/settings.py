@@ -185,7 +185,7 @@ LOGOUT_REDIRECT_URL = "login"
 # or for one username, logins are refused without checking the password for the cool-off
 # time. Lock-outs are listed (and lifted) in the admin under "Axes".
 AUTHENTICATION_BACKENDS = [
-    "axes.backends.AxesStandaloneBackend",
+    "apps.core.auth.LoginLimitBackend",  # django-axes' AxesStandaloneBackend
     "django.contrib.auth.backends.ModelBackend",
 ]
 AXES_FAILURE_LIMIT = env_int("CHORUS_LOGIN_FAILURE_LIMIT", 10)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from axes.backends import AxesStandaloneBackend
 from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.throttling import SimpleRateThrottle
@@ -61,3 +62,14 @@ class ThrottledTokenAuthentication(TokenAuthentication):
         except exceptions.AuthenticationFailed:
             throttle.throttle_success()  # records this failure in the address's history
             raise
+
+
+class LoginLimitBackend(AxesStandaloneBackend):
+    """django-axes' check, for logins that come with a request (the web's, which can be
+    brute-forced); a login without one (``Client.login`` in tests, a shell) is not checked
+    instead of raising ``AxesBackendRequestParameterRequired``."""
+
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        if request is None:
+            return None
+        return super().authenticate(request, username, password, **kwargs)

@@ -128,3 +128,9 @@ def test_a_signed_in_api_client_is_throttled_past_its_rate(researcher, monkeypat
     api = Client(HTTP_AUTHORIZATION=f"Token {token.key}")
     codes = [api.get("/api/projects/").status_code for _ in range(4)]
     assert codes == [200, 200, 200, 429]
+
+
+def test_the_test_clients_login_still_works(researcher):
+    client = Client()
+    assert client.login(username="researcher", password=PASSWORD)
+    assert client.get(reverse("dashboard:project_list")).status_code == 200
