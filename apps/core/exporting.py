@@ -22,6 +22,7 @@ from django.db.models.functions import Cast
 from django.http import StreamingHttpResponse
 
 from . import registry
+from .answer_rules import PARTICIPANT_COLUMNS, participant_records
 from .models import Annotation, Item, Participant, Project
 
 CHUNK_CHARS = 64 * 1024
@@ -444,7 +445,14 @@ def export_catalog(project: Project) -> list[registry.RecordSet]:
         )
         for method in task_type.aggregation_methods
     ]
-    return [answers, *task_type.exports(), *aggregates]
+    participants = registry.RecordSet(
+        key="participants",
+        title="Participants",
+        description="One row per participant: status, block reason, fast/constant flags.",
+        columns=PARTICIPANT_COLUMNS,
+        records=participant_records,
+    )
+    return [answers, *task_type.exports(), *aggregates, participants]
 
 
 class UnknownExport(LookupError):

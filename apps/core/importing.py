@@ -23,6 +23,10 @@ from .models import Item, Project
 from .registry import ImportReport
 
 BATCH = 2000
+READ_BLOCK = 1 << 20
+# A JSONL or CSV line longer than this is refused while it is read (a 50 MB line would
+# otherwise be decoded whole). Long texts fit: 1 MiB characters is a short novel.
+MAX_LINE_CHARS = 1 << 20
 MAX_ERRORS = 1000  # a report longer than this is not read; the count still is
 
 
@@ -51,13 +55,22 @@ class RowError(ValueError):
     """A row is bad; the message names the field and reason."""
 
 
-def _text(upload: IO[bytes]) -> Iterator[tuple[int, str]]:
-    """Lines of a UTF-8 upload (BOM allowed), with 1-based numbers; bad bytes name their line."""
+def _text(upload: IO[bytes], *, max_line: int | None = None) -> Iterator[tuple[int, str]]:
+    """Lines of a UTF-8 upload (BOM allowed), with 1-based numbers; bad bytes name their line.
+
+    With ``max_line``, a line longer than that many characters stops the import as soon as
+    that much of it has been read, instead of being decoded (and held) whole.
+    """
     decoder = codecs.getincrementaldecoder("utf-8-sig")(errors="strict")
     pending = ""
     number = 0
     while True:
-        chunk = upload.read(1 << 20)
+        if max_line is not None and len(pending) > max_line:
+            raise ImportFailed(
+                f"Line {number + 1}: longer than {max_line:,} characters. "
+                "Each item must be on a line of its own; is this the right file?"
+            )
+        chunk = upload.read(READ_BLOCK if max_line is None else min(READ_BLOCK, max_line + 1))
         final = not chunk
         try:
             pending += decoder.decode(chunk or b"", final=final)
@@ -89,7 +102,8 @@ def file_format(name: str) -> str:
 
 def iter_rows(upload: IO[bytes], name: str) -> Iterator[Row]:
     fmt = file_format(name)
-    lines = _text(upload)
+    # A JSON array may well be one long line; JSONL and CSV have one item per line.
+    lines = _text(upload, max_line=None if fmt == "json" else MAX_LINE_CHARS)
     if fmt == "jsonl":
         for number, line in lines:
             if not line.strip():
@@ -119,14 +133,39 @@ def iter_rows(upload: IO[bytes], name: str) -> Iterator[Row]:
             else:
                 yield Row(index, entry)
     else:
-        reader = csv.DictReader(_LineReader(lines))
+        yield from _csv_rows(lines, name)
+
+
+def _csv_rows(lines: Iterator[tuple[int, str]], name: str) -> Iterator[Row]:
+    reader = csv.DictReader(_LineReader(lines))
+    try:
         if not reader.fieldnames:
             raise ImportFailed(f"{name}: the CSV file is empty.")
+        columns = len(reader.fieldnames)
         for data in reader:
             if None in data:
                 yield Row(reader.line_num, {"__error__": "more cells than header columns"})
                 continue
+            missing = [k for k, v in data.items() if v is None]
+            if missing:
+                # DictReader fills a short row's missing cells with None; an empty cell is "".
+                yield Row(
+                    reader.line_num,
+                    {
+                        "__error__": f"{columns - len(missing)} of {columns} cells; missing "
+                        + ", ".join(repr(k.strip()) for k in missing)
+                    },
+                )
+                continue
             yield Row(reader.line_num, {k.strip(): v for k, v in data.items() if k is not None})
+    except csv.Error as exc:
+        line = reader.line_num or 1
+        if "field larger than field limit" in str(exc):
+            raise ImportFailed(
+                f"Line {line}: a cell is longer than {csv.field_size_limit():,} characters, "
+                'most likely a quote (") that is opened and never closed.'
+            ) from None
+        raise ImportFailed(f"Line {line}: not valid CSV ({exc}).") from None
 
 
 class _LineReader(io.TextIOBase):
@@ -208,7 +247,10 @@ def items_import(
                     continue
                 if spec is None:
                     continue
-                if spec.external_id in existing or spec.external_id in seen:
+                if spec.external_id in existing:
+                    _error(report, row.line, f"id {spec.external_id!r} is already imported")
+                    continue
+                if spec.external_id in seen:
                     _error(report, row.line, f"id {spec.external_id!r} appears twice")
                     continue
                 if len(spec.external_id) > 200:

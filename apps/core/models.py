@@ -72,6 +72,20 @@ class Project(models.Model):
     gold_block_after = models.PositiveIntegerField(
         default=5, help_text="…once they have answered at least this many gold items."
     )
+    # The two rules crowd platforms use beside gold (apps.core.answer_rules).
+    fast_block_below_s = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="Block a participant whose median seconds per item is below this.",
+    )
+    fast_block_after = models.PositiveIntegerField(
+        default=10, help_text="…once they have answered at least this many items."
+    )
+    constant_block_after = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Block a participant whose last this many answers are all the same.",
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -417,6 +431,16 @@ class Job(models.Model):
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    # The Celery task that runs this job (its name and the arguments after the job id), so the
+    # housekeeping task can send it again when the broker lost it or its worker died.
+    task_name = models.CharField(max_length=200, blank=True)
+    task_args = models.JSONField(default=list, blank=True)
+    # When the message last reached the broker; null while it has not (the broker was down).
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    # One execution at a time: the running worker holds the lease and renews it; a second
+    # delivery of the same task finds it held and does nothing (see apps.core.jobs.job_task).
+    lease_owner = models.CharField(max_length=120, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

@@ -47,6 +47,17 @@ def participant_identity(params: Mapping[str, str]) -> tuple[str, str, str, str]
     return None
 
 
+def participant_find(*, project: Project, params: Mapping[str, str]) -> Participant | None:
+    """The participant the entry URL names, if they entered before; never creates one."""
+    identity = participant_identity(params)
+    if identity is None:
+        return None
+    source, external_id, _, _ = identity
+    return Participant.objects.filter(
+        project=project, source=source, external_id=external_id
+    ).first()
+
+
 def participant_enter(*, project: Project, params: Mapping[str, str]) -> Participant:
     """Find or create the participant the entry URL names; a plain link gets a fresh one."""
     identity = participant_identity(params)

@@ -1,6 +1,7 @@
 from celery import shared_task
 
 from . import engine
+from .jobs import job_task
 from .models import Job
 
 
@@ -16,16 +17,19 @@ def jobs_fail_stale() -> int:
     return fail_stale()
 
 
-@shared_task(name="apps.core.tasks.job_ping", acks_late=True)
-def job_ping(job_id: int) -> None:
-    """A health check through the broker: the worker marks the Job succeeded."""
-    from .jobs import job_finish, job_start
+@shared_task(name="apps.core.tasks.sessions_clear")
+def sessions_clear() -> None:
+    """Delete expired rows of the database sessions (Django never does it by itself)."""
+    from django.core.management import call_command
 
-    job = Job.objects.filter(pk=job_id).first()
-    if job is None:
-        return
-    job_start(job)
-    job_finish(job, result={"pong": True})
+    call_command("clearsessions")
+
+
+@shared_task(name="apps.core.tasks.job_ping", acks_late=True)
+@job_task
+def job_ping(job: Job) -> dict:
+    """A health check through the broker: the worker marks the Job succeeded."""
+    return {"pong": True}
 
 
 @shared_task(name="apps.core.tasks.results_compute", acks_late=True)

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import io
 import itertools
+import zipfile
+import zlib
 from typing import IO
 
 from django.conf import settings
+from django.db import IntegrityError
 
 from . import registry
 from .importing import ImportFailed, Row, file_format, iter_rows
@@ -35,23 +38,54 @@ def upload_problem(*, name: str, size: int | None) -> str | None:
     return None
 
 
+def _unique_violations() -> tuple[type[Exception], ...]:
+    """The errors a unique constraint raises: Django's, and psycopg's from the COPY path."""
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - psycopg is a dependency
+        return (IntegrityError,)
+    return (IntegrityError, psycopg.IntegrityError)
+
+
 def items_import_upload(*, project: Project, upload: IO[bytes], name: str) -> ImportReport:
-    """Import ``upload`` (named ``name``) into ``project``; nothing is stored on any error."""
+    """Import ``upload`` (named ``name``) into ``project``; nothing is stored on any error.
+
+    Every failure is a report naming the problem, never an exception: a damaged zip (forged
+    sizes, a bad CRC, a cut-off file) and an import that lost the race against an identical
+    one running at the same moment (the unique constraint on the item ids) included.
+    """
     size = getattr(upload, "size", None)
+    report = ImportReport()
     if problem := upload_problem(name=name, size=size):
-        report = ImportReport()
         report.error(0, problem)
+        return report
+    if size == 0:
+        report.error(0, f"{name}: the file is empty; nothing was imported.")
         return report
     task_type = registry.get(project.task_type)
     if getattr(upload, "name", None) != name:
         upload = NamedUpload(upload, name)  # task types pick the format by the name's extension
-    if name.lower().endswith(".zip"):
-        return zip_import(
-            project=project,
-            upload=upload,
-            import_items=lambda data: task_type.import_items(project, data),
+    try:
+        if name.lower().endswith(".zip"):
+            return zip_import(
+                project=project,
+                upload=upload,
+                import_items=lambda data: task_type.import_items(project, data),
+            )
+        return task_type.import_items(project, upload)
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        report.error(
+            0,
+            f"{name}: the zip file is damaged ({exc}); nothing was imported. "
+            "Make the zip again and upload it.",
         )
-    return task_type.import_items(project, upload)
+    except _unique_violations():
+        report.error(
+            0,
+            f"{name}: these items were already imported (an import of the same ids finished "
+            "while this one ran); nothing more was imported.",
+        )
+    return report
 
 
 class NamedUpload(io.RawIOBase):

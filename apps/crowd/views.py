@@ -1,14 +1,17 @@
 """What participants see: entry → consent → instructions → qualification → annotate → done.
 
-A participant has no account: the signed session cookie holds, per project, the public id
-of their Participant row. Every assignment is looked up through that participant, so a
+A participant has no account: their session holds, per project, the public id of their
+Participant row, which is created only when they consent (until then a signed cookie keeps
+the entry URL's ids). Every assignment is looked up through that participant, so a
 forged or foreign id answers 404.
 """
 
 from __future__ import annotations
 
+import json
 import uuid
 
+from django.core import signing
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -23,11 +26,17 @@ from apps.core.services import (
     Finish,
     completion_redirect_url,
     participant_enter,
+    participant_find,
     participant_finish,
     participant_qualify,
     screen_out_redirect_url,
 )
 from apps.core.text import render_markdown
+
+# The entry URL's parameters that name a participant, kept in a signed cookie until consent.
+ENTRY_PARAMS = ("PROLIFIC_PID", "STUDY_ID", "SESSION_ID", "workerId", "assignmentId", "hitId")
+ENTRY_SALT = "chorus.crowd.entry"
+ENTRY_MAX_AGE_S = 24 * 60 * 60
 
 
 def _session_key(project: Project) -> str:
@@ -126,6 +135,8 @@ def _gate(request: HttpRequest, slug: str, *, step: str | None = None):
     participant = _participant(request, slug)  # one query for participant and project
     if participant is None:
         project = _project(slug)
+        if _entry_pending(request, slug) is not None:  # entered, not consented yet
+            return project, None, redirect("crowd:consent", slug=project.slug)
         return project, None, _to_entry(request, project)
     return participant.project, participant, _misplaced(request, participant, step)
 
@@ -181,6 +192,16 @@ def _gate_assignment(request: HttpRequest, slug: str, assignment_id: int):
     return participant.project, participant, assignment, response
 
 
+def _entry_next(request: HttpRequest, participant: Participant) -> HttpResponse:
+    """Where a participant found (or just created) at entry or consent goes next."""
+    project = participant.project
+    if participant.status == Participant.Status.BLOCKED:
+        return _blocked_page(request, project)
+    if participant.status == Participant.Status.FINISHED:
+        return redirect("crowd:done", slug=project.slug)
+    return redirect(_next_step(participant), slug=project.slug)
+
+
 @require_http_methods(["GET"])
 def entry(request: HttpRequest, slug: str) -> HttpResponse:
     project = _project(slug)
@@ -200,7 +221,16 @@ def entry(request: HttpRequest, slug: str) -> HttpResponse:
                     "you get a completion code at the end.",
                 },
             )
-        participant = participant_enter(project=project, params=request.GET)
+        participant = participant_find(project=project, params=request.GET)
+        if participant is None and not identified and _entry_pending(request, slug) is not None:
+            return redirect("crowd:consent", slug=project.slug)  # keep the pending identity
+        if participant is None:
+            # Nobody is created (and nothing written) until they consent: a crawler, a link
+            # preview or a script sending GETs adds no rows. The identity waits in a signed
+            # cookie for the consent form.
+            response = redirect("crowd:consent", slug=project.slug)
+            _entry_remember(request, response, project)
+            return response
         request.session[_session_key(project)] = str(participant.public_id)
     if participant.status == Participant.Status.BLOCKED:
         return _blocked_page(request, project)
@@ -211,11 +241,58 @@ def entry(request: HttpRequest, slug: str) -> HttpResponse:
     return redirect(_next_step(participant), slug=project.slug)
 
 
+def _entry_cookie(slug: str) -> str:
+    return f"chorus_entry_{slug}"
+
+
+def _entry_remember(request: HttpRequest, response: HttpResponse, project: Project) -> None:
+    """Keep the entry URL's identity (Prolific or MTurk ids, or none) until consent."""
+    params = {k: v for k, v in request.GET.items() if k in ENTRY_PARAMS}
+    response.set_signed_cookie(
+        _entry_cookie(project.slug),
+        json.dumps(params),
+        salt=ENTRY_SALT,
+        max_age=ENTRY_MAX_AGE_S,
+        httponly=True,
+        samesite="Lax",
+        secure=request.is_secure(),
+    )
+
+
+def _entry_pending(request: HttpRequest, slug: str) -> dict | None:
+    """The identity remembered by ``entry`` for this browser, or None."""
+    try:
+        raw = request.get_signed_cookie(
+            _entry_cookie(slug), salt=ENTRY_SALT, max_age=ENTRY_MAX_AGE_S
+        )
+        params = json.loads(raw)
+    except (KeyError, signing.BadSignature, ValueError):
+        return None
+    return params if isinstance(params, dict) else None
+
+
 @require_http_methods(["GET", "POST"])
 def consent(request: HttpRequest, slug: str) -> HttpResponse:
-    project, participant, response = _gate(request, slug, step="crowd:consent")
-    if response:
-        return response
+    if (
+        _participant(request, slug) is None
+        and (pending := _entry_pending(request, slug)) is not None
+    ):
+        project = _project(slug)
+        if not project.is_live:
+            return _closed_page(request, project)
+        if request.method == "POST" and request.POST.get("agree") == "yes":
+            participant = participant_enter(project=project, params=pending)
+            request.session[_session_key(project)] = str(participant.public_id)
+            if participant.consented_at is None:
+                participant.consent()
+            response = _entry_next(request, participant)
+            response.delete_cookie(_entry_cookie(slug))
+            return response
+        participant = None
+    else:
+        project, participant, response = _gate(request, slug, step="crowd:consent")
+        if response:
+            return response
     if request.method == "POST":
         if request.POST.get("agree") == "yes":
             if participant.consented_at is None:

@@ -83,6 +83,21 @@ class ProjectSettingsForm(forms.Form):
         initial=5,
         label="…after this many gold items",
     )
+    fast_block_below_s = forms.FloatField(
+        min_value=0,
+        required=False,
+        label="Block when the median seconds per item is below",
+        help_text="Empty = never block for speed (fast answerers are still flagged).",
+    )
+    fast_block_after = forms.IntegerField(
+        min_value=1, initial=10, required=False, label="…after this many items (default 10)"
+    )
+    constant_block_after = forms.IntegerField(
+        min_value=2,
+        required=False,
+        label="Block after this many identical answers in a row",
+        help_text="Empty = never block for it (they are still flagged).",
+    )
     completion_code = forms.CharField(
         max_length=40, required=False, help_text="Shown on the done page; empty = a new code."
     )
@@ -182,6 +197,9 @@ class ProjectSettingsForm(forms.Form):
             "gold_block_below": data["gold_block_below"],
             "gold_block_after": data["gold_block_after"],
             "screen_out_code": data["screen_out_code"],
+            "fast_block_below_s": data["fast_block_below_s"],
+            "fast_block_after": data["fast_block_after"] or 10,
+            "constant_block_after": data["constant_block_after"],
         }
         if data["completion_code"]:
             fields["completion_code"] = data["completion_code"]
@@ -199,6 +217,9 @@ class ProjectSettingsForm(forms.Form):
             "gold_rate": project.gold_rate,
             "gold_block_below": project.gold_block_below,
             "gold_block_after": project.gold_block_after,
+            "fast_block_below_s": project.fast_block_below_s,
+            "fast_block_after": project.fast_block_after,
+            "constant_block_after": project.constant_block_after,
             "completion_code": project.completion_code,
             "screen_out_code": project.screen_out_code,
         }

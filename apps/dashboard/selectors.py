@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.db.models import Count, F, IntegerField, Prefetch, Q, Sum
@@ -15,6 +15,7 @@ from django.db.models.functions import Coalesce, Least
 from django.utils import timezone
 
 from apps.core import registry
+from apps.core.answer_rules import CONSTANT, FAST, project_answer_flags
 from apps.core.models import Annotation, Item, ItemMedia, Job, Participant, Project
 from apps.core.quality import Aggregate, aggregate, answers_frame, krippendorff_alpha
 
@@ -97,6 +98,7 @@ class ParticipantQuality:
     gold_answered: int = 0
     agreement: float | None = None  # share of their labels equal to the item's aggregate
     agreement_n: int = 0
+    flags: list[str] = field(default_factory=list)  # "fast", "constant" (apps.core.answer_rules)
 
     @property
     def gold_accuracy(self) -> float | None:
@@ -110,6 +112,10 @@ class ProjectQuality:
     level: str
     aggregates: dict[int, Aggregate]
     method: str
+    # How many participants each automatic rule blocked: gold, fast, constant.
+    blocked_by: dict[str, int] = field(default_factory=dict)
+    # How many are flagged (whether or not the rule blocks).
+    flagged: dict[str, int] = field(default_factory=dict)
 
 
 def project_quality(*, project: Project, method: str = "majority") -> ProjectQuality:
@@ -157,12 +163,24 @@ def project_quality(*, project: Project, method: str = "majority") -> ProjectQua
             if worker in rows:
                 rows[worker].agreement = float(group["same"].mean())
                 rows[worker].agreement_n = int(len(group))
+    for participant_id, flags in project_answer_flags(project=project).items():
+        if participant_id in rows:
+            rows[participant_id].flags = flags.as_list()
+    reasons = [p.blocked_reason for p in participants if p.status == Participant.Status.BLOCKED]
     return ProjectQuality(
         rows=list(rows.values()),
         alpha=alpha,
         level=task_type.level_of_measurement,
         aggregates=aggregates,
         method=method,
+        blocked_by={
+            "gold": sum(r.startswith("Gold accuracy") for r in reasons),
+            "fast": sum(r.startswith(FAST) for r in reasons),
+            "constant": sum(r.startswith(CONSTANT) for r in reasons),
+        },
+        flagged={
+            flag: sum(flag in row.flags for row in rows.values()) for flag in ("fast", "constant")
+        },
     )
 
 

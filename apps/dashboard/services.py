@@ -95,12 +95,16 @@ def items_import_start(*, project: Project, upload: UploadedFile, user) -> Impor
             out.write(chunk)
     from .tasks import items_import_job
 
-    with transaction.atomic():
-        job = job_create(
-            kind="items_import",
-            project=project,
-            user=user,
-            params={"path": str(path), "name": upload.name, "size": upload.size},
-        )
-        job_enqueue(job, items_import_job)
+    try:
+        with transaction.atomic():
+            job = job_create(
+                kind="items_import",
+                project=project,
+                user=user,
+                params={"path": str(path), "name": upload.name, "size": upload.size},
+            )
+            job_enqueue(job, items_import_job)
+    except BaseException:
+        path.unlink(missing_ok=True)  # no Job will read it
+        raise
     return job

@@ -9,7 +9,7 @@ from pathlib import Path
 from celery import shared_task
 from django.db import connection, connections
 
-from apps.core.jobs import job_fail, job_finish, job_progress, job_start
+from apps.core.jobs import JobDone, JobFailed, job_progress, job_task
 from apps.core.models import Job
 from apps.core.uploads import items_import_upload
 
@@ -78,15 +78,11 @@ class _Reporter(threading.Thread):
 
 
 @shared_task(name="apps.dashboard.tasks.items_import_job", acks_late=True)
-def items_import_job(job_id: int) -> None:
-    job = Job.objects.filter(pk=job_id).select_related("project").first()
-    if job is None or job.is_done:
-        return  # delivered twice: the first run finished it
+@job_task
+def items_import_job(job: Job) -> JobDone:
     path = Path(job.params.get("path", ""))
     if not path.is_file():
-        job_fail(job, "The uploaded file is no longer on the server; upload it again.")
-        return
-    job_start(job)
+        raise JobFailed("The uploaded file is no longer on the server; upload it again.")
     try:
         with open(path, "rb") as handle:
             cancelled = threading.Event()
@@ -103,13 +99,16 @@ def items_import_job(job_id: int) -> None:
                 reporter.join()
     except ImportCancelled:
         path.unlink(missing_ok=True)
-        return  # rolled back; the job already says "cancelled"
+        # Rolled back. A cancelled job stays cancelled (job_fail leaves it); one that merely
+        # stopped being visible as running must not end up "succeeded".
+        raise JobFailed(
+            "The import was stopped before it finished; nothing was imported."
+        ) from None
     except Exception as exc:
-        job_fail(job, f"The import stopped: {exc}")
-        raise
-    Job.objects.filter(pk=job.pk).update(result=report.as_dict())
-    if report.ok:
-        job_finish(job, result=report.as_dict(), message=f"{report.created} items imported.")
-    else:
-        job_fail(job, f"Nothing was imported: {len(report.errors)} problem(s) found.")
+        path.unlink(missing_ok=True)  # the job is over: keep no orphaned upload
+        raise JobFailed(f"The import stopped: {exc}") from exc
     path.unlink(missing_ok=True)
+    Job.objects.filter(pk=job.pk).update(result=report.as_dict())
+    if not report.ok:
+        raise JobFailed(f"Nothing was imported: {len(report.errors)} problem(s) found.")
+    return JobDone(result=report.as_dict(), message=f"{report.created} items imported.")

@@ -29,6 +29,7 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Max
 
+from apps.core.jobs import MAX_ATTEMPTS as MAX_JOB_ATTEMPTS
 from apps.core.jobs import (
     job_create,
     job_enqueue,
@@ -36,7 +37,6 @@ from apps.core.jobs import (
     job_finish,
     job_log,
     job_progress,
-    job_start,
 )
 from apps.core.models import Assignment, Item, Job, Project
 from apps.core.services import item_model_priorities_clear, item_model_priorities_set
@@ -48,7 +48,7 @@ from .selectors import PREDICT_JOB_KIND, TRAIN_JOB_KIND
 logger = logging.getLogger(__name__)
 
 # A job whose worker died this many times is failed instead of being tried again.
-MAX_ATTEMPTS = 3
+MAX_ATTEMPTS = MAX_JOB_ATTEMPTS
 PROGRESS_EVERY_S = 0.3
 RECORDS_FILE = "training_records.jsonl.gz"
 
@@ -205,21 +205,18 @@ def artifact_local_dir(version: ModelVersion, into: Path) -> Path:
     return into
 
 
-def training_run(*, job_id: int) -> None:
-    """Train, predict, store the artifact, then register the version; safe to run twice."""
+def training_run(*, job: Job) -> None:
+    """Train, predict, store the artifact, then register the version; safe to run twice.
+
+    Runs under ``apps.core.jobs.job_task``, which has loaded the job, taken its lease and
+    started it.
+    """
     from ml.common import Cancelled, TrainingError
 
-    job = Job.objects.select_related("project").filter(pk=job_id).first()
-    if job is None or job.is_done:
-        return
     if ModelVersion.objects.filter(job=job).exists():
         # The last attempt registered its version and died before marking the job done.
         job_finish(job, result={"model_version": job.model_version.pk}, message="Trained")
         return
-    if job.attempts >= MAX_ATTEMPTS:
-        job_fail(job, f"Gave up after {job.attempts} attempts: the worker was lost each time.")
-        return
-    job_start(job)
     if job.attempts > 1:
         job_log(job, f"Attempt {job.attempts}: the previous worker stopped before finishing.")
     project = job.project
@@ -306,17 +303,13 @@ def prediction_start(*, version: ModelVersion, user) -> Job:
     return job
 
 
-def prediction_run(*, job_id: int) -> None:
-    """Predict the items a version has not seen (e.g. imported after training); idempotent."""
+def prediction_run(*, job: Job) -> None:
+    """Predict the items a version has not seen (e.g. imported after training); idempotent.
+
+    Runs under ``apps.core.jobs.job_task`` (job loaded, leased and started).
+    """
     from ml.common import Cancelled
 
-    job = Job.objects.select_related("project").filter(pk=job_id).first()
-    if job is None or job.is_done:
-        return
-    if job.attempts >= MAX_ATTEMPTS:
-        job_fail(job, f"Gave up after {job.attempts} attempts: the worker was lost each time.")
-        return
-    job_start(job)
     try:
         version = ModelVersion.objects.get(pk=job.params["model_version"], project=job.project)
         trainer = trainers.get(version.trainer)

@@ -4,19 +4,24 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from apps.core.jobs import job_task
+from apps.core.models import Job
+
 from . import services
 
 
 @shared_task(name="apps.training.tasks.model_train", acks_late=True, reject_on_worker_lost=True)
-def model_train(job_id: int) -> None:
+@job_task(max_attempts=services.MAX_ATTEMPTS)
+def model_train(job: Job) -> None:
     """Train a model for the job's project; safe to deliver twice (see services.training_run)."""
-    services.training_run(job_id=job_id)
+    services.training_run(job=job)
 
 
 @shared_task(name="apps.training.tasks.model_predict", acks_late=True, reject_on_worker_lost=True)
-def model_predict(job_id: int) -> None:
+@job_task(max_attempts=services.MAX_ATTEMPTS)
+def model_predict(job: Job) -> None:
     """Batch-predict a version on items it has not seen; safe to deliver twice."""
-    services.prediction_run(job_id=job_id)
+    services.prediction_run(job=job)
 
 
 @shared_task(name="apps.training.tasks.model_priorities_apply", acks_late=True)

@@ -50,6 +50,33 @@
     }
   });
 
+  // A 503 means "briefly unavailable, nothing was stored" (a database restart): send the
+  // same request once more after Retry-After, with the same values, so the same client
+  // token; the server stores an answer once whatever happens. A second 503 reloads the page,
+  // which shows the "try again" page while the outage lasts.
+  document.addEventListener("htmx:responseError", function (event) {
+    const xhr = event.detail.xhr;
+    const config = event.detail.requestConfig;
+    if (!xhr || xhr.status !== 503 || !config) return;
+    if (!event.detail.elt || !event.detail.elt.closest("#item-card")) return;
+    if (config.headers && config.headers["X-Chorus-Retry"]) {
+      window.location.reload();
+      return;
+    }
+    const wait = Math.min(parseInt(xhr.getResponseHeader("Retry-After"), 10) || 2, 10);
+    const values = {};
+    if (config.formData) config.formData.forEach(function (v, k) { values[k] = v; });
+    setTimeout(function () {
+      htmx.ajax(config.verb.toUpperCase(), config.path, {
+        source: event.detail.elt,
+        target: event.detail.target,
+        swap: "outerHTML",
+        values: values,
+        headers: { "X-Chorus-Retry": "1" },
+      });
+    }, wait * 1000);
+  });
+
   document.addEventListener("click", function (event) {
     const button = event.target.closest("[data-copy]");
     if (!button) return;

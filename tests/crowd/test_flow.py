@@ -37,9 +37,11 @@ def test_an_unknown_project_is_a_404(client):
     assert client.get("/p/nope/").status_code == 404
 
 
-def test_a_prolific_entry_creates_the_participant_and_asks_for_consent(client, project):
+def test_a_prolific_entry_asks_for_consent_which_creates_the_participant(client, project):
     response = enter(client, project)
     assert response.status_code == 302 and response.url.endswith("/consent/")
+    assert Participant.objects.count() == 0  # nobody until they consent
+    client.post(f"/p/{project.slug}/consent/", {"agree": "yes"})
     participant = Participant.objects.get()
     assert (participant.source, participant.external_id, participant.study_id) == (
         "prolific",
@@ -50,6 +52,7 @@ def test_a_prolific_entry_creates_the_participant_and_asks_for_consent(client, p
 
 def test_an_mturk_entry_is_recognised(client, project):
     enter(client, project, {"workerId": "W1", "assignmentId": "A1", "hitId": "H1"})
+    client.post(f"/p/{project.slug}/consent/", {"agree": "yes"})
     assert Participant.objects.get().source == "mturk"
 
 
@@ -61,6 +64,7 @@ def test_an_mturk_preview_creates_nobody(client, project):
 
 def test_a_plain_link_creates_an_anonymous_participant(client, project):
     enter(client, project, {})
+    client.post(f"/p/{project.slug}/consent/", {"agree": "yes"})
     assert Participant.objects.get().source == "link"
 
 

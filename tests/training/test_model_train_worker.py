@@ -6,8 +6,10 @@ from __future__ import annotations
 import pytest
 from django.core.files.storage import default_storage
 from django.urls import reverse
+from django.utils import timezone
 
 from apps.core.engine import next_item
+from apps.core.jobs import jobs_fail_stale
 from apps.core.models import Item, Job
 from apps.training.models import ModelVersion, Prediction
 from tests.factories import ParticipantFactory
@@ -135,11 +137,22 @@ def test_a_worker_killed_mid_training_leaves_no_half_version_and_the_job_is_retr
     assert job.status == Job.Status.RUNNING and job.attempts == 1
     assert ModelVersion.objects.filter(project=humor_project).count() == 0
 
-    # The message was never acknowledged: a fresh worker gets it again and finishes the job.
+    assert job.lease_owner and job.lease_expires_at is not None
+
+    # The dead worker's lease runs out (3 s in the worker's settings); the housekeeping task
+    # then queues the job again and sends it. The broker also redelivers the unacknowledged
+    # message: whichever copy comes first takes the lease, the other does nothing.
+    wait_for(
+        lambda: Job.objects.get(pk=job.pk).lease_expires_at < timezone.now(),
+        timeout=30,
+        what="the dead worker's lease to run out",
+    )
+    jobs_fail_stale()
     celery_worker.start()
     wait_for(lambda: _done(job), timeout=180, worker=celery_worker, what="the retried job")
     assert job.status == Job.Status.SUCCEEDED, f"{job.message}\n{job.log_tail}"
     assert job.attempts == 2 and "Attempt 2" in job.log_tail
+    assert job.lease_owner == "" and job.lease_expires_at is None
     (version,) = ModelVersion.objects.filter(project=humor_project)
     assert version.predictions.count() == 300
     folders, _ = default_storage.listdir(f"models/{humor_project.pk}")
