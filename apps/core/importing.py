@@ -286,6 +286,10 @@ _COPY_COLUMNS = (
     "stage",
     "answer_count",
     "created_at",
+    # COPY fills no Django defaults: every NOT NULL column without a database default is here.
+    "model_priority",
+    "group",
+    "list_mask",
 )
 
 
@@ -308,7 +312,7 @@ def _insert(project: Project, specs: list[ItemSpec]) -> int:
     now = timezone.now()
     table = Item._meta.db_table
     with connection.cursor() as cursor:
-        with cursor.cursor.copy(f"COPY {table} ({', '.join(_COPY_COLUMNS)}) FROM STDIN") as copy:
+        with cursor.cursor.copy(f"COPY {table} ({', '.join(map(connection.ops.quote_name, _COPY_COLUMNS))}) FROM STDIN") as copy:
             for s in specs:
                 copy.write_row(
                     (
@@ -321,6 +325,9 @@ def _insert(project: Project, specs: list[ItemSpec]) -> int:
                         s.stage,
                         0,
                         now,
+                        0.0,
+                        "",
+                        0,
                     )
                 )
     return len(specs)
