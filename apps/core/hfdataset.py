@@ -484,3 +484,18 @@ def hf_export_start(*, project: Project, user) -> Job:
 
 def hf_exports_for(project: Project):
     return Job.objects.filter(project=project, kind=JOB_KIND).order_by("-created_at")
+
+
+def zip_response(job: Job):
+    """The finished export's zip as a download; Http404 while it is not there."""
+    from django.http import FileResponse, Http404
+
+    archive = export_zip(job)
+    if job.status != Job.Status.SUCCEEDED or not archive.exists():
+        raise Http404("This export is not finished.")
+    return FileResponse(
+        open(archive, "rb"),  # noqa: SIM115 - FileResponse closes it
+        as_attachment=True,
+        filename=f"{job.project.slug}-hf-dataset-{job.pk}.zip",
+        content_type="application/zip",
+    )
