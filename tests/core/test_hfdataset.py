@@ -130,3 +130,25 @@ def test_api_refuses_a_viewer(project, viewer):
     # The API answers a viewer's write like an unknown project: 404.
     assert client.post(f"/api/projects/{project.slug}/exports/").status_code == 404
     assert not Job.objects.filter(kind=hfdataset.JOB_KIND).exists()
+
+
+def test_dashboard_button_runs_the_export_and_links_the_zip(
+    client, project, researcher, var_dir, django_capture_on_commit_callbacks
+):
+    bulk_answers(project, items=4, workers=2)
+    client.force_login(researcher)
+    page = client.get(f"/projects/{project.slug}/export/")
+    assert b"Export as a Hugging Face dataset" in page.content
+    with override_settings(CELERY_TASK_ALWAYS_EAGER=True):
+        with django_capture_on_commit_callbacks(execute=True):
+            response = client.post(f"/projects/{project.slug}/export/hf/")
+    assert response.status_code == 302
+    job = Job.objects.get(kind=hfdataset.JOB_KIND)
+    assert job.status == Job.Status.SUCCEEDED, job.message
+    page = client.get(f"/projects/{project.slug}/export/")
+    link = f"/projects/{project.slug}/export/hf/{job.pk}/download/"
+    assert link.encode() in page.content
+    download = client.get(link)
+    names = zipfile.ZipFile(io.BytesIO(b"".join(download.streaming_content))).namelist()
+    assert f"{project.slug}/README.md" in names
+    assert f"{project.slug}/annotations/train-00000.parquet" in names
