@@ -418,8 +418,9 @@ def dataset_card(
     head.append("dataset_info:")
     for config in CONFIGS:
         head += [f"- config_name: {config}", "  features:"]
+        # No ``splits`` block: ``datasets`` wants its in-memory num_bytes there, which only it
+        # can compute; the counts are in the card's text.
         head += _yaml_features(features_of(config, names))
-        head += ["  splits:", "  - name: train", f"    num_examples: {counts[config]}"]
     head.append("---")
     alpha_text = "not enough overlap" if alpha is None else f"{alpha:.3f}"
     body = [

@@ -27,7 +27,10 @@ def var_dir(tmp_path):
 
 
 def _load(folder, config):
-    return datasets.load_dataset(str(folder), config, split="train")
+    # A cache per folder: the shared one may answer for an earlier test's files.
+    return datasets.load_dataset(
+        str(folder), config, split="train", cache_dir=str(folder.parent / f"cache-{folder.name}")
+    )
 
 
 def _check_against_db(folder, project):
@@ -48,7 +51,10 @@ def _check_against_db(folder, project):
         assert a.participant.external_id not in row["participant"]
     # The plain parquet loader reads the same shards.
     plain = datasets.load_dataset(
-        "parquet", data_files=str(folder / "annotations" / "*.parquet"), split="train"
+        "parquet",
+        data_files=str(folder / "annotations" / "*.parquet"),
+        split="train",
+        cache_dir=str(folder.parent / f"cache-plain-{folder.name}"),
     )
     assert len(plain) == len(annotations)
     return annotations
