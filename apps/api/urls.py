@@ -55,6 +55,21 @@ urlpatterns = [
         name="export",
     ),
     path(
+        "projects/<slug:slug>/exports/",
+        views.HfExportListApi.as_view(),
+        name="hf_export_list",
+    ),
+    path(
+        "projects/<slug:slug>/exports/<int:pk>/",
+        views.HfExportDetailApi.as_view(),
+        name="hf_export_detail",
+    ),
+    path(
+        "projects/<slug:slug>/exports/<int:pk>/download/",
+        views.HfExportDownloadApi.as_view(),
+        name="hf_export_download",
+    ),
+    path(
         "projects/<slug:slug>/models/",
         training_api.ModelVersionListApi.as_view(),
         name="model_list",

@@ -31,7 +31,7 @@ from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core import exporting, registry
+from apps.core import exporting, hfdataset, registry
 from apps.core.access import project_for_user, projects_for_user
 from apps.core.mediaserve import media_response
 from apps.core.models import Annotation, Item, ItemMedia, Job, Participant, Project
@@ -605,3 +605,77 @@ class ExportApi(APIView):
             return exporting.export_response(project, what=what, fmt=fmt)
         except exporting.UnknownExport as exc:
             raise NotFound(str(exc)) from None
+
+
+class HfExportOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=Job.Status.choices)
+    progress = serializers.FloatField()
+    message = serializers.CharField()
+    result = serializers.JSONField()
+    created_at = serializers.DateTimeField()
+    finished_at = serializers.DateTimeField(allow_null=True)
+    download_url = serializers.CharField(allow_null=True, help_text="Set once it succeeded.")
+
+
+def _hf_export_out(request, job: Job) -> dict:
+    done = job.status == Job.Status.SUCCEEDED
+    url = reverse("api:hf_export_download", args=[job.project.slug, job.pk]) if done else None
+    return {
+        "id": job.pk,
+        "status": job.status,
+        "progress": job.progress,
+        "message": job.message,
+        "result": job.result,
+        "created_at": job.created_at,
+        "finished_at": job.finished_at,
+        "download_url": request.build_absolute_uri(url) if url else None,
+    }
+
+
+def _hf_export_job(project: Project, pk: int) -> Job:
+    job = hfdataset.hf_exports_for(project).filter(pk=pk).select_related("project").first()
+    if job is None:
+        raise NotFound("No such export.")
+    return job
+
+
+class HfExportListApi(APIView):
+    """Hugging Face dataset exports: a background Job each; the finished one is a zip."""
+
+    @extend_schema(
+        operation_id="hf_export_list", responses={200: HfExportOutputSerializer(many=True)}
+    )
+    def get(self, request, slug: str):
+        project = _project(request, slug)
+        jobs = hfdataset.hf_exports_for(project).select_related("project")[:50]
+        return Response([_hf_export_out(request, job) for job in jobs])
+
+    @extend_schema(
+        operation_id="hf_export_start", request=None, responses={202: HfExportOutputSerializer}
+    )
+    def post(self, request, slug: str):
+        project = _project(request, slug, write=True)
+        job = hfdataset.hf_export_start(project=project, user=request.user)
+        job.refresh_from_db()  # an eager run (tests, CELERY_TASK_ALWAYS_EAGER) finished it
+        return Response(_hf_export_out(request, job), status=status.HTTP_202_ACCEPTED)
+
+
+class HfExportDetailApi(APIView):
+    @extend_schema(operation_id="hf_export_detail", responses={200: HfExportOutputSerializer})
+    def get(self, request, slug: str, pk: int):
+        job = _hf_export_job(_project(request, slug), pk)
+        return Response(_hf_export_out(request, job))
+
+
+class HfExportDownloadApi(APIView):
+    @extend_schema(
+        operation_id="hf_export_download",
+        responses={
+            (200, "application/zip"): OpenApiTypes.BINARY,
+            404: OpenApiResponse(ErrorSerializer),
+        },
+    )
+    def get(self, request, slug: str, pk: int):
+        job = _hf_export_job(_project(request, slug), pk)
+        return hfdataset.zip_response(job)

@@ -45,3 +45,11 @@ def results_compute(project_id: int) -> None:
     if snapshot is not None and snapshot.version == results_version(project):
         return  # delivered twice, or a page computed it meanwhile
     results_refresh(project=project)
+
+
+@shared_task(name="apps.core.tasks.hf_export", acks_late=True, reject_on_worker_lost=True)
+def hf_export(job_id: int) -> None:
+    """Write a project's Hugging Face dataset (queue ``default``); resumes after a kill."""
+    from .hfdataset import hf_export_run
+
+    hf_export_run(job_id=job_id)

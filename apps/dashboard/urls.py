@@ -35,6 +35,18 @@ urlpatterns = [
         name="results_figure",
     ),
     path("projects/<slug:slug>/export/", views.project_export, name="export"),
+    path("projects/<slug:slug>/export/hf/", views.hf_export_start, name="hf_export_start"),
+    path("projects/<slug:slug>/export/hf/<int:job_id>/", views.hf_export_status, name="hf_export"),
+    path(
+        "projects/<slug:slug>/export/hf/<int:job_id>/cancel/",
+        views.hf_export_cancel,
+        name="hf_export_cancel",
+    ),
+    path(
+        "projects/<slug:slug>/export/hf/<int:job_id>/download/",
+        views.hf_export_download,
+        name="hf_export_download",
+    ),
     path(
         "projects/<slug:slug>/export/<str:what>.<str:fmt>",
         views.export_download,

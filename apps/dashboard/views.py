@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 from rest_framework.authtoken.models import Token
 
-from apps.core import exporting, registry
+from apps.core import exporting, hfdataset, registry
 from apps.core import figures as figure_drawing
 from apps.core import selectors as core_selectors
 from apps.core.access import project_for_user, projects_for_user
@@ -361,8 +361,50 @@ def project_export(request: HttpRequest, slug: str) -> HttpResponse:
         {
             "downloads": exporting.export_catalog(project),
             "counts": selectors.project_counts(project=project),
+            "hf_jobs": hfdataset.hf_exports_for(project)[:5],
         },
     )
+
+
+def _hf_job(project: Project, job_id: int) -> Job:
+    job = hfdataset.hf_exports_for(project).filter(pk=job_id).first()
+    if job is None:
+        raise Http404("No such export.")
+    return job
+
+
+@login_required
+@require_POST
+def hf_export_start(request: HttpRequest, slug: str) -> HttpResponse:
+    project = project_for_user(request, slug, write=True)
+    job = hfdataset.hf_export_start(project=project, user=request.user)
+    messages.success(request, f"Hugging Face export #{job.pk} started; it runs in the background.")
+    return redirect("dashboard:export", project.slug)
+
+
+@login_required
+def hf_export_status(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
+    project = project_for_user(request, slug)
+    job = _hf_job(project, job_id)
+    return render(request, "dashboard/export.html#hf_job", {"project": project, "job": job})
+
+
+@login_required
+@require_POST
+def hf_export_cancel(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
+    project = project_for_user(request, slug, write=True)
+    job = _hf_job(project, job_id)
+    core_job_cancel(job)
+    job.refresh_from_db()
+    if request.htmx:
+        return render(request, "dashboard/export.html#hf_job", {"project": project, "job": job})
+    return redirect("dashboard:export", project.slug)
+
+
+@login_required
+def hf_export_download(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
+    project = project_for_user(request, slug)
+    return hfdataset.zip_response(_hf_job(project, job_id))
 
 
 @login_required
