@@ -41,3 +41,11 @@ def results_compute(project_id: int) -> None:
     if snapshot is not None and snapshot.version == results_version(project):
         return  # delivered twice, or a page computed it meanwhile
     results_refresh(project=project)
+
+
+@shared_task(name="apps.core.tasks.item_advance", acks_late=True)
+def item_advance(item_id: int) -> int:
+    """Create the next stage's items of a completed item (queue ``default``); safe to rerun."""
+    from .stages import item_advance as advance
+
+    return len(advance(item_id=item_id))
