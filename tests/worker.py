@@ -40,7 +40,9 @@ def test_database_url() -> str:
 
 
 @contextmanager
-def celery_worker(queues: str = "default", *, url: str | None = None, pool: str = "solo"):
+def celery_worker(
+    queues: str = "default", *, url: str | None = None, pool: str = "solo", app: str = "config"
+):
     """Yield the worker's Popen once it is ready; kill its process group afterwards."""
     url = url or broker_url()
     require_broker(url)
@@ -61,7 +63,7 @@ def celery_worker(queues: str = "default", *, url: str | None = None, pool: str 
             "-m",
             "celery",
             "-A",
-            "config",
+            app,
             "worker",
             "-Q",
             queues,

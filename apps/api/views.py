@@ -256,6 +256,10 @@ class ItemListApi(APIView):
         gold = serializers.JSONField(source="gold_value", allow_null=True)
         priority = serializers.FloatField()
         stage = serializers.CharField()
+        parent = serializers.CharField(source="parent.external_id", default=None, allow_null=True)
+        group = serializers.CharField()
+        wanted_answers = serializers.IntegerField(allow_null=True)
+        lists = serializers.ListField(child=serializers.IntegerField())
         media = serializers.SerializerMethodField()
         answer_count = serializers.IntegerField()
 
@@ -281,7 +285,11 @@ class ItemListApi(APIView):
     def get(self, request, slug: str):
         project = _project(request, slug)
         paginator = IdCursorPagination()
-        items = Item.objects.filter(project=project).prefetch_related("media_files")
+        items = (
+            Item.objects.filter(project=project)
+            .select_related("parent")
+            .prefetch_related("media_files")
+        )
         page = paginator.paginate_queryset(items, request, self)
         for item in page:
             item.project = project

@@ -35,7 +35,7 @@ from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from . import answer_rules, registry
+from . import answer_rules, registry, stages
 from .models import Annotation, Assignment, Item, Participant
 
 
@@ -387,6 +387,13 @@ def annotation_submit(
             locked.save(update_fields=["status", "finished_at"])
             item.answer_count += 1
             item.save(update_fields=["answer_count"])
+            if not item.is_control and item.answer_count >= _wanted(item, project.overlap):
+                # Complete: the task type's next stage (if it has one), once this commits.
+                transaction.on_commit(
+                    functools.partial(
+                        stages.advance_enqueue, item_id=item.pk, task_type_key=project.task_type
+                    )
+                )
     except IntegrityError:
         # The same token raced in through another assignment: the first one won.
         existing = Annotation.objects.filter(client_token=client_token).first()

@@ -19,7 +19,7 @@ from typing import IO, Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from .models import Item, Project
+from .models import MAX_LISTS, Item, Project
 from .registry import ImportReport
 
 BATCH = 2000
@@ -48,6 +48,11 @@ class ItemSpec:
     gold_value: Any = None
     priority: float = 0.0
     stage: str = ""
+    # Per-participant rules the engine reads (see Item): at most one item of a group per
+    # participant, answers wanted (None = the project's overlap), the lists of a balanced design.
+    group: str = ""
+    wanted_answers: int | None = None
+    list_mask: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -181,8 +186,65 @@ class _LineReader(io.TextIOBase):
         return next(self._lines)[1]
 
 
+def _wanted_answers(value: Any) -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        number = int(value) if not isinstance(value, float) or value.is_integer() else None
+    except (TypeError, ValueError):
+        number = None
+    if isinstance(value, bool) or number is None or not 1 <= number <= 32767:
+        raise RowError(f"wanted_answers {value!r} is not a whole number from 1 to 32767")
+    return number
+
+
+def _list_mask(value: Any) -> int:
+    """``lists`` as a mask: a list number, a JSON list of them, or "0;2" / "0,2" in a CSV cell."""
+    if value in (None, "", []):
+        return 0
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                value = json.loads(text)
+            except json.JSONDecodeError:
+                raise RowError("lists is not valid JSON") from None
+        else:
+            value = [part.strip() for part in text.replace(";", ",").split(",") if part.strip()]
+    if not isinstance(value, list):
+        value = [value]
+    numbers = []
+    for entry in value:
+        try:
+            if isinstance(entry, bool) or (isinstance(entry, float) and not entry.is_integer()):
+                raise ValueError
+            numbers.append(int(entry))
+        except (TypeError, ValueError):
+            raise RowError(
+                f"lists: {entry!r} is not a list number from 0 to {MAX_LISTS - 1}"
+            ) from None
+    try:
+        return Item.mask_of(numbers)
+    except ValueError:
+        bad = next(n for n in numbers if not 0 <= n < MAX_LISTS)
+        raise RowError(f"lists: {bad!r} is not a list number from 0 to {MAX_LISTS - 1}") from None
+
+
+def _short_text(data: dict, key: str, limit: int) -> str:
+    value = data.pop(key, None)
+    if value is None:
+        return ""
+    if not isinstance(value, str | int | float) or isinstance(value, bool):
+        raise RowError(f"{key} must be text")
+    text = str(value).strip()
+    if len(text) > limit:
+        raise RowError(f"{key} is longer than {limit} characters")
+    return text
+
+
 def default_item_spec(row: Row) -> ItemSpec:
-    """The generic row shape: id/external_id, optional kind, gold, priority; the rest is payload."""
+    """The generic row shape: id/external_id, optional kind, gold, priority, group,
+    wanted_answers, lists and stage; the rest is payload."""
     data = dict(row.data)
     external_id = str(data.pop("external_id", None) or data.pop("id", None) or "").strip()
     if not external_id:
@@ -203,12 +265,20 @@ def default_item_spec(row: Row) -> ItemSpec:
         priority = float(priority) if priority not in (None, "") else 0.0
     except (TypeError, ValueError):
         raise RowError(f"priority {priority!r} is not a number") from None
+    group = _short_text(data, "group", 200)
+    stage = _short_text(data, "stage", 40)
+    wanted = _wanted_answers(data.pop("wanted_answers", None))
+    list_mask = _list_mask(data.pop("lists", None))
     return ItemSpec(
         external_id=external_id,
         payload=data,
         kind=kind,
         gold_value=gold if gold != "" else None,
         priority=priority,
+        stage=stage,
+        group=group,
+        wanted_answers=wanted,
+        list_mask=list_mask,
     )
 
 
@@ -276,6 +346,7 @@ def items_import(
     return report
 
 
+# COPY fills no Django defaults: every NOT NULL column without a database default is here.
 _COPY_COLUMNS = (
     "project_id",
     "external_id",
@@ -283,13 +354,14 @@ _COPY_COLUMNS = (
     "kind",
     "gold_value",
     "priority",
+    "model_priority",
     "stage",
+    "group",
+    "wanted_answers",
+    "list_mask",
+    "child_key",
     "answer_count",
     "created_at",
-    # COPY fills no Django defaults: every NOT NULL column without a database default is here.
-    "model_priority",
-    "group",
-    "list_mask",
 )
 
 
@@ -305,6 +377,9 @@ def _insert(project: Project, specs: list[ItemSpec]) -> int:
                 gold_value=s.gold_value,
                 priority=s.priority,
                 stage=s.stage,
+                group=s.group,
+                wanted_answers=s.wanted_answers,
+                list_mask=s.list_mask,
             )
             for s in specs
         )
@@ -312,7 +387,8 @@ def _insert(project: Project, specs: list[ItemSpec]) -> int:
     now = timezone.now()
     table = Item._meta.db_table
     with connection.cursor() as cursor:
-        with cursor.cursor.copy(f"COPY {table} ({', '.join(map(connection.ops.quote_name, _COPY_COLUMNS))}) FROM STDIN") as copy:
+        columns = ", ".join(f'"{c}"' for c in _COPY_COLUMNS)  # "group" is a keyword
+        with cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
             for s in specs:
                 copy.write_row(
                     (
@@ -322,12 +398,14 @@ def _insert(project: Project, specs: list[ItemSpec]) -> int:
                         s.kind,
                         None if s.gold_value is None else json.dumps(s.gold_value),
                         s.priority,
-                        s.stage,
-                        0,
-                        now,
                         0.0,
+                        s.stage,
+                        s.group,
+                        s.wanted_answers,
+                        s.list_mask,
                         "",
                         0,
+                        now,
                     )
                 )
     return len(specs)

@@ -160,6 +160,9 @@ class Item(models.Model):
     parent = models.ForeignKey(
         "self", null=True, blank=True, on_delete=models.CASCADE, related_name="children"
     )
+    # A child's name among its parent's children (``ChildSpec.key``): unique per parent, so an
+    # advance delivered twice finds its children made and makes none again.
+    child_key = models.CharField(max_length=100, blank=True, default="")
     # Per-participant rules, read by the engine's one candidate statement (no Python on the
     # hot path): a participant gets at most one item of a ``group`` (one utterance across
     # systems, one scene across conditions); ``wanted_answers`` overrides the project's
@@ -189,6 +192,11 @@ class Item(models.Model):
                 name="item_wanted_answers_positive",
             ),
             models.CheckConstraint(condition=Q(list_mask__gte=0), name="item_list_mask_positive"),
+            models.UniqueConstraint(
+                fields=["parent", "child_key"],
+                condition=Q(parent__isnull=False),
+                name="item_child_key",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -47,6 +47,26 @@ class ImportReport:
         }
 
 
+@dataclass(frozen=True)
+class ChildSpec:
+    """One item of the next stage that ``advance`` asks for (see ``item_children_create``).
+
+    ``key`` names the child among its parent's children; the same key twice is the same child,
+    which is what makes a redelivered advance harmless. ``exclude`` lists participant ids who may
+    not answer it (a validation excludes the author whose answer it checks). ``external_id``
+    defaults to ``<parent id>/<key>``; ``priority`` to the parent's.
+    """
+
+    key: str
+    stage: str
+    payload: dict[str, Any] = field(default_factory=dict)
+    wanted_answers: int | None = None
+    exclude: tuple[int, ...] = ()
+    group: str = ""
+    priority: float | None = None
+    external_id: str = ""
+
+
 class EmptyConfig(pydantic.BaseModel):
     """The settings of a task type that has none."""
 
@@ -160,6 +180,10 @@ class TaskType(Protocol):
     def label_of(self, value: Any) -> Any: ...
     def gold_correct(self, item: Item, value: Any) -> bool: ...
 
+    # stages: called by a Celery task once ``item`` has its wanted answers; the children it
+    # returns become items of the next stage (``form_template_for`` picks each stage's form)
+    def advance(self, item: Item) -> list[ChildSpec]: ...
+
     # results and data out
     aggregation_methods: ClassVar[list[AggregationMethod]]
 
@@ -268,6 +292,16 @@ class PydanticTaskType:
 
     def gold_correct(self, item: Item, value: Any) -> bool:
         return self.label_of(value) == self.label_of(item.gold_value)
+
+    # stages
+    def advance(self, item: Item) -> list[ChildSpec]:
+        """The next stage's items once ``item`` has its wanted answers; none by default.
+
+        Called from a Celery task, possibly more than once for one item (redelivery, a retry):
+        return the same ``ChildSpec`` keys each time and nothing is created twice. Read the
+        answers with ``item.annotations``; return [] while the outcome asks for no next stage.
+        """
+        return []
 
     # results and data out
     def results(self, project: Project) -> Results:

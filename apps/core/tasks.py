@@ -53,3 +53,11 @@ def hf_export(job_id: int) -> None:
     from .hfdataset import hf_export_run
 
     hf_export_run(job_id=job_id)
+
+
+@shared_task(name="apps.core.tasks.item_advance", acks_late=True)
+def item_advance(item_id: int) -> int:
+    """Create the next stage's items of a completed item (queue ``default``); safe to rerun."""
+    from .stages import item_advance as advance
+
+    return len(advance(item_id=item_id))
