@@ -220,7 +220,7 @@ def _annotation_pages(
                     "item_id": item_id,
                     "participant": pseudonym(salt, source, external_id),
                     "value": _dumps(value),
-                    "label": index.get(label) if names else label,
+                    "label": (index.get(label) if label is not None else None) if names else label,
                     "duration_ms": duration,
                     "blocked": status == Participant.Status.BLOCKED,
                     "created_at": created.isoformat(),
@@ -248,7 +248,7 @@ def _aggregated_pages(
                 {
                     "_pk": pk,
                     "item_id": ids.get(pk, str(pk)),
-                    "label": index.get(label) if names else label,
+                    "label": (index.get(label) if label is not None else None) if names else label,
                     "confidence": round(agg.confidence, 6),
                     "answers": agg.n,
                     "method": method,

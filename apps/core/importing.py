@@ -44,7 +44,7 @@ class Row:
 class ItemSpec:
     external_id: str
     payload: dict[str, Any]
-    kind: str = Item.Kind.REGULAR
+    kind: str = str(Item.Kind.REGULAR)
     gold_value: Any = None
     priority: float = 0.0
     stage: str = ""
@@ -82,9 +82,9 @@ def _text(upload: IO[bytes], *, max_line: int | None = None) -> Iterator[tuple[i
         except UnicodeDecodeError as exc:
             # Decode the good prefix of this block to count the lines before the bad byte.
             good = exc.object[: exc.start].decode("utf-8", errors="replace")
-            line = number + (pending + good).count("\n") + 1
+            bad_line = number + (pending + good).count("\n") + 1
             raise ImportFailed(
-                f"Line {line}: the file is not UTF-8 text. "
+                f"Line {bad_line}: the file is not UTF-8 text. "
                 "Save it as UTF-8 (CSV UTF-8 in Excel) and upload it again."
             ) from None
         *lines, pending = pending.split("\n")
@@ -182,7 +182,7 @@ class _LineReader(io.TextIOBase):
     def __iter__(self):
         return self
 
-    def __next__(self) -> str:
+    def __next__(self) -> str:  # type: ignore[override]  # csv.reader reads text lines
         return next(self._lines)[1]
 
 
@@ -249,7 +249,7 @@ def default_item_spec(row: Row) -> ItemSpec:
     external_id = str(data.pop("external_id", None) or data.pop("id", None) or "").strip()
     if not external_id:
         raise RowError("missing 'id' (or 'external_id')")
-    kind = (data.pop("kind", None) or Item.Kind.REGULAR).strip().lower()
+    kind = str(data.pop("kind", None) or Item.Kind.REGULAR).strip().lower()
     if kind not in Item.Kind.values:
         raise RowError(f"kind {kind!r} is not one of {', '.join(Item.Kind.values)}")
     gold = data.pop("gold", None)

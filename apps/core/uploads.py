@@ -64,7 +64,7 @@ def items_import_upload(*, project: Project, upload: IO[bytes], name: str) -> Im
         return report
     task_type = registry.get(project.task_type)
     if getattr(upload, "name", None) != name:
-        upload = NamedUpload(upload, name)  # task types pick the format by the name's extension
+        upload = NamedUpload(upload, name)  # type: ignore[assignment]  # the format comes from the name
     try:
         if name.lower().endswith(".zip"):
             return zip_import(
