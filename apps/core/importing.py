@@ -107,6 +107,7 @@ def file_format(name: str) -> str:
 
 def iter_rows(upload: IO[bytes], name: str) -> Iterator[Row]:
     fmt = file_format(name)
+    refuse_utf16(upload)  # Excel's "Unicode text": say so, for every task type's import
     # A JSON array may well be one long line; JSONL and CSV have one item per line.
     lines = _text(upload, max_line=None if fmt == "json" else MAX_LINE_CHARS)
     if fmt == "jsonl":

@@ -56,3 +56,13 @@ def test_a_file_that_is_not_utf8_is_refused_with_its_line(project):
 def test_an_unknown_extension_is_refused(project):
     report = run(project, "x", "d.xlsx")
     assert "unknown file type" in report.errors[0][1]
+
+
+def test_a_utf16_file_is_refused_with_a_clear_message_for_any_task_type():
+    import io
+
+    from apps.core.importing import ImportFailed, iter_rows
+
+    upload = io.BytesIO("id,text\n1,hello\n".encode("utf-16"))
+    with pytest.raises(ImportFailed, match="UTF-16"):
+        list(iter_rows(upload, "items.csv"))
