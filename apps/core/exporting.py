@@ -439,7 +439,7 @@ def export_catalog(project: Project) -> list[registry.RecordSet]:
         registry.RecordSet(
             key=f"aggregates-{method.key}",
             title=f"Aggregated labels ({method.title})",
-            description=f"One {method.title} label per item, with its confidence.",
+            description=f"One label per item by {method.title}, with its confidence; ties marked.",
             columns=AGGREGATE_COLUMNS,
             records=functools.partial(_aggregate_records_of, method=method.key),
         )
