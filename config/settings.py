@@ -101,6 +101,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI served from this site: the docs work offline
     "axes",
     "django_htmx",
     "template_partials",
@@ -349,9 +350,16 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Chorus API",
-    "DESCRIPTION": "Projects, items, annotations, participants, models and exports.",
+    "DESCRIPTION": (
+        "Projects, items, annotations, participants, models and exports. Authenticate with a "
+        "token: sign in to the dashboard, open /account/api-token/ to create yours, and send "
+        "`Authorization: Token <key>` with every request."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # --- Celery -----------------------------------------------------------------
