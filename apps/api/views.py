@@ -615,30 +615,40 @@ class ExportApi(APIView):
             raise NotFound(str(exc)) from None
 
 
-class HfExportOutputSerializer(serializers.Serializer):
+class JobOutputSerializer(serializers.Serializer):
+    """A background Job as the API shows it (training, prediction, dataset export)."""
+
     id = serializers.IntegerField()
+    kind = serializers.CharField()
     status = serializers.ChoiceField(choices=Job.Status.choices)
     progress = serializers.FloatField()
     message = serializers.CharField()
     result = serializers.JSONField()
     created_at = serializers.DateTimeField()
     finished_at = serializers.DateTimeField(allow_null=True)
-    download_url = serializers.CharField(allow_null=True, help_text="Set once it succeeded.")
 
 
-def _hf_export_out(request, job: Job) -> dict:
-    done = job.status == Job.Status.SUCCEEDED
-    url = reverse("api:hf_export_download", args=[job.project.slug, job.pk]) if done else None
+def job_out(job: Job) -> dict:
     return {
         "id": job.pk,
+        "kind": job.kind,
         "status": job.status,
         "progress": job.progress,
         "message": job.message,
         "result": job.result,
         "created_at": job.created_at,
         "finished_at": job.finished_at,
-        "download_url": request.build_absolute_uri(url) if url else None,
     }
+
+
+class HfExportOutputSerializer(JobOutputSerializer):
+    download_url = serializers.CharField(allow_null=True, help_text="Set once it succeeded.")
+
+
+def _hf_export_out(request, job: Job) -> dict:
+    done = job.status == Job.Status.SUCCEEDED
+    url = reverse("api:hf_export_download", args=[job.project.slug, job.pk]) if done else None
+    return {**job_out(job), "download_url": request.build_absolute_uri(url) if url else None}
 
 
 def _hf_export_job(project: Project, pk: int) -> Job:

@@ -12,22 +12,10 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.api.views import IdCursorPagination, _project
-from apps.core.models import Job
+from apps.api.views import IdCursorPagination, JobOutputSerializer, _project, job_out
 from ml.config import FieldSpec, TrainingError
 
 from . import selectors, services, trainers
-
-
-class JobOutputSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    kind = serializers.CharField()
-    status = serializers.ChoiceField(choices=Job.Status.choices)
-    progress = serializers.FloatField()
-    message = serializers.CharField()
-    result = serializers.JSONField()
-    created_at = serializers.DateTimeField()
-    finished_at = serializers.DateTimeField(allow_null=True)
 
 
 class ModelVersionOutputSerializer(serializers.Serializer):
@@ -124,7 +112,7 @@ class ModelTrainApi(APIView):
             name = str(exc).split(" ", 1)[0]
             raise ValidationError({name if name in known else "config": [str(exc)]}) from None
         job = services.training_start(project=project, user=request.user, config=config.to_dict())
-        return Response(_job_out(job), status=status.HTTP_202_ACCEPTED)
+        return Response(job_out(job), status=status.HTTP_202_ACCEPTED)
 
 
 class ModelActivateApi(APIView):
@@ -164,21 +152,8 @@ class PredictionListApi(APIView):
         return paginator.get_paginated_response(rows)
 
 
-def _job_out(job: Job) -> dict:
-    return {
-        "id": job.pk,
-        "kind": job.kind,
-        "status": job.status,
-        "progress": job.progress,
-        "message": job.message,
-        "result": job.result,
-        "created_at": job.created_at,
-        "finished_at": job.finished_at,
-    }
-
-
 class JobDetailApi(APIView):
     @extend_schema(operation_id="job_detail", responses={200: JobOutputSerializer})
     def get(self, request, slug: str, pk: int):
         project = _project(request, slug)
-        return Response(_job_out(selectors.job_for(project, pk)))
+        return Response(job_out(selectors.job_for(project, pk)))
