@@ -27,6 +27,7 @@ def demo_answers_simulate(*, project: Project, participants: int = 6, seed: int 
             project=project,
             source=Participant.Source.LINK,
             external_id=f"demo-{n + 1}-{uuid.UUID(int=rng.getrandbits(128)).hex[:8]}",
+            simulated=True,
         )
         participant.consent()
         while (assignment := engine.next_item(participant=participant).assignment) is not None:

@@ -237,6 +237,9 @@ class ItemMedia(models.Model):
     # Decided from the file's content at upload (apps.core.media.media_type), never its name.
     content_type = models.CharField(max_length=100)
     size = models.PositiveBigIntegerField(default=0)
+    # Seconds of audio or video, when the task type measured it; a task type that asks for a
+    # clip to be heard to the end (``must_play``) needs it (``apps.core.plays``).
+    duration_s = models.FloatField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -305,6 +308,8 @@ class Participant(models.Model):
     # The list of the project's balanced design this participant is served (None = all).
     list_index = models.PositiveSmallIntegerField(null=True, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    # A demo's simulated participant (``apps.core.demo``): shown and exported as simulated.
+    simulated = models.BooleanField(default=False)
     blocked_reason = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -382,6 +387,26 @@ class Assignment(models.Model):
     def is_live(self, now=None) -> bool:
         now = now or timezone.now()
         return self.status == self.Status.RESERVED and self.expires_at > now
+
+
+class MediaPlay(models.Model):
+    """A participant started (and perhaps finished) playing one media file of an assignment.
+
+    Written by the crowd's play-event view when the browser's player starts; the answer to an
+    item whose task type requires the clip heard to the end is refused until a play started
+    at least the clip's duration ago (``apps.core.plays``). Replays add rows.
+    """
+
+    assignment = models.ForeignKey(Assignment, on_delete=models.CASCADE, related_name="plays")
+    key = models.CharField(max_length=40)
+    started_at = models.DateTimeField(default=timezone.now)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["assignment", "key"], name="mediaplay_assignment_idx")]
+
+    def __str__(self) -> str:
+        return f"play {self.assignment_id}:{self.key}"
 
 
 class Annotation(models.Model):

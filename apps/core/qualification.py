@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from django.utils import timezone
 
 if TYPE_CHECKING:
-    from .models import Participant
+    from .models import Participant, Project
 
 
 @dataclass(frozen=True)
@@ -34,11 +34,18 @@ class Qualification:
     title: str = "A short check before you start"
     # Extra template context (stimuli, questions), computed per participant.
     context: Callable[[Participant], dict] | None = None
+    # Whether the project asks for the check at all (a setting of the task type's config);
+    # None = always.
+    enabled: Callable[[Project], bool] | None = None
 
 
-def qualification_of(task_type) -> Qualification | None:
-    """The task type's qualification, or None."""
-    return task_type.qualification
+def qualification_of(task_type, project: Project | None = None) -> Qualification | None:
+    """The task type's qualification, or None (also when ``project``'s settings switch it off)."""
+    check = task_type.qualification
+    if check is not None and project is not None and check.enabled is not None:
+        if not check.enabled(project):
+            return None
+    return check
 
 
 def qualification_due(
@@ -46,6 +53,8 @@ def qualification_due(
 ) -> bool:
     """Whether ``participant`` must take the check before their next item."""
     if qualification is None:
+        return False
+    if qualification.enabled is not None and not qualification.enabled(participant.project):
         return False
     if participant.qualification_passed is not True or participant.qualified_at is None:
         return True

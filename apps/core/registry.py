@@ -162,7 +162,10 @@ class TaskType(Protocol):
     def clean_config(self, config: Mapping[str, Any]) -> dict: ...
     def config_saved(self, project: Project, before: dict) -> str | None: ...
 
-    # data in
+    # data in; ``imports_zip``: a .zip upload goes to ``import_items`` whole (the task type
+    # reads it, e.g. a manifest with audio), instead of the core's data-file-plus-media zip
+    imports_zip: ClassVar[bool]
+
     def import_items(self, project: Project, upload) -> ImportReport: ...
     def seed_demo(self, project: Project) -> None: ...
     def simulate_answer(self, item: Item, rng: random.Random) -> dict: ...
@@ -173,6 +176,9 @@ class TaskType(Protocol):
     qualification: ClassVar[Qualification | None]  # a check before the first item, or None
 
     def form_template_for(self, item: Item) -> str: ...
+    # media keys of ``item`` the participant must hear to the end before answering, checked
+    # on the server from the player's play events (``apps.core.plays``); [] for none
+    def must_play(self, item: Item) -> list[str]: ...
     def item_context(self, item: Item, participant: Participant) -> dict: ...
     def value_from_form(self, item: Item, data: Mapping[str, Any]) -> Any: ...
     def form_data_for(self, item: Item, value: Mapping[str, Any]) -> dict[str, str]: ...
@@ -215,6 +221,7 @@ class PydanticTaskType:
     skip_label: ClassVar[str] = "Skip"
     qualification: ClassVar[Qualification | None] = None
     aggregation_methods: ClassVar[list[AggregationMethod]] = NOMINAL_AGGREGATION
+    imports_zip: ClassVar[bool] = False
 
     # settings
     def default_config(self) -> dict:
@@ -267,6 +274,9 @@ class PydanticTaskType:
     # the annotator
     def form_template_for(self, item: Item) -> str:
         return self.form_template
+
+    def must_play(self, item: Item) -> list[str]:
+        return []
 
     def item_context(self, item: Item, participant: Participant) -> dict:
         return {}

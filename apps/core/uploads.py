@@ -66,7 +66,7 @@ def items_import_upload(*, project: Project, upload: IO[bytes], name: str) -> Im
     if getattr(upload, "name", None) != name:
         upload = NamedUpload(upload, name)  # type: ignore[assignment]  # the format comes from the name
     try:
-        if name.lower().endswith(".zip"):
+        if name.lower().endswith(".zip") and not task_type.imports_zip:
             return zip_import(
                 project=project,
                 upload=upload,

@@ -18,4 +18,9 @@ urlpatterns = [
         views.assignment_media,
         name="media",
     ),
+    path(
+        "<slug:slug>/media/<int:assignment_id>/<str:key>/played/",
+        views.media_played,
+        name="media_played",
+    ),
 ]

@@ -18,7 +18,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
-from apps.core import engine, registry, selectors
+from apps.core import engine, plays, registry, selectors
 from apps.core.mediaserve import media_response
 from apps.core.models import Assignment, Participant, Project
 from apps.core.qualification import qualification_due, qualification_of
@@ -114,7 +114,9 @@ def _next_step(participant: Participant) -> str:
         return "crowd:consent"
     if participant.instructions_seen_at is None:
         return "crowd:instructions"
-    qualification = qualification_of(registry.get(participant.project.task_type))
+    qualification = qualification_of(
+        registry.get(participant.project.task_type), participant.project
+    )
     if qualification_due(participant, qualification):
         return "crowd:qualification"
     return "crowd:annotate"
@@ -427,7 +429,7 @@ def qualification(request: HttpRequest, slug: str) -> HttpResponse:
     project, participant, response = _gate(request, slug, step="crowd:qualification")
     if response:
         return response
-    check = qualification_of(registry.get(project.task_type))
+    check = qualification_of(registry.get(project.task_type), project)
     if check is None or not qualification_due(participant, check):
         return redirect(_next_step(participant), slug=project.slug)
     if request.method == "POST":
@@ -477,6 +479,16 @@ def annotate(request: HttpRequest, slug: str) -> HttpResponse:
     return _serve_next(request, project, participant)
 
 
+def _valid(task_type, assignment: Assignment, value) -> bool:
+    """Whether ``value`` is a well-formed answer (an ill-formed one gets its field errors
+    first, from the engine, before anything about unheard clips)."""
+    try:
+        task_type.validate(assignment.item, value)
+    except ValidationError:
+        return False
+    return True
+
+
 @require_POST
 def annotation_submit(request: HttpRequest, slug: str, assignment_id: int) -> HttpResponse:
     project, participant, assignment, response = _gate_assignment(request, slug, assignment_id)
@@ -484,6 +496,19 @@ def annotation_submit(request: HttpRequest, slug: str, assignment_id: int) -> Ht
         return response
     task_type = registry.get(project.task_type)
     value = task_type.value_from_form(assignment.item, request.POST)
+    unheard = plays.plays_missing(assignment=assignment, keys=task_type.must_play(assignment.item))
+    if (
+        unheard
+        and assignment.status != Assignment.Status.SUBMITTED
+        and _valid(task_type, assignment, value)
+    ):
+        message = (
+            "Please listen to the whole clip before you answer."
+            if len(unheard) == 1
+            else "Please listen to every clip to the end before you answer."
+        )
+        context = _card_context(project, participant, assignment, errors=[message], value=value)
+        return _render_card(request, context, status=409)
     try:
         engine.annotation_submit(
             assignment=assignment,
@@ -552,3 +577,22 @@ def assignment_media(request: HttpRequest, slug: str, assignment_id: int, key: s
     if media is None:
         raise Http404("No such file.")
     return media_response(request, media)
+
+
+@require_POST
+def media_played(request: HttpRequest, slug: str, assignment_id: int, key: str) -> HttpResponse:
+    """The player's report that media ``key`` started (``event=started``) or ended playing.
+
+    204 when recorded; 404 for a forged id or a file the item does not have (the same answer
+    as the media view's), 400 for an unknown event.
+    """
+    project, participant, assignment, response = _gate_assignment(request, slug, assignment_id)
+    if response:
+        return response
+    event = request.POST.get("event", "")
+    if event not in ("started", "ended"):
+        return HttpResponse("event must be started or ended", status=400)
+    record = plays.play_started if event == "started" else plays.play_ended
+    if not record(assignment=assignment, key=key):
+        raise Http404("No such file.")
+    return HttpResponse(status=204)

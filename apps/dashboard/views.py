@@ -251,7 +251,7 @@ def project_quality(request: HttpRequest, slug: str) -> HttpResponse:
     project = project_for_user(request, slug)
     method = _method(request, project)
     quality = selectors.project_quality(project=project, method=method)
-    qualification = qualification_of(registry.get(project.task_type))
+    qualification = qualification_of(registry.get(project.task_type), project)
     ids = dict(
         project.items.filter(pk__in=list(quality.aggregates)[:200]).values_list("id", "external_id")
     )
