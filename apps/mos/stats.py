@@ -420,7 +420,8 @@ def pairwise(
 ) -> list[Comparison]:
     """Every pair of systems, paired by utterance: each system's mean vote per utterance, on
     the utterances both were rated on; difference = mean of (a − b); Wilcoxon signed-rank p on
-    those per-utterance differences; Holm over all pairs; significant when Holm rejects at α = 1 − confidence.
+    those per-utterance differences; Holm over all pairs; significant when Holm rejects at
+    α = 1 − confidence.
 
     Paired by utterance because a sentence's difficulty is shared by both systems, and the
     signed-rank test because per-utterance means of a 5-point scale are not normal. Systems are
