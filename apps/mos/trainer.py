@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -49,11 +50,16 @@ def clip_targets(project: Project) -> dict[int, tuple[float, int]]:
 
 
 def audio_location(name: str) -> str:
-    """An absolute path when the media storage is a local folder, else the storage's name."""
+    """The clip's absolute path when it is a file on this machine, else its storage name.
+
+    Object storages (S3) have no ``path()``; some storages have one that names no real file
+    (``InMemoryStorage``), so the file must also exist to be read by path.
+    """
     try:
-        return media_storage.path(name)
-    except NotImplementedError:  # object storage (S3): read through the storage
+        path = media_storage.path(name)
+    except NotImplementedError:
         return name
+    return path if os.path.isfile(path) else name
 
 
 def open_audio(record) -> contextlib.AbstractContextManager[str | BinaryIO]:

@@ -33,9 +33,7 @@ class MosTrainConfig(Config):
         max=200,
         help="Stochastic passes per clip at prediction; their spread is the uncertainty.",
     )
-    max_seconds: float = field(
-        8.0, label="Seconds per clip", min=0.5, max=60.0, advanced=True
-    )
+    max_seconds: float = field(8.0, label="Seconds per clip", min=0.5, max=60.0, advanced=True)
     n_mels: int = field(40, label="Mel bands", min=8, max=128, advanced=True)
     channels: int = field(48, label="Conv channels", min=8, max=256, advanced=True)
     hidden: int = field(32, label="BiLSTM units per direction", min=8, max=256, advanced=True)

@@ -35,7 +35,9 @@ class Predictor:
         directory = Path(directory)
         checkpoint = read_config(directory)
         if checkpoint.get("kind") != "mos":
-            raise ValueError(f"{directory} holds a {checkpoint.get('kind')!r} model, not a MOS one.")
+            raise ValueError(
+                f"{directory} holds a {checkpoint.get('kind')!r} model, not a MOS one."
+            )
         self.config = MosTrainConfig.from_dict(checkpoint["train_config"])
         self.spec = FeatureSpec.from_dict(checkpoint["features"])
         self.low, self.high = checkpoint["mos_range"]

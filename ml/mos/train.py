@@ -64,9 +64,7 @@ def loss_of(
 ) -> torch.Tensor:
     clip, scores = model(frames, mask)
     weights = mask.to(scores.dtype)
-    frame_error = ((scores - target[:, None]) ** 2 * weights).sum(1) / weights.sum(1).clamp(
-        min=1.0
-    )
+    frame_error = ((scores - target[:, None]) ** 2 * weights).sum(1) / weights.sum(1).clamp(min=1.0)
     return ((clip - target) ** 2 + alpha * frame_error).mean()
 
 

@@ -157,7 +157,9 @@ def test_the_checkpoint_describes_itself(trained):
 
 def test_predict_gives_one_row_per_clip_with_a_finite_uncertainty(trained, clips):
     result, _ = trained
-    new_system = [{**r, "item_id": 100 + i, "system": "unrated", "mos": None} for i, r in enumerate(clips[:3])]
+    new_system = [
+        {**r, "item_id": 100 + i, "system": "unrated", "mos": None} for i, r in enumerate(clips[:3])
+    ]
     records = clips + new_system
     predictor = Predictor(result.artifact_dir, CPU)
     first = predictor.predict(records)
