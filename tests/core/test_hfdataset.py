@@ -4,6 +4,7 @@ a killed worker; media as Audio/Image; the aggregated config; the card; pseudony
 
 from __future__ import annotations
 
+import importlib
 import io
 import json
 import zipfile
@@ -394,6 +395,19 @@ def test_pseudonyms_are_stable_within_a_project_and_differ_across_projects(proje
     first = pseudonyms(project)
     assert len(first) == 2 and pseudonyms(project) == first
     assert not first & pseudonyms(other)  # the same two workers, other pseudonyms
+
+
+def test_the_migration_gives_each_existing_project_its_own_salt(project, owner):
+    from django.apps import apps
+
+    migration = importlib.import_module("apps.core.migrations.0011_project_pseudonym_salt")
+    other = ProjectFactory(owner=owner, slug="other", task_type=project.task_type)
+    type(project).objects.update(pseudonym_salt="")
+    migration.salts_fill(apps, None)
+    salts = set(type(project).objects.values_list("pseudonym_salt", flat=True))
+    assert len(salts) == 2 and all(len(bytes.fromhex(s)) == 32 for s in salts)
+    other.refresh_from_db()
+    assert other.pseudonym_salt in salts
 
 
 def test_api_export_zip_loads_after_download(
