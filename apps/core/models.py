@@ -21,6 +21,10 @@ def _completion_code() -> str:
     return secrets.token_hex(4).upper()
 
 
+def pseudonym_salt_new() -> str:
+    return secrets.token_hex(32)
+
+
 class Project(models.Model):
     class Status(models.TextChoices):
         DRAFT = "draft", "Draft"  # being set up; participants are turned away
@@ -86,6 +90,9 @@ class Project(models.Model):
         blank=True,
         help_text="Block a participant whose last this many answers are all the same.",
     )
+    # The key of the participant pseudonyms in dataset exports (apps.core.hfdataset): one per
+    # project, so the same person cannot be linked across projects; never exported or shown.
+    pseudonym_salt = models.CharField(max_length=64, default=pseudonym_salt_new, editable=False)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -150,6 +150,7 @@ class TaskType(Protocol):
     title: ClassVar[str]
     description: ClassVar[str]
     level_of_measurement: ClassVar[str]  # Krippendorff: nominal | ordinal | interval | ratio
+    citation: ClassVar[str]  # BibTeX of the paper whose protocol it follows ("" = none)
 
     # the schemas of Project.config and Annotation.value (read-only, so a subclass fits)
     @property
@@ -195,6 +196,7 @@ class TaskType(Protocol):
 
     def results(self, project: Project) -> Results: ...
     def exports(self) -> list[RecordSet]: ...
+    def aggregated_records(self, project: Project) -> Iterable[dict] | None: ...
 
     # pages of its own, mounted at /projects/<slug>/<key>/ (empty: none)
     def urlpatterns(self) -> list: ...
@@ -211,6 +213,8 @@ class PydanticTaskType:
     title: ClassVar[str]
     description: ClassVar[str] = ""
     level_of_measurement: ClassVar[str] = "nominal"
+    # The paper whose protocol the task type follows, as BibTeX; the dataset card cites it.
+    citation: ClassVar[str] = ""
     Config: ClassVar[type[pydantic.BaseModel]] = EmptyConfig
     Answer: ClassVar[type[pydantic.BaseModel]]
     label_field: ClassVar[str | None] = None
@@ -319,6 +323,21 @@ class PydanticTaskType:
 
     def exports(self) -> list[RecordSet]:
         return []
+
+    def aggregated_records(self, project: Project) -> Iterable[dict] | None:
+        """The rows of the Hugging Face export's ``aggregated`` config; None = the core's.
+
+        The core aggregates nominal labels itself (Dawid–Skene posterior and vote share per
+        item, from ``label_of``). A task type whose answers are scores returns its own rows
+        instead, one dict per item (e.g. MOS: mean score and its 95 % interval), in a stable
+        order (an interrupted export skips the rows it already wrote). Each dict holds
+        ``item_id`` (the item's external id), ``method`` (the method's name) and the same
+        keys every time, with str, int, float, bool or None values or lists of them; the
+        column types are read from the first shard's rows. Leave out blocked participants'
+        answers. Return a generator: the export also calls this to learn whether the task
+        type supplies the rows, and a generator costs nothing until it is read.
+        """
+        return None
 
     def urlpatterns(self) -> list:
         return []

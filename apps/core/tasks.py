@@ -1,7 +1,7 @@
 from celery import shared_task
 
 from . import engine
-from .jobs import job_task
+from .jobs import JobDone, job_task
 from .models import Job
 
 
@@ -48,11 +48,15 @@ def results_compute(project_id: int) -> None:
 
 
 @shared_task(name="apps.core.tasks.hf_export", acks_late=True, reject_on_worker_lost=True)
-def hf_export(job_id: int) -> None:
-    """Write a project's Hugging Face dataset (queue ``default``); resumes after a kill."""
-    from .hfdataset import hf_export_run
+@job_task
+def hf_export(job: Job) -> JobDone | None:
+    """Write a project's Hugging Face dataset (queue ``default``).
 
-    hf_export_run(job_id=job_id)
+    Under the job's lease; a delivery after a killed worker continues from the Job's cursor.
+    """
+    from .hfdataset import hf_export_write
+
+    return hf_export_write(job)
 
 
 @shared_task(name="apps.core.tasks.item_advance", acks_late=True)

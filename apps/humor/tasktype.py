@@ -35,6 +35,15 @@ class HumorTaskType(PydanticTaskType):
     level_of_measurement = "nominal"
     allow_skip = True
     skip_label = "Not English / can't tell"
+    citation = """@inproceedings{yang-etal-2021-choral,
+  title = "{CH}o{R}a{L}: Collecting Humor Reaction Labels from Millions of Social Media Users",
+  author = "Yang, Zixiaofan and Hooshmand, Shayan and Hirschberg, Julia",
+  booktitle = "Proceedings of the 2021 Conference on Empirical Methods in Natural Language
+    Processing",
+  pages = "4429--4435",
+  year = "2021",
+  publisher = "Association for Computational Linguistics"
+}"""
 
     def config_saved(self, project, before: dict) -> str | None:
         """Settings behind the scores changed: recompute them on the worker.
