@@ -168,6 +168,12 @@ class Config(pydantic.BaseModel):
         "compare against it).",
     )
     allow_no_preference: bool = pydantic.Field(True, title="A/B: offer \u201cno preference\u201d")
+    latin_square: bool = pydantic.Field(
+        False,
+        title="Latin-square lists",
+        description="ACR and CMOS: one list per system; each list holds every utterance once, "
+        "each system equally often, and a listener hears one list.",
+    )
     stimuli: Stimuli = pydantic.Field(default_factory=Stimuli)
     qc: QualityControl = pydantic.Field(default_factory=QualityControl)
     statistics: Statistics = pydantic.Field(default_factory=Statistics)

@@ -13,13 +13,12 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-from collections import defaultdict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
 from apps.core.media import media_storage
-from apps.core.models import Annotation, Item, ItemMedia, Participant, Project
+from apps.core.models import Item, ItemMedia, Project
 from apps.training.trainers import UNCERTAINTY, PredictionRow, Trainer, TrainOutcome
 from ml.config import TrainingError
 from ml.mos.config import MosTrainConfig
@@ -33,20 +32,15 @@ CONTROL_ROLES = ("trap", "gold")
 def clip_targets(project: Project) -> dict[int, tuple[float, int]]:
     """{item id: (mean vote, number of votes)} of the regular clips that have counted votes.
 
-    The one place that decides which votes the predictor learns from: today every answer of
-    a participant who is not blocked (blocked answers stay in the database, left out here).
+    The one place that decides which votes the predictor learns from: the votes the results
+    use, i.e. without listeners the P.808 screening excluded or the researcher blocked (their
+    answers stay in the database, left out here).
     """
-    votes: dict[int, list[float]] = defaultdict(list)
-    rows = (
-        Annotation.objects.filter(project=project, item__kind=Item.Kind.REGULAR)
-        .exclude(participant__status=Participant.Status.BLOCKED)
-        .values_list("item_id", "value")
-    )
-    for item_id, value in rows.iterator(chunk_size=5000):
-        score = value.get("score") if isinstance(value, dict) else None
-        if isinstance(score, int | float) and not isinstance(score, bool):
-            votes[item_id].append(float(score))
-    return {item_id: (sum(v) / len(v), len(v)) for item_id, v in votes.items()}
+    from .selectors import screened_votes
+
+    used = screened_votes(project).used_test_votes()
+    grouped = used.groupby("item")["vote"].agg(["mean", "size"])
+    return {int(pk): (float(row["mean"]), int(row["size"])) for pk, row in grouped.iterrows()}
 
 
 def audio_location(name: str) -> str:

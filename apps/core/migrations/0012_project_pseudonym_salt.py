@@ -19,7 +19,7 @@ def salts_fill(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("core", "0010_stages_child_key"),
+        ("core", "0011_media_plays_simulated"),
     ]
 
     operations = [
