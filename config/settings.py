@@ -111,6 +111,7 @@ INSTALLED_APPS = [
     "apps.api",
     "apps.training",
     "apps.humor",
+    "apps.mos",
 ]
 
 MIDDLEWARE = [

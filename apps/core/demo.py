@@ -20,7 +20,9 @@ def demo_answers_simulate(*, project: Project, participants: int = 6, seed: int 
     Returns the number of answers stored. Deterministic for a given seed and project.
     """
     task_type = registry.get(project.task_type)
-    rng = random.Random(seed)
+    # Per project, so two demo projects never draw the same client tokens (they are unique
+    # across the whole database).
+    rng = random.Random(f"{seed}:{project.pk}")
     stored = 0
     for n in range(participants):
         participant = Participant.objects.create(

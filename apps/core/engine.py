@@ -155,11 +155,23 @@ _REGULAR = """i.kind = 'regular' AND i.answer_count < COALESCE(i.wanted_answers,
            WHERE r.item_id = i.id AND r.status = 'reserved' AND r.expires_at > %(now)s)
           < COALESCE(i.wanted_answers, %(overlap)s) - i.answer_count"""
 _REGULAR_ORDER = "i.priority DESC, i.model_priority DESC, i.answer_count, i.id"
+# A task type with ``shuffle_items`` (a listening test: each listener in their own random
+# order, so no listener hears one system throughout) breaks the remaining ties by the same
+# per-participant hash as control items, instead of by age.
+_SHUFFLED_ORDER = (
+    "i.priority DESC, i.model_priority DESC, i.answer_count, "
+    "MD5(CAST(i.id AS TEXT) || ':' || CAST(%(participant)s AS TEXT)), i.id"
+)
 _CONTROL_ORDER = "MD5(CAST(i.id AS TEXT) || ':' || CAST(%(participant)s AS TEXT)), i.id"
 
 
 def _wanted(item: Item, overlap: int) -> int:
     return item.wanted_answers if item.wanted_answers is not None else overlap
+
+
+def _regular_order(participant: Participant) -> str:
+    task_type = registry.get(participant.project.task_type)
+    return _SHUFFLED_ORDER if task_type.shuffle_items else _REGULAR_ORDER
 
 
 def _candidate(
@@ -170,7 +182,7 @@ def _candidate(
         kind="i.kind <> 'regular'" if control else _REGULAR,
         lists=_LISTS if listed else "",
         exclude=f"AND i.id NOT IN ({', '.join(str(int(pk)) for pk in exclude)})" if exclude else "",
-        order=_CONTROL_ORDER if control else _REGULAR_ORDER,
+        order=_CONTROL_ORDER if control else _regular_order(participant),
         lock=lock,
     )
     params = {

@@ -175,6 +175,9 @@ class TaskType(Protocol):
     allow_skip: ClassVar[bool]
     skip_label: ClassVar[str]
     qualification: ClassVar[Qualification | None]  # a check before the first item, or None
+    # serve items of equal priority in an order of each participant's own (a listening test),
+    # rather than oldest first
+    shuffle_items: ClassVar[bool]
 
     def form_template_for(self, item: Item) -> str: ...
     # media keys of ``item`` the participant must hear to the end before answering, checked
@@ -226,6 +229,7 @@ class PydanticTaskType:
     qualification: ClassVar[Qualification | None] = None
     aggregation_methods: ClassVar[list[AggregationMethod]] = NOMINAL_AGGREGATION
     imports_zip: ClassVar[bool] = False
+    shuffle_items: ClassVar[bool] = False
 
     # settings
     def default_config(self) -> dict:

@@ -29,16 +29,20 @@ class Progress:
 
 
 def project_item_counts(project: Project) -> tuple[int, int]:
-    """(regular, control) item counts, cached briefly: every item card shows them, and
-    counting a large project on each request would cost more than the rest of the request."""
+    """(regular items one participant can get, control items), cached briefly: every item
+    card shows them, and counting a large project on each request would cost more than the
+    rest of the request. A participant gets one item per ``group`` (one utterance across
+    systems), so a group counts once."""
     key = f"chorus:item-counts:{project.pk}:{project.created_at.timestamp()}"
     cached = cache.get(key)
     if cached is None:
+        regular = Q(kind=Item.Kind.REGULAR)
         counts = Item.objects.filter(project=project).aggregate(
-            regular=Count("id", filter=Q(kind=Item.Kind.REGULAR)),
-            control=Count("id", filter=~Q(kind=Item.Kind.REGULAR)),
+            ungrouped=Count("id", filter=regular & Q(group="")),
+            groups=Count("group", filter=regular & ~Q(group=""), distinct=True),
+            control=Count("id", filter=~regular),
         )
-        cached = (counts["regular"], counts["control"])
+        cached = (counts["ungrouped"] + counts["groups"], counts["control"])
         cache.set(key, cached, ITEM_COUNTS_TTL)
     return cached
 
@@ -50,7 +54,13 @@ def participant_progress(*, participant: Participant) -> Progress:
         total = project.items_per_participant
     else:
         regular, control = project_item_counts(project)
-        total = regular + (control if project.gold_rate > 0 else 0)
+        if 0 < project.gold_rate < 1:
+            # the engine serves a control item whenever the participant falls behind the rate
+            total = regular + min(
+                control, int(regular * project.gold_rate / (1 - project.gold_rate))
+            )
+        else:
+            total = regular + (control if project.gold_rate >= 1 else 0)
     return Progress(done=done, total=max(total, done))
 
 

@@ -29,7 +29,9 @@ def listening(project, settings, tmp_path, monkeypatch):
     media = attach_media(item, "main", wav_bytes(2.0), "u1.wav")
     media.duration_s = 2.0
     media.save(update_fields=["duration_s"])
-    monkeypatch.setattr(type(registry.get(project.task_type)), "must_play", lambda self, i: ["main"])
+    monkeypatch.setattr(
+        type(registry.get(project.task_type)), "must_play", lambda self, i: ["main"]
+    )
     return item
 
 
@@ -117,7 +119,9 @@ def test_play_events_for_a_foreign_assignment_or_file_are_404(client, project, l
     other = Client()
     _enter(other, project, "p2")
     assert other.post(_played(project, assignment), {"event": "started"}).status_code == 404
-    assert client.post(_played(project, assignment, "nope"), {"event": "started"}).status_code == 404
+    assert (
+        client.post(_played(project, assignment, "nope"), {"event": "started"}).status_code == 404
+    )
     assert client.post(_played(project, assignment), {"event": "paused"}).status_code == 400
     assert client.get(_played(project, assignment)).status_code == 405
     assert not MediaPlay.objects.exists()

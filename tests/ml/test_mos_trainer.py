@@ -81,10 +81,14 @@ def test_clip_targets_average_only_the_votes_of_listeners_who_are_not_blocked(st
     assert set(targets) == {i.pk for i in items.values()}
 
 
-def test_a_blocked_listener_unblocked_counts_again(study):
+def test_a_blocked_listener_unblocked_counts_again_unless_screening_excludes_them(study):
     project, items, *_ = study
     blocked = Participant.objects.get(project=project, status=Participant.Status.BLOCKED)
     blocked.unblock()
+    # they gave 1 to every clip: P.808's variance rule still leaves them out
+    assert clip_targets(project)[items["vits", "u1"].pk] == (4.5, 2)
+    project.config = {"design": "acr", "qc": {"min_variance": None}}
+    project.save(update_fields=["config"])
     mean, n = clip_targets(project)[items["vits", "u1"].pk]
     assert (mean, n) == (pytest.approx((5 + 4 + 1) / 3), 3)
 
