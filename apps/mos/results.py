@@ -208,8 +208,13 @@ def _score_results(study: selectors.Study) -> Results:
     rows = study.system_stats()
     results = Results(metrics=_study_metrics(study, used))
     if not rows:
-        results.notes.append("No votes yet: the tables fill in as listeners rate clips.")
+        results.notes.append(
+            "No votes to report yet: the tables fill in as listeners rate clips"
+            + (" (every listener so far was excluded)." if study.reasons else ".")
+        )
         results.tables.append(_screening_table(study))
+        if not study.votes.empty:
+            results.tables.append(_rater_table(study))
         return results
     results.tables.append(_system_table(study, rows))
     results.figures.append(_system_figure(study, rows))
