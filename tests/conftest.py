@@ -12,6 +12,8 @@ from apps.core.models import Membership
 from .choice_tasktype import CHOICE, QUALIFIED_CHOICE
 from .factories import ParticipantFactory, ProjectFactory, UserFactory
 
+pytest_plugins = ["tests.mos.stimuli"]  # the mos_project fixture, for tests/e2e too
+
 registry.register(CHOICE)
 registry.register(QUALIFIED_CHOICE)
 

@@ -11,7 +11,7 @@ from apps.core.uploads import items_import_upload
 from apps.mos import qualification
 from apps.mos.tasktype import MOS
 from tests.e2e.browser import browser_page
-from tests.mos.conftest import mos_project, stimuli_zip, study_files  # noqa: F401 (a fixture)
+from tests.mos.stimuli import stimuli_zip, study_files
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

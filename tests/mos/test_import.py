@@ -14,7 +14,7 @@ from django.urls import reverse
 from apps.core.models import Item, ItemMedia
 from apps.core.uploads import items_import_upload
 from apps.mos.schemas import ANCHOR_35, ANCHOR_70, HIDDEN_REFERENCE
-from tests.mos.conftest import encoded, stimuli_zip, study_files, tone
+from tests.mos.stimuli import encoded, stimuli_zip, study_files, tone
 
 pytestmark = pytest.mark.django_db
 

@@ -1,4 +1,5 @@
-"""Stimuli zips made here with numpy + soundfile: real audio, small and fast."""
+"""Stimuli zips made here with numpy + soundfile: real audio, small and fast; the
+``mos_project`` fixture (a plugin of the root conftest, so the browser tests have it too)."""
 
 from __future__ import annotations
 
