@@ -188,11 +188,21 @@ def import_jobs(*, project: Project, limit: int = 5):
     return Job.objects.filter(project=project, kind="items_import").order_by("-created_at")[:limit]
 
 
-def items_preview(*, project: Project, limit: int = 20):
-    return (
-        Item.objects.filter(project=project)
-        .order_by("id")
-        .prefetch_related(
-            Prefetch("media_files", queryset=ItemMedia.objects.order_by("key"), to_attr="media")
-        )[:limit]
+ITEMS_PER_PAGE = 20
+
+
+def items_page(*, project: Project, query: str = "", page: str | int = 1):
+    """One page of the project's items for the Data tab, those matching ``query`` if given.
+
+    The search looks at the id and the payload's ``text`` (what most task types show);
+    a page number out of range gives the last page.
+    """
+    from django.core.paginator import Paginator
+
+    items = Item.objects.filter(project=project)
+    if query:
+        items = items.filter(Q(external_id__icontains=query) | Q(payload__text__icontains=query))
+    items = items.order_by("id").prefetch_related(
+        Prefetch("media_files", queryset=ItemMedia.objects.order_by("key"), to_attr="media")
     )
+    return Paginator(items, ITEMS_PER_PAGE).get_page(page)

@@ -136,7 +136,8 @@ def project_data(request: HttpRequest, slug: str) -> HttpResponse:
         context["form"] = form
         if form.is_valid():
             upload = form.cleaned_data["file"]
-            context["preview"], context["preview_error"] = upload_preview(upload, upload.name)
+            rows, context["preview_error"] = upload_preview(upload, upload.name)
+            context["preview"] = _preview_rows(rows)
             problem = services.upload_problem(name=upload.name, size=upload.size)
             if problem:
                 context["report"] = {"created": 0, "errors": [{"line": 0, "reason": problem}]}
@@ -153,9 +154,48 @@ def project_data(request: HttpRequest, slug: str) -> HttpResponse:
         else:
             status = 400
     context["jobs"] = selectors.import_jobs(project=project)
-    context["items"] = selectors.items_preview(project=project)
+    query = request.GET.get("q", "").strip()[:200]
+    context["items"] = selectors.items_page(
+        project=project, query=query, page=request.GET.get("page") or 1
+    )
+    context["query"] = query
     context["counts"] = selectors.project_counts(project=project)
+    task_type = registry.get(project.task_type)
+    context["formats"] = task_type.import_formats()
+    context["task_type_title"] = task_type.title
     return _tab(request, project, "data", "dashboard/data.html", context, status=status)
+
+
+def _preview_rows(rows) -> list[dict]:
+    """The upload's first rows as the researcher wrote them: JSON, or why a row is unreadable.
+
+    The reader marks an unreadable row with an internal key; the page says the reason instead.
+    """
+    import json
+
+    out = []
+    for row in rows:
+        problem = row.data.get("__error__") if isinstance(row.data, dict) else None
+        text = "" if problem else json.dumps(row.data, ensure_ascii=False, default=str)
+        out.append({"line": row.line, "json": text, "problem": problem or ""})
+    return out
+
+
+@login_required
+@require_http_methods(["GET", "HEAD"])
+def import_sample(request: HttpRequest, slug: str, key: str) -> HttpResponse:
+    """A sample file of one of the task type's import formats, to start from or to try."""
+    project = project_for_user(request, slug)
+    formats = {f.key: f for f in registry.get(project.task_type).import_formats()}
+    fmt = formats.get(key)
+    if fmt is None:
+        raise Http404("No such import format.")
+    types = {"csv": "text/csv", "json": "application/json", "jsonl": "application/x-ndjson"}
+    response = HttpResponse(
+        fmt.sample.encode(), content_type=f"{types.get(fmt.extension, 'text/plain')}; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{fmt.filename}"'
+    return response
 
 
 @login_required

@@ -60,7 +60,7 @@ def test_a_researcher_runs_a_study_from_the_dashboard(live_server, page, tmp_pat
     )
     page.set_input_files("#id_file", str(data))
     page.click("button:has-text('Upload and import')")
-    assert "3 items imported." in page.inner_text("#import-ok")
+    assert "3 items stored." in page.inner_text("#import-ok")
     assert page.locator("#preview tbody tr").count() == 3
 
     page.click("nav.tabs >> text=Launch")
