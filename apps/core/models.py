@@ -318,7 +318,18 @@ class Participant(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.source}:{self.external_id}"
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        """The one name pages and results give a participant: "Prolific · 5f3a…"."""
+        return self.name_of(self.source, self.external_id)
+
+    @classmethod
+    def name_of(cls, source: str, external_id: str) -> str:
+        """``display_name`` from the two columns, for code that reads values, not rows."""
+        label = dict(cls.Source.choices).get(source, source)
+        return f"{label} · {external_id}"
 
     def consent(self) -> None:
         self.consented_at = timezone.now()

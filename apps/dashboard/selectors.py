@@ -206,3 +206,22 @@ def items_page(*, project: Project, query: str = "", page: str | int = 1):
         Prefetch("media_files", queryset=ItemMedia.objects.order_by("key"), to_attr="media")
     )
     return Paginator(items, ITEMS_PER_PAGE).get_page(page)
+
+
+@dataclass(frozen=True)
+class DeleteSummary:
+    """What deleting a project loses, said on the confirmation page before it is done."""
+
+    items: int
+    answers: int
+    participants: int
+    jobs: int
+
+
+def project_delete_summary(*, project: Project) -> DeleteSummary:
+    return DeleteSummary(
+        items=Item.objects.filter(project=project).count(),
+        answers=Annotation.objects.filter(project=project).count(),
+        participants=Participant.objects.filter(project=project).count(),
+        jobs=Job.objects.filter(project=project).count(),
+    )

@@ -8,6 +8,7 @@ urlpatterns = [
     path("account/api-token/", views.api_token, name="api_token"),
     path("projects/new/", views.project_new, name="project_new"),
     path("projects/<slug:slug>/", views.project_detail, name="project_detail"),
+    path("projects/<slug:slug>/delete/", views.project_delete, name="project_delete"),
     path("projects/<slug:slug>/data/", views.project_data, name="data"),
     path(
         "projects/<slug:slug>/data/samples/<slug:key>/", views.import_sample, name="import_sample"

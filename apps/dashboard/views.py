@@ -182,6 +182,25 @@ def _preview_rows(rows) -> list[dict]:
 
 
 @login_required
+@require_http_methods(["GET", "POST"])
+def project_delete(request: HttpRequest, slug: str) -> HttpResponse:
+    """The owner's Delete: a page that says what will be lost, whose form deletes it."""
+    project = project_for_user(request, slug, owner=True)
+    if request.method == "POST":
+        if request.POST.get("confirm_slug", "").strip() != project.slug:
+            messages.error(request, "Type the project's slug to confirm; nothing was deleted.")
+            return redirect("dashboard:project_delete", project.slug)
+        title = project.title
+        services.project_delete(project=project)
+        messages.success(request, f"Project “{title}” and everything in it were deleted.")
+        return redirect("dashboard:project_list")
+    summary = selectors.project_delete_summary(project=project)
+    return _tab(
+        request, project, "overview", "dashboard/project_delete.html", {"summary": summary}
+    )
+
+
+@login_required
 @require_http_methods(["GET", "HEAD"])
 def import_sample(request: HttpRequest, slug: str, key: str) -> HttpResponse:
     """A sample file of one of the task type's import formats, to start from or to try."""
@@ -259,7 +278,10 @@ def project_launch(request: HttpRequest, slug: str) -> HttpResponse:
             f"  <ExternalURL>{link}</ExternalURL>\n"
             "  <FrameHeight>0</FrameHeight>\n</ExternalQuestion>"
         ),
-        "transitions": services.TRANSITIONS.get(project.status, []),
+        "transitions": [
+            (status, label, services.TRANSITION_CONFIRM.get(status, ""))
+            for status, label in services.TRANSITIONS.get(project.status, [])
+        ],
         "can_write": project.role != "viewer",
     }
     return _tab(request, project, "launch", "dashboard/launch.html", context)
@@ -331,7 +353,7 @@ def participant_block(request: HttpRequest, slug: str, public_id: str) -> HttpRe
             reason=form.cleaned_data["reason"],
         )
         verb = "blocked" if form.cleaned_data["blocked"] else "unblocked"
-        messages.success(request, f"Participant {participant.external_id} {verb}.")
+        messages.success(request, f"{participant.display_name} {verb}.")
     return redirect(
         reverse("dashboard:quality", args=[project.slug]) + f"#p-{participant.public_id}"
     )

@@ -152,7 +152,7 @@ def test_per_annotator_f1_leaves_out_blocked_participants(answered):
     expected = {}
     for name in ("alice", "bob", "carol"):
         pairs = [(truth[i], label) for i, w, label in rows if w == name and i in truth]
-        expected[f"prolific:{name}"] = round(prf(pairs)[2], 3)
+        expected[f"Prolific · {name}"] = round(prf(pairs)[2], 3)
     results = registry.get("humor").results(answered)
     table = next(t for t in results.tables if t.title.startswith("Per-annotator"))
     assert {row[0]: row[5] for row in table.rows} == expected
@@ -277,7 +277,7 @@ def test_agreement_with_the_others_majority_and_kappa_match_a_hand_count(answere
     for name in ("alice", "bob", "carol"):
         mine = pairs[name]
         own = [(truth[i], label) for i, w, label in rows if w == name and i in truth]
-        assert points[f"prolific:{name}"] == pytest.approx(
+        assert points[f"Prolific · {name}"] == pytest.approx(
             (sum(a == b for a, b in mine) / len(mine), prf(own)[2])
         )
 
@@ -416,10 +416,10 @@ def test_the_export_has_one_choral_record_per_post_with_answers_and_aggregates(a
     assert h3["ns_version"] == "ns_v_slides" and h3["s_version"].startswith("S-micro-")
     assert h3["reaction_label"] == "humorous" and h3["split"] in ("train", "test")
     assert sorted((a["annotator"], a["funny"], a["blocked"]) for a in h3["human_answers"]) == [
-        ("prolific:alice", "yes", False),
-        ("prolific:bob", "no", False),
-        ("prolific:carol", "yes", False),
-        ("prolific:mallory", "yes", True),
+        ("Prolific · alice", "yes", False),
+        ("Prolific · bob", "no", False),
+        ("Prolific · carol", "yes", False),
+        ("Prolific · mallory", "yes", True),
     ]
     assert (h3["human_yes"], h3["human_no"]) == (2, 1)
     assert h3["majority_label"] == "yes" and h3["majority_confidence"] == pytest.approx(2 / 3)
