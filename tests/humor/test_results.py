@@ -264,7 +264,7 @@ def test_agreement_with_the_others_majority_and_kappa_match_a_hand_count(answere
     results = registry.get("humor").results(answered)
     table = next(t for t in results.tables if t.title.startswith("Per-annotator"))
     for row in table.rows:
-        name = row[0].split(":", 1)[1]
+        name = row[0].split(" · ", 1)[1]  # the name pages give: "Prolific · alice"
         mine = pairs[name]
         assert row[1] == sum(w == name for _, w, _ in rows)
         assert row[2] == sum(w == name and i in truth for i, w, _ in rows)
@@ -416,10 +416,10 @@ def test_the_export_has_one_choral_record_per_post_with_answers_and_aggregates(a
     assert h3["ns_version"] == "ns_v_slides" and h3["s_version"].startswith("S-micro-")
     assert h3["reaction_label"] == "humorous" and h3["split"] in ("train", "test")
     assert sorted((a["annotator"], a["funny"], a["blocked"]) for a in h3["human_answers"]) == [
-        ("Prolific · alice", "yes", False),
-        ("Prolific · bob", "no", False),
-        ("Prolific · carol", "yes", False),
-        ("Prolific · mallory", "yes", True),
+        ("prolific:alice", "yes", False),
+        ("prolific:bob", "no", False),
+        ("prolific:carol", "yes", False),
+        ("prolific:mallory", "yes", True),
     ]
     assert (h3["human_yes"], h3["human_no"]) == (2, 1)
     assert h3["majority_label"] == "yes" and h3["majority_confidence"] == pytest.approx(2 / 3)
