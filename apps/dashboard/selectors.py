@@ -10,13 +10,13 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from django.db.models import Count, F, IntegerField, Prefetch, Q, Sum
+from django.db.models import Count, Exists, F, IntegerField, OuterRef, Prefetch, Q, Sum
 from django.db.models.functions import Coalesce, Least
 from django.utils import timezone
 
 from apps.core import registry
 from apps.core.answer_rules import CONSTANT, FAST, project_answer_flags
-from apps.core.models import Annotation, Item, ItemMedia, Job, Participant, Project
+from apps.core.models import Annotation, Assignment, Item, ItemMedia, Job, Participant, Project
 from apps.core.quality import Aggregate, aggregate, answers_frame, krippendorff_alpha
 
 
@@ -64,7 +64,10 @@ def project_counts(*, project: Project) -> ProjectCounts:
         ),
         needed=Sum(wanted, filter=Q(kind=Item.Kind.REGULAR)),
     )
-    people = Participant.objects.filter(project=project).aggregate(
+    # Counted once they were given work: someone who consented and met a full study, or who
+    # was screened out before any item, took part in nothing.
+    given_work = Exists(Assignment.objects.filter(participant=OuterRef("pk")))
+    people = Participant.objects.filter(given_work, project=project).aggregate(
         total=Count("id"),
         active=Count("id", filter=Q(status=Participant.Status.ACTIVE)),
         blocked=Count("id", filter=Q(status=Participant.Status.BLOCKED)),

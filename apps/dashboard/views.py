@@ -484,8 +484,14 @@ def export_download(request: HttpRequest, slug: str, what: str, fmt: str) -> Str
 @require_http_methods(["GET", "POST"])
 def api_token(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
+        had_one = Token.objects.filter(user=request.user).exists()
         services.api_token_renew(user=request.user)
-        messages.success(request, "A new API token was made; the old one no longer works.")
+        messages.success(
+            request,
+            "A new API token was made; the old one no longer works."
+            if had_one
+            else "Your API token was made. Copy it below.",
+        )
         return redirect("dashboard:api_token")
     token = Token.objects.filter(user=request.user).first()
     return render(request, "dashboard/api_token.html", {"token": token})
