@@ -108,9 +108,7 @@ GENERIC_IMPORT_FIELDS = (
     ImportField("group", "A participant gets at most one item of a group."),
     ImportField("wanted_answers", "Answers wanted for this item; empty means the overlap."),
     ImportField("lists", "The lists of a balanced design the item is in, e.g. [0, 2]."),
-    ImportField(
-        "media", 'A file in the uploaded zip, or {"key": "file", …} for several files.'
-    ),
+    ImportField("media", 'A file in the uploaded zip, or {"key": "file", …} for several files.'),
 )
 
 

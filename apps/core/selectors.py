@@ -119,9 +119,7 @@ def project_is_full(*, project: Project, now=None) -> bool:
     regular = Item.objects.filter(project=project, kind=Item.Kind.REGULAR)
     live = Count(
         "assignments",
-        filter=Q(
-            assignments__status=Assignment.Status.RESERVED, assignments__expires_at__gt=now
-        ),
+        filter=Q(assignments__status=Assignment.Status.RESERVED, assignments__expires_at__gt=now),
     )
     wanted = Coalesce(F("wanted_answers"), project.overlap, output_field=IntegerField())
     open_slots = (

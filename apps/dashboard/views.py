@@ -195,9 +195,7 @@ def project_delete(request: HttpRequest, slug: str) -> HttpResponse:
         messages.success(request, f"Project “{title}” and everything in it were deleted.")
         return redirect("dashboard:project_list")
     summary = selectors.project_delete_summary(project=project)
-    return _tab(
-        request, project, "overview", "dashboard/project_delete.html", {"summary": summary}
-    )
+    return _tab(request, project, "overview", "dashboard/project_delete.html", {"summary": summary})
 
 
 @login_required

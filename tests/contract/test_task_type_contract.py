@@ -170,9 +170,7 @@ def test_nobody_outside_sees_its_pages(task_type, seeded, client, outsider):
     assert not Participant.objects.filter(project=project).exists()
 
 
-def test_its_import_formats_are_declared_and_each_sample_file_imports_every_row(
-    task_type, owner
-):
+def test_its_import_formats_are_declared_and_each_sample_file_imports_every_row(task_type, owner):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     formats = task_type.import_formats()

@@ -32,7 +32,10 @@ def test_delete_says_what_will_be_lost_and_needs_the_slug(client, project, owner
 def test_only_the_owner_sees_or_uses_delete(client, project, researcher):
     client.force_login(researcher)
     url = reverse("dashboard:project_delete", args=[project.slug])
-    assert url not in client.get(reverse("dashboard:project_detail", args=[project.slug])).content.decode()
+    assert (
+        url
+        not in client.get(reverse("dashboard:project_detail", args=[project.slug])).content.decode()
+    )
     assert client.get(url).status_code == 404
     assert client.post(url, {"confirm_slug": project.slug}).status_code == 404
     assert Project.objects.filter(pk=project.pk).exists()

@@ -40,14 +40,20 @@ def test_the_tab_shows_the_task_types_formats_and_its_sample_imports_cleanly(sig
     assert response.status_code == 200, response.context["report"]
     assert response.context["report"]["created"] == len(rows) == 3
     assert Item.objects.get(external_id="g1").gold_value == {"choice": "a"}
-    assert signed_in.get(reverse("dashboard:import_sample", args=[project.slug, "x"])).status_code == 404
+    assert (
+        signed_in.get(reverse("dashboard:import_sample", args=[project.slug, "x"])).status_code
+        == 404
+    )
 
 
 def test_the_preview_shows_json_and_the_reason_of_an_unreadable_row(signed_in, project):
     data = b'{"id": "a", "text": "caf\xc3\xa9", "ok": true}\n{"id": "b"\n'
     response = _upload(signed_in, project, "items.jsonl", data)
     html = response.content.decode()
-    assert "{&quot;id&quot;: &quot;a&quot;, &quot;text&quot;: &quot;café&quot;, &quot;ok&quot;: true}" in html
+    assert (
+        "{&quot;id&quot;: &quot;a&quot;, &quot;text&quot;: &quot;café&quot;, &quot;ok&quot;: true}"
+        in html
+    )
     assert "True" not in html and "'id'" not in html  # no Python repr
     assert "__error__" not in html
     assert "Unreadable: not valid JSON" in html

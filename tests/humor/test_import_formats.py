@@ -45,9 +45,7 @@ def test_each_sample_file_downloads_and_imports_every_row(client, humor_project,
     assert report["errors"] == [] and report["created"] == len(rows)
     assert set(humor_project.items.values_list("external_id", flat=True)) == ids
     if key == "posts-jsonl":
-        gold = dict(
-            Item.objects.filter(kind="gold").values_list("external_id", "gold_value")
-        )
+        gold = dict(Item.objects.filter(kind="gold").values_list("external_id", "gold_value"))
         assert gold == {"gold-1": {"funny": "yes"}, "gold-2": {"funny": "no"}}
     assert "No row was left out by the cleaning rules." in response.content.decode()
 
