@@ -155,7 +155,7 @@ def test_a_bad_import_names_every_row_and_stores_nothing(project, researcher):
     assert response.status_code == 400
     assert [(e["line"], e["reason"][:12]) for e in response.json()["errors"]] == [
         (2, "not valid JS"),
-        (3, "id 'a' appea"),
+        (3, "duplicate id"),
         (4, "each line mu"),
     ]
     assert Item.objects.count() == 0
