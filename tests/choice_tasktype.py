@@ -19,7 +19,16 @@ from apps.core.access import project_for_user
 from apps.core.media import media_urls
 from apps.core.models import Item
 from apps.core.qualification import Qualification
-from apps.core.registry import Metric, PydanticTaskType, RecordSet, Results, Table
+from apps.core.registry import (
+    ImportField,
+    ImportFormat,
+    Metric,
+    PydanticTaskType,
+    RecordSet,
+    Results,
+    Table,
+    generic_import_format,
+)
 
 
 class Answer(pydantic.BaseModel):
@@ -50,6 +59,18 @@ class ChoiceTaskType(PydanticTaskType):
             "choices": [("a", "A"), ("b", "B")],
             "media": media_urls(item=item, participant=participant),
         }
+
+    def import_formats(self) -> list[ImportFormat]:
+        return [
+            generic_import_format(
+                payload=(ImportField("text", "The question shown above the two choices."),),
+                rows=[
+                    {"id": "q1", "text": "Which is bigger?"},
+                    {"id": "q2", "text": "Which is older?", "priority": 2},
+                    {"id": "g1", "text": "Pick A.", "kind": "gold", "gold": {"choice": "a"}},
+                ],
+            )
+        ]
 
     def seed_demo(self, project) -> None:
         Item.objects.bulk_create(

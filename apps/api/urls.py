@@ -15,6 +15,7 @@ urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", docs, name="docs"),
     path("projects/", views.ProjectListApi.as_view(), name="project_list"),
+    # Deprecated aliases (one release): POST /projects/, PATCH and DELETE /projects/{slug}/.
     path("projects/create/", views.ProjectCreateApi.as_view(), name="project_create"),
     path("projects/<slug:slug>/", views.ProjectDetailApi.as_view(), name="project_detail"),
     path("projects/<slug:slug>/update/", views.ProjectUpdateApi.as_view(), name="project_update"),

@@ -141,7 +141,80 @@ def _clean_config(task_type, config: dict) -> dict:
         raise ValidationError({"config": registry.field_errors(exc)}) from None
 
 
+class ProjectCreateInput(_ProjectFieldsSerializer):
+    class Meta:
+        ref_name = "ProjectCreateInput"
+
+    slug = serializers.SlugField(max_length=80)
+    task_type = serializers.CharField(max_length=40)
+
+    def validate_slug(self, value):
+        if Project.objects.filter(slug=value).exists():
+            raise serializers.ValidationError("A project with this slug exists.")
+        return value
+
+    def validate_task_type(self, value):
+        if value not in dict(registry.choices()):
+            raise serializers.ValidationError(
+                f"Unknown task type; use one of {', '.join(dict(registry.choices()))}."
+            )
+        return value
+
+
+class ProjectUpdateInput(_ProjectFieldsSerializer):
+    class Meta:
+        ref_name = "ProjectUpdateInput"
+
+    title = serializers.CharField(max_length=200, required=False)
+    status = serializers.ChoiceField(choices=Project.Status.choices, required=False)
+
+
+def _project_create(request) -> Response:
+    data = ProjectCreateInput(data=request.data)
+    data.is_valid(raise_exception=True)
+    fields = dict(data.validated_data)
+    task_type = registry.get(fields.pop("task_type"))
+    config = _clean_config(task_type, fields.pop("config", {}))
+    with transaction.atomic():
+        project = project_create(
+            owner=request.user,
+            task_type=task_type.key,
+            config=config,
+            status=Project.Status.DRAFT,
+            **fields,
+        )
+    return Response(_project_out(_project(request, project.slug)), status=status.HTTP_201_CREATED)
+
+
+def _project_update(request, slug: str) -> Response:
+    project = _project(request, slug, write=True)
+    data = ProjectUpdateInput(data=request.data)
+    data.is_valid(raise_exception=True)
+    fields = dict(data.validated_data)
+    new_status = fields.pop("status", None)
+    task_type = registry.get(project.task_type)
+    config = _clean_config(task_type, {**project.config, **fields.pop("config", {})})
+    with transaction.atomic():
+        project_settings_update(project=project, config=config, **fields)
+        if new_status and new_status != project.status:
+            try:
+                project_status_set(project=project, status=new_status)
+            except StatusRefused as exc:
+                raise ValidationError({"status": [str(exc)]}) from None
+    return Response(_project_out(project))
+
+
+def _project_delete(request, slug: str) -> Response:
+    project = _project(request, slug, owner=True)
+    project.delete()
+    return Response(status=status.HTTP_204_NO_CONTENT)
+
+
 class ProjectListApi(APIView):
+    """``/api/projects/``: the caller's projects (GET) and a new one (POST)."""
+
+    parser_classes = [JSONParser]
+
     @extend_schema(operation_id="projects_list", responses=ProjectOutputSerializer(many=True))
     def get(self, request):
         projects = projects_for_user(request.user).select_related("owner").order_by("-created_at")
@@ -151,98 +224,94 @@ class ProjectListApi(APIView):
             out.append(_project_out(project))
         return Response(out)
 
-
-class ProjectCreateApi(APIView):
-    parser_classes = [JSONParser]
-
-    class InputSerializer(_ProjectFieldsSerializer):
-        class Meta:
-            ref_name = "ProjectCreateInput"
-
-        slug = serializers.SlugField(max_length=80)
-        task_type = serializers.CharField(max_length=40)
-
-        def validate_slug(self, value):
-            if Project.objects.filter(slug=value).exists():
-                raise serializers.ValidationError("A project with this slug exists.")
-            return value
-
-        def validate_task_type(self, value):
-            if value not in dict(registry.choices()):
-                raise serializers.ValidationError(
-                    f"Unknown task type; use one of {', '.join(dict(registry.choices()))}."
-                )
-            return value
-
     @extend_schema(
         operation_id="projects_create",
-        request=InputSerializer,
+        request=ProjectCreateInput,
         responses={201: ProjectOutputSerializer},
     )
     def post(self, request):
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        fields = dict(data.validated_data)
-        task_type = registry.get(fields.pop("task_type"))
-        config = _clean_config(task_type, fields.pop("config", {}))
-        with transaction.atomic():
-            project = project_create(
-                owner=request.user,
-                task_type=task_type.key,
-                config=config,
-                status=Project.Status.DRAFT,
-                **fields,
-            )
-        return Response(
-            _project_out(_project(request, project.slug)), status=status.HTTP_201_CREATED
-        )
+        return _project_create(request)
 
 
 class ProjectDetailApi(APIView):
+    """``/api/projects/{slug}/``: read (GET), change (PATCH) and delete (DELETE, owner only)."""
+
+    parser_classes = [JSONParser]
+
     @extend_schema(operation_id="projects_retrieve", responses=ProjectOutputSerializer)
     def get(self, request, slug: str):
         return Response(_project_out(_project(request, slug)))
 
-
-class ProjectUpdateApi(APIView):
-    parser_classes = [JSONParser]
-
-    class InputSerializer(_ProjectFieldsSerializer):
-        class Meta:
-            ref_name = "ProjectUpdateInput"
-
-        title = serializers.CharField(max_length=200, required=False)
-        status = serializers.ChoiceField(choices=Project.Status.choices, required=False)
-
     @extend_schema(
         operation_id="projects_partial_update",
-        request=InputSerializer,
+        request=ProjectUpdateInput,
         responses=ProjectOutputSerializer,
     )
     def patch(self, request, slug: str):
-        project = _project(request, slug, write=True)
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        fields = dict(data.validated_data)
-        new_status = fields.pop("status", None)
-        task_type = registry.get(project.task_type)
-        config = _clean_config(task_type, {**project.config, **fields.pop("config", {})})
-        with transaction.atomic():
-            project_settings_update(project=project, config=config, **fields)
-            if new_status and new_status != project.status:
-                try:
-                    project_status_set(project=project, status=new_status)
-                except StatusRefused as exc:
-                    raise ValidationError({"status": [str(exc)]}) from None
-        return Response(_project_out(project))
+        return _project_update(request, slug)
 
-
-class ProjectDeleteApi(APIView):
     @extend_schema(operation_id="projects_destroy", responses={204: None})
     def delete(self, request, slug: str):
-        project = _project(request, slug, owner=True)
-        project.delete()
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        return _project_delete(request, slug)
+
+
+# The paths before the API was resource-shaped, kept for one release. They are marked
+# deprecated in the schema and answer with a ``Deprecation`` header and a ``Link`` to the
+# path that replaces them (RFC 8594 / 9745), so clients see it without reading the notes.
+DEPRECATED_NOTE = "Deprecated: use {method} {path}; this path goes away in the next release."
+
+
+class _DeprecatedAlias(APIView):
+    parser_classes = [JSONParser]
+    successor = ""  # the URL name that replaces this path
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        response["Deprecation"] = "true"
+        successor = reverse(f"api:{self.successor}", kwargs=kwargs or None)
+        response["Link"] = f'<{successor}>; rel="successor-version"'
+        return response
+
+
+class ProjectCreateApi(_DeprecatedAlias):
+    successor = "project_list"
+
+    @extend_schema(
+        operation_id="projects_create_deprecated",
+        deprecated=True,
+        description=DEPRECATED_NOTE.format(method="POST", path="/api/projects/"),
+        request=ProjectCreateInput,
+        responses={201: ProjectOutputSerializer},
+    )
+    def post(self, request):
+        return _project_create(request)
+
+
+class ProjectUpdateApi(_DeprecatedAlias):
+    successor = "project_detail"
+
+    @extend_schema(
+        operation_id="projects_partial_update_deprecated",
+        deprecated=True,
+        description=DEPRECATED_NOTE.format(method="PATCH", path="/api/projects/{slug}/"),
+        request=ProjectUpdateInput,
+        responses=ProjectOutputSerializer,
+    )
+    def patch(self, request, slug: str):
+        return _project_update(request, slug)
+
+
+class ProjectDeleteApi(_DeprecatedAlias):
+    successor = "project_detail"
+
+    @extend_schema(
+        operation_id="projects_destroy_deprecated",
+        deprecated=True,
+        description=DEPRECATED_NOTE.format(method="DELETE", path="/api/projects/{slug}/"),
+        responses={204: None},
+    )
+    def delete(self, request, slug: str):
+        return _project_delete(request, slug)
 
 
 class ItemListApi(APIView):

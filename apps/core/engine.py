@@ -397,8 +397,13 @@ def annotation_submit(
             locked.status = Assignment.Status.SUBMITTED
             locked.finished_at = now
             locked.save(update_fields=["status", "finished_at"])
-            item.answer_count += 1
-            item.save(update_fields=["answer_count"])
+            # A blocked participant's answer is stored but not counted (Participant.block);
+            # read after the insert, which waited for a block in progress to commit.
+            if not Participant.objects.filter(
+                pk=locked.participant_id, status=Participant.Status.BLOCKED
+            ).exists():
+                item.answer_count += 1
+                item.save(update_fields=["answer_count"])
             if not item.is_control and item.answer_count >= _wanted(item, project.overlap):
                 # Complete: the task type's next stage (if it has one), once this commits.
                 transaction.on_commit(

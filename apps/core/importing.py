@@ -298,7 +298,7 @@ def items_import(
     """
     report = report or ImportReport()
     existing = set(project.items.values_list("external_id", flat=True).iterator())
-    seen: set[str] = set()
+    seen: dict[str, int] = {}  # id → the line it was first seen on
     batch: list[ItemSpec] = []
     created = 0
 
@@ -319,15 +319,24 @@ def items_import(
                 if spec is None:
                     continue
                 if spec.external_id in existing:
-                    _error(report, row.line, f"id {spec.external_id!r} is already imported")
+                    _error(
+                        report,
+                        row.line,
+                        f"duplicate id {spec.external_id!r}: the project already has an item "
+                        "with this id",
+                    )
                     continue
                 if spec.external_id in seen:
-                    _error(report, row.line, f"id {spec.external_id!r} appears twice")
+                    _error(
+                        report,
+                        row.line,
+                        f"duplicate id {spec.external_id!r}: also on line {seen[spec.external_id]}",
+                    )
                     continue
                 if len(spec.external_id) > 200:
                     _error(report, row.line, "id is longer than 200 characters")
                     continue
-                seen.add(spec.external_id)
+                seen[spec.external_id] = row.line
                 if report.errors:
                     continue  # keep validating, stop inserting: it will be rolled back
                 batch.append(spec)

@@ -7,8 +7,8 @@ import uuid
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import models
-from django.db.models import Q
+from django.db import models, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from .media import item_media_path, item_media_storage
@@ -180,7 +180,8 @@ class Item(models.Model):
         null=True, blank=True, help_text="Answers wanted for this item; empty = the overlap."
     )
     list_mask = models.BigIntegerField(default=0)
-    # Submitted answers; kept by the engine under the item's row lock so overlap holds.
+    # Submitted answers of participants who are not blocked; kept by the engine under the
+    # item's row lock so overlap holds, and moved by Participant.block/unblock.
     answer_count = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -329,7 +330,18 @@ class Participant(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.source}:{self.external_id}"
+        return self.display_name
+
+    @property
+    def display_name(self) -> str:
+        """The one name pages and results give a participant: "Prolific · 5f3a…"."""
+        return self.name_of(self.source, self.external_id)
+
+    @classmethod
+    def name_of(cls, source: str, external_id: str) -> str:
+        """``display_name`` from the two columns, for code that reads values, not rows."""
+        label = dict(cls.Source.choices).get(source, source)
+        return f"{label} · {external_id}"
 
     def consent(self) -> None:
         self.consented_at = timezone.now()
@@ -351,14 +363,61 @@ class Participant(models.Model):
         self.save(update_fields=fields)
 
     def block(self, reason: str = "") -> None:
-        self.status = self.Status.BLOCKED
-        self.blocked_reason = reason[:200]
-        self.save(update_fields=["status", "blocked_reason"])
+        """Turn the participant away; their answers stop counting toward items' wanted answers.
+
+        Every caller (a researcher, the gold rule, the answer rules) goes through here, so
+        ``Item.answer_count`` always counts the answers of participants who are not blocked:
+        the engine then reopens the slots a blocked participant filled, and progress says so.
+        Their live reservations are released at once. Blocking twice changes nothing more.
+        """
+        with transaction.atomic():
+            # FOR UPDATE (not NO KEY): waits for this participant's submits in flight, whose
+            # answer inserts hold a key-share lock on this row, so their answers are counted.
+            status = (
+                Participant.objects.select_for_update()
+                .filter(pk=self.pk)
+                .values_list("status", flat=True)
+                .get()
+            )
+            if status != self.Status.BLOCKED:
+                self._answers_count_shift(-1)
+                self.assignments.filter(status=Assignment.Status.RESERVED).update(
+                    status=Assignment.Status.EXPIRED
+                )
+            self.status = self.Status.BLOCKED
+            self.blocked_reason = reason[:200]
+            self.save(update_fields=["status", "blocked_reason"])
 
     def unblock(self) -> None:
-        self.status = self.Status.ACTIVE
-        self.blocked_reason = ""
-        self.save(update_fields=["status", "blocked_reason"])
+        """Let the participant back in; their answers count again toward items' wanted answers.
+
+        A participant who had finished (``finished_at``) stays finished, and one who failed
+        the qualification stays screened out: unblocking undoes the block, nothing else.
+        """
+        with transaction.atomic():
+            status = (
+                Participant.objects.select_for_update()
+                .filter(pk=self.pk)
+                .values_list("status", flat=True)
+                .get()
+            )
+            if status == self.Status.BLOCKED:
+                self._answers_count_shift(+1)
+            if self.finished_at is not None:
+                self.status = self.Status.FINISHED
+            elif self.qualification_passed is False:
+                self.status = self.Status.SCREENED
+            else:
+                self.status = self.Status.ACTIVE
+            self.blocked_reason = ""
+            self.save(update_fields=["status", "blocked_reason"])
+
+    def _answers_count_shift(self, delta: int) -> None:
+        # Relative update: under PostgreSQL's row lock it applies to the latest count, so a
+        # concurrent submit by someone else on the same item is never lost. One answer per
+        # item and participant (unique assignment), so each item moves by exactly one.
+        answered = Annotation.objects.filter(participant_id=self.pk).values("item_id")
+        Item.objects.filter(pk__in=answered).update(answer_count=F("answer_count") + delta)
 
 
 class Assignment(models.Model):

@@ -7,6 +7,7 @@ Each task app registers one object in its ``AppConfig.ready()``. ``crowd``, ``da
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
@@ -20,6 +21,8 @@ from .results import Figure, Metric, Results, Table  # noqa: F401
 
 if TYPE_CHECKING:
     from .models import Item, Participant, Project
+
+_LINE_PREFIX = re.compile(r"^Line (\d+): ")
 
 
 @dataclass
@@ -36,7 +39,17 @@ class ImportReport:
         return not self.errors
 
     def error(self, line: int, reason: str) -> None:
+        # The line has a column of its own: a reason that starts "Line 3: " would say it twice.
+        prefix = f"Line {line}: "
+        if line and reason.startswith(prefix):
+            reason = reason[len(prefix) :]
         self.errors.append((line, reason))
+
+    def failed(self, message: str) -> None:
+        """The whole file was refused (``ImportFailed``): its line, if it names one, is kept."""
+        match = _LINE_PREFIX.match(message)
+        self.created = 0
+        self.error(int(match.group(1)) if match else 0, message)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -45,6 +58,89 @@ class ImportReport:
             "removed_by_rule": self.removed_by_rule,
             "notes": self.notes,
         }
+
+
+@dataclass(frozen=True)
+class ImportField:
+    """One field (JSON key or CSV column) of an import format, as the Data tab explains it."""
+
+    name: str
+    description: str
+    required: bool = False
+
+
+@dataclass(frozen=True)
+class ImportFormat:
+    """One file shape a task type imports, told to the researcher before their first upload.
+
+    ``example`` is one row as it appears in the file; ``sample`` a whole small file that
+    imports cleanly into a new project of the task type (the contract suite checks it), every
+    row becoming an item. ``extension`` picks the reader: ``jsonl``, ``json``, ``csv`` or ``zip``.
+    """
+
+    key: str
+    title: str
+    extension: str
+    description: str
+    fields: tuple[ImportField, ...]
+    example: str
+    sample: str
+    # A zip format (``extension="zip"``: a manifest with media) builds its sample archive
+    # here; ``sample`` is then the manifest's text and ``sample_items`` the items it makes.
+    sample_zip: Callable[[], bytes] | None = None
+    sample_items: int | None = None
+
+    def sample_content(self) -> bytes:
+        return self.sample_zip() if self.sample_zip is not None else self.sample.encode()
+
+    @property
+    def filename(self) -> str:
+        return f"sample-{self.key}.{self.extension}"
+
+    @property
+    def required(self) -> list[ImportField]:
+        return [f for f in self.fields if f.required]
+
+    @property
+    def optional(self) -> list[ImportField]:
+        return [f for f in self.fields if not f.required]
+
+
+# The row keys every task type's generic import reads (``importing.default_item_spec``).
+GENERIC_IMPORT_FIELDS = (
+    ImportField("id", "Unique name of the item in this project (or external_id).", True),
+    ImportField("kind", "regular (default), gold or attention."),
+    ImportField("gold", "The known answer of a gold or attention item, as a JSON object."),
+    ImportField("priority", "A number; higher is served first."),
+    ImportField("group", "A participant gets at most one item of a group."),
+    ImportField("wanted_answers", "Answers wanted for this item; empty means the overlap."),
+    ImportField("lists", "The lists of a balanced design the item is in, e.g. [0, 2]."),
+    ImportField("media", 'A file in the uploaded zip, or {"key": "file", …} for several files.'),
+)
+
+
+def generic_import_format(
+    *, payload: tuple[ImportField, ...], rows: list[dict[str, Any]]
+) -> ImportFormat:
+    """The JSON-lines format of ``default_item_spec`` with a task type's own payload fields.
+
+    ``rows`` become the sample file (the first one the example); other keys of a row are
+    stored as the item's payload.
+    """
+    import json
+
+    lines = [json.dumps(row, ensure_ascii=False) for row in rows]
+    return ImportFormat(
+        key="jsonl",
+        title="JSON lines",
+        extension="jsonl",
+        description="One JSON object per line. Keys the platform does not read are kept "
+        "as the item's payload. The same rows are accepted as a JSON array or as a CSV "
+        "file with these columns.",
+        fields=(GENERIC_IMPORT_FIELDS[0], *payload, *GENERIC_IMPORT_FIELDS[1:]),
+        example=lines[0],
+        sample="\n".join(lines) + "\n",
+    )
 
 
 @dataclass(frozen=True)
@@ -167,6 +263,7 @@ class TaskType(Protocol):
     # reads it, e.g. a manifest with audio), instead of the core's data-file-plus-media zip
     imports_zip: ClassVar[bool]
 
+    def import_formats(self) -> list[ImportFormat]: ...
     def import_items(self, project: Project, upload) -> ImportReport: ...
     def seed_demo(self, project: Project) -> None: ...
     def simulate_answer(self, item: Item, rng: random.Random) -> dict: ...
@@ -253,6 +350,22 @@ class PydanticTaskType:
         return None
 
     # data in
+    def import_formats(self) -> list[ImportFormat]:
+        """The file shapes ``import_items`` reads, shown on the Data tab with a sample file.
+
+        The generic shape with a ``text`` payload; a task type whose items need other fields
+        overrides this (its sample must import cleanly: the contract suite imports it).
+        """
+        return [
+            generic_import_format(
+                payload=(ImportField("text", "What the participant reads."),),
+                rows=[
+                    {"id": "item-1", "text": "The first item."},
+                    {"id": "item-2", "text": "The second item.", "priority": 1},
+                ],
+            )
+        ]
+
     def item_spec(self, row):
         """Turn one uploaded row into an ItemSpec (raise importing.RowError for a bad row)."""
         from .importing import default_item_spec
@@ -269,7 +382,7 @@ class PydanticTaskType:
             )
         except ImportFailed as exc:
             report = ImportReport()
-            report.error(0, str(exc))
+            report.failed(str(exc))
             return report
 
     def seed_demo(self, project: Project) -> None:

@@ -112,3 +112,29 @@ def qualification_counts(*, project: Project) -> QualificationCounts:
         failed=Count("id", filter=Q(qualification_passed=False)),
     )
     return QualificationCounts(passed=counts["passed"], failed=counts["failed"])
+
+
+def project_is_full(*, project: Project, now=None) -> bool:
+    """Whether every regular item has its wanted answers, given or held by a live reservation.
+
+    A hint for the entry page (a full study says so before consent); the engine's locked
+    recount still decides what anyone is served. A project without regular items is not
+    full: it has none yet (or only control items), which the annotate page explains.
+    """
+    from django.db.models import F, IntegerField
+    from django.db.models.functions import Coalesce
+    from django.utils import timezone
+
+    now = now or timezone.now()
+    regular = Item.objects.filter(project=project, kind=Item.Kind.REGULAR)
+    live = Count(
+        "assignments",
+        filter=Q(assignments__status=Assignment.Status.RESERVED, assignments__expires_at__gt=now),
+    )
+    wanted = Coalesce(F("wanted_answers"), project.overlap, output_field=IntegerField())
+    open_slots = (
+        regular.filter(answer_count__lt=wanted)
+        .annotate(live=live)
+        .filter(live__lt=wanted - F("answer_count"))
+    )
+    return regular.exists() and not open_slots.exists()

@@ -4,6 +4,9 @@ A participant has no account: their session holds, per project, the public id of
 Participant row, which is created only when they consent (until then a signed cookie keeps
 the entry URL's ids). Every assignment is looked up through that participant, so a
 forged or foreign id answers 404.
+
+Every page a participant sees is ``never_cache`` (``Cache-Control: no-store``): Back then
+Forward must ask the server again, not show a form for an item already answered.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from apps.core import engine, plays, registry, selectors
@@ -28,6 +32,7 @@ from apps.core.services import (
     participant_enter,
     participant_find,
     participant_finish,
+    participant_identity,
     participant_qualify,
     screen_out_redirect_url,
 )
@@ -78,14 +83,40 @@ def _to_entry(request: HttpRequest, project: Project) -> HttpResponse:
     return redirect(url)
 
 
+def _saved_key(project: Project) -> str:
+    return f"chorus:saved-while-paused:{project.slug}"
+
+
+def _paused_page(request: HttpRequest, project: Project) -> HttpResponse:
+    """The study is paused: nothing is lost, and the same link continues later.
+
+    Right after a submit (the session says so) the page first says that the answer was kept,
+    as the Launch tab promises researchers.
+    """
+    saved = request.session.pop(_saved_key(project), False)
+    heading = "Your answer was saved — the study is paused" if saved else "This study is paused"
+    body = (
+        "The researchers have paused the study for a while. Nothing you did is lost: open "
+        "this page again later (the same link) and you will continue where you left off. "
+        "If it stays paused, you can return the study on your platform."
+    )
+    return render(
+        request, "crowd/message.html", {"project": project, "heading": heading, "body": body}
+    )
+
+
 def _closed_page(request: HttpRequest, project: Project) -> HttpResponse:
+    if project.status == Project.Status.PAUSED:
+        return _paused_page(request, project)
+    saved = request.session.pop(_saved_key(project), False)
     return render(
         request,
         "crowd/message.html",
         {
             "project": project,
             "heading": "This study is not open right now",
-            "body": "The researchers have not opened it yet, or it has ended. "
+            "body": ("Your last answer was saved. " if saved else "")
+            + "The researchers have not opened it yet, or it has ended. "
             "Please try again later or return it on your platform.",
         },
         status=403,
@@ -204,6 +235,7 @@ def _entry_next(request: HttpRequest, participant: Participant) -> HttpResponse:
     return redirect(_next_step(participant), slug=project.slug)
 
 
+@never_cache
 @require_http_methods(["GET"])
 def entry(request: HttpRequest, slug: str) -> HttpResponse:
     project = _project(slug)
@@ -226,6 +258,8 @@ def entry(request: HttpRequest, slug: str) -> HttpResponse:
         participant = participant_find(project=project, params=request.GET)
         if participant is None and not identified and _entry_pending(request, slug) is not None:
             return redirect("crowd:consent", slug=project.slug)  # keep the pending identity
+        if participant is None and selectors.project_is_full(project=project):
+            return _full_on_entry(request, project)
         if participant is None:
             # Nobody is created (and nothing written) until they consent: a crawler, a link
             # preview or a script sending GETs adds no rows. The identity waits in a signed
@@ -273,6 +307,7 @@ def _entry_pending(request: HttpRequest, slug: str) -> dict | None:
     return params if isinstance(params, dict) else None
 
 
+@never_cache
 @require_http_methods(["GET", "POST"])
 def consent(request: HttpRequest, slug: str) -> HttpResponse:
     if (
@@ -320,6 +355,7 @@ def consent(request: HttpRequest, slug: str) -> HttpResponse:
     )
 
 
+@never_cache
 @require_http_methods(["GET", "POST"])
 def instructions(request: HttpRequest, slug: str) -> HttpResponse:
     project, participant, response = _gate(request, slug, step="crowd:instructions")
@@ -375,25 +411,52 @@ def _render_card(request: HttpRequest, context: dict, status: int = 200) -> Http
     return render(request, template, context, status=status)
 
 
+# How to give a study back without a completion code, per platform.
+RETURN_HOW = {
+    Participant.Source.PROLIFIC: "On Prolific, please return the study (“Return submission”) "
+    "instead of submitting it: there is no completion code, and returning it costs you nothing.",
+    Participant.Source.MTURK: "On MTurk, please return the HIT: there is no completion code.",
+    Participant.Source.LINK: "You can close this page.",
+}
+
+
+def _full_message(request: HttpRequest, project: Project, source: str, body: str):
+    return render(
+        request,
+        "crowd/message.html",
+        {
+            "project": project,
+            "heading": "This study is full — please return it",
+            "body": f"{body} {RETURN_HOW.get(source, RETURN_HOW[Participant.Source.LINK])}",
+        },
+    )
+
+
 def _full_page(request: HttpRequest, project: Project, participant: Participant) -> HttpResponse:
     """Nothing is left and this participant answered nothing: no completion code."""
     skipped = participant.assignments.filter(status=Assignment.Status.SKIPPED).exists()
     if skipped:
         body = (
             "There are no more items for you, and you skipped every item you were shown, so "
-            "there is no completion code. Please return the study on your platform."
+            "there is no completion code."
         )
     else:
         body = (
             "Every item already has all the answers it needs, so there is nothing for you to "
-            "do and no completion code. Thank you for coming — please return the study on "
-            "your platform."
+            "do. Thank you for coming."
         )
-    return render(
-        request,
-        "crowd/message.html",
-        {"project": project, "heading": "This study is full — please return it", "body": body},
+    return _full_message(request, project, participant.source, body)
+
+
+def _full_on_entry(request: HttpRequest, project: Project) -> HttpResponse:
+    """A newcomer to a full study hears it before consent and instructions, not after."""
+    identity = participant_identity(request.GET)
+    source = identity[0] if identity else Participant.Source.LINK
+    body = (
+        "Every item already has all the answers it needs, so there is nothing to do in this "
+        "study any more. Thank you for coming."
     )
+    return _full_message(request, project, source, body)
 
 
 def _to_done(request: HttpRequest, project: Project) -> HttpResponse:
@@ -424,6 +487,7 @@ def _serve_next(
     return _full_page(request, project, participant)
 
 
+@never_cache
 @require_http_methods(["GET", "POST"])
 def qualification(request: HttpRequest, slug: str) -> HttpResponse:
     project, participant, response = _gate(request, slug, step="crowd:qualification")
@@ -453,6 +517,7 @@ def qualification(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "crowd/qualification.html", context)
 
 
+@never_cache
 @require_http_methods(["GET"])
 def screened_out(request: HttpRequest, slug: str) -> HttpResponse:
     project, participant, response = _gate(request, slug, step="crowd:screened_out")
@@ -471,6 +536,7 @@ def screened_out(request: HttpRequest, slug: str) -> HttpResponse:
     )
 
 
+@never_cache
 @require_http_methods(["GET"])
 def annotate(request: HttpRequest, slug: str) -> HttpResponse:
     project, participant, response = _gate(request, slug, step="crowd:annotate")
@@ -489,6 +555,7 @@ def _valid(task_type, assignment: Assignment, value) -> bool:
     return True
 
 
+@never_cache
 @require_POST
 def annotation_submit(request: HttpRequest, slug: str, assignment_id: int) -> HttpResponse:
     project, participant, assignment, response = _gate_assignment(request, slug, assignment_id)
@@ -522,11 +589,16 @@ def annotation_submit(request: HttpRequest, slug: str, assignment_id: int) -> Ht
         return _render_card(request, context)
     except engine.SubmitRefused as exc:
         return _serve_next(request, project, participant, notice=exc.message)
+    if not project.is_live:
+        # Saved, but no next item while paused or closed: say so on the page that follows.
+        request.session[_saved_key(project)] = True
+        return _to_step(request, project, "crowd:annotate")
     if not request.htmx:
         return redirect("crowd:annotate", slug=project.slug)
     return _serve_next(request, project, participant)
 
 
+@never_cache
 @require_POST
 def assignment_skip(request: HttpRequest, slug: str, assignment_id: int) -> HttpResponse:
     project, participant, assignment, response = _gate_assignment(request, slug, assignment_id)
@@ -540,6 +612,7 @@ def assignment_skip(request: HttpRequest, slug: str, assignment_id: int) -> Http
     return _serve_next(request, project, participant)
 
 
+@never_cache
 @require_http_methods(["GET"])
 def done(request: HttpRequest, slug: str) -> HttpResponse:
     """Only reads: the code is shown to a participant ``participant_finish`` marked finished.

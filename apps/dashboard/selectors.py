@@ -10,13 +10,13 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from django.db.models import Count, F, IntegerField, Prefetch, Q, Sum
+from django.db.models import Count, Exists, F, IntegerField, OuterRef, Prefetch, Q, Sum
 from django.db.models.functions import Coalesce, Least
 from django.utils import timezone
 
 from apps.core import registry
 from apps.core.answer_rules import CONSTANT, FAST, project_answer_flags
-from apps.core.models import Annotation, Item, ItemMedia, Job, Participant, Project
+from apps.core.models import Annotation, Assignment, Item, ItemMedia, Job, Participant, Project
 from apps.core.quality import Aggregate, aggregate, answers_frame, krippendorff_alpha
 
 
@@ -64,7 +64,10 @@ def project_counts(*, project: Project) -> ProjectCounts:
         ),
         needed=Sum(wanted, filter=Q(kind=Item.Kind.REGULAR)),
     )
-    people = Participant.objects.filter(project=project).aggregate(
+    # Counted once they were given work: someone who consented and met a full study, or who
+    # was screened out before any item, took part in nothing.
+    given_work = Exists(Assignment.objects.filter(participant=OuterRef("pk")))
+    people = Participant.objects.filter(given_work, project=project).aggregate(
         total=Count("id"),
         active=Count("id", filter=Q(status=Participant.Status.ACTIVE)),
         blocked=Count("id", filter=Q(status=Participant.Status.BLOCKED)),
@@ -188,11 +191,40 @@ def import_jobs(*, project: Project, limit: int = 5):
     return Job.objects.filter(project=project, kind="items_import").order_by("-created_at")[:limit]
 
 
-def items_preview(*, project: Project, limit: int = 20):
-    return (
-        Item.objects.filter(project=project)
-        .order_by("id")
-        .prefetch_related(
-            Prefetch("media_files", queryset=ItemMedia.objects.order_by("key"), to_attr="media")
-        )[:limit]
+ITEMS_PER_PAGE = 20
+
+
+def items_page(*, project: Project, query: str = "", page: str | int = 1):
+    """One page of the project's items for the Data tab, those matching ``query`` if given.
+
+    The search looks at the id and the payload's ``text`` (what most task types show);
+    a page number out of range gives the last page.
+    """
+    from django.core.paginator import Paginator
+
+    items = Item.objects.filter(project=project)
+    if query:
+        items = items.filter(Q(external_id__icontains=query) | Q(payload__text__icontains=query))
+    items = items.order_by("id").prefetch_related(
+        Prefetch("media_files", queryset=ItemMedia.objects.order_by("key"), to_attr="media")
+    )
+    return Paginator(items, ITEMS_PER_PAGE).get_page(page)
+
+
+@dataclass(frozen=True)
+class DeleteSummary:
+    """What deleting a project loses, said on the confirmation page before it is done."""
+
+    items: int
+    answers: int
+    participants: int
+    jobs: int
+
+
+def project_delete_summary(*, project: Project) -> DeleteSummary:
+    return DeleteSummary(
+        items=Item.objects.filter(project=project).count(),
+        answers=Annotation.objects.filter(project=project).count(),
+        participants=Participant.objects.filter(project=project).count(),
+        jobs=Job.objects.filter(project=project).count(),
     )

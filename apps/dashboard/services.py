@@ -29,6 +29,15 @@ TRANSITIONS: dict[str, list[tuple[str, str]]] = {
     Project.Status.CLOSED: [(Project.Status.LIVE, "Reopen")],
 }
 
+# What each status change does, asked before it is made (the Launch tab's buttons).
+TRANSITION_CONFIRM: dict[str, str] = {
+    Project.Status.LIVE: "Open the study? Anyone with the link can enter and answer.",
+    Project.Status.PAUSED: "Pause the study? Nobody gets new items until you resume; answers "
+    "already being written are still saved.",
+    Project.Status.CLOSED: "Close the study? Participants are turned away; answers are kept "
+    "and you can reopen it later.",
+}
+
 
 class StatusRefused(ValueError):
     pass
@@ -44,6 +53,11 @@ def project_status_set(*, project: Project, status: str) -> None:
     if status == Project.Status.LIVE and not project.items.exists():
         raise StatusRefused("Import some items before launching the project.")
     project.set_status(status)
+
+
+def project_delete(*, project: Project) -> None:
+    """Delete the project and everything in it (items, media, answers, participants, jobs)."""
+    project.delete()
 
 
 def project_settings_update(*, project: Project, config: dict, **fields) -> str | None:

@@ -8,7 +8,11 @@ urlpatterns = [
     path("account/api-token/", views.api_token, name="api_token"),
     path("projects/new/", views.project_new, name="project_new"),
     path("projects/<slug:slug>/", views.project_detail, name="project_detail"),
+    path("projects/<slug:slug>/delete/", views.project_delete, name="project_delete"),
     path("projects/<slug:slug>/data/", views.project_data, name="data"),
+    path(
+        "projects/<slug:slug>/data/samples/<slug:key>/", views.import_sample, name="import_sample"
+    ),
     path("projects/<slug:slug>/data/jobs/<int:job_id>/", views.job_status, name="job_status"),
     path(
         "projects/<slug:slug>/data/items/<int:item_id>/media/<str:key>/",

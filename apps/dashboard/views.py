@@ -136,7 +136,8 @@ def project_data(request: HttpRequest, slug: str) -> HttpResponse:
         context["form"] = form
         if form.is_valid():
             upload = form.cleaned_data["file"]
-            context["preview"], context["preview_error"] = upload_preview(upload, upload.name)
+            rows, context["preview_error"] = upload_preview(upload, upload.name)
+            context["preview"] = _preview_rows(rows)
             problem = services.upload_problem(name=upload.name, size=upload.size)
             if problem:
                 context["report"] = {"created": 0, "errors": [{"line": 0, "reason": problem}]}
@@ -153,9 +154,69 @@ def project_data(request: HttpRequest, slug: str) -> HttpResponse:
         else:
             status = 400
     context["jobs"] = selectors.import_jobs(project=project)
-    context["items"] = selectors.items_preview(project=project)
+    query = request.GET.get("q", "").strip()[:200]
+    context["items"] = selectors.items_page(
+        project=project, query=query, page=request.GET.get("page") or 1
+    )
+    context["query"] = query
     context["counts"] = selectors.project_counts(project=project)
+    task_type = registry.get(project.task_type)
+    context["formats"] = task_type.import_formats()
+    context["task_type_title"] = task_type.title
     return _tab(request, project, "data", "dashboard/data.html", context, status=status)
+
+
+def _preview_rows(rows) -> list[dict]:
+    """The upload's first rows as the researcher wrote them: JSON, or why a row is unreadable.
+
+    The reader marks an unreadable row with an internal key; the page says the reason instead.
+    """
+    import json
+
+    out = []
+    for row in rows:
+        problem = row.data.get("__error__") if isinstance(row.data, dict) else None
+        text = "" if problem else json.dumps(row.data, ensure_ascii=False, default=str)
+        out.append({"line": row.line, "json": text, "problem": problem or ""})
+    return out
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def project_delete(request: HttpRequest, slug: str) -> HttpResponse:
+    """The owner's Delete: a page that says what will be lost, whose form deletes it."""
+    project = project_for_user(request, slug, owner=True)
+    if request.method == "POST":
+        if request.POST.get("confirm_slug", "").strip() != project.slug:
+            messages.error(request, "Type the project's slug to confirm; nothing was deleted.")
+            return redirect("dashboard:project_delete", project.slug)
+        title = project.title
+        services.project_delete(project=project)
+        messages.success(request, f"Project “{title}” and everything in it were deleted.")
+        return redirect("dashboard:project_list")
+    summary = selectors.project_delete_summary(project=project)
+    return _tab(request, project, "overview", "dashboard/project_delete.html", {"summary": summary})
+
+
+@login_required
+@require_http_methods(["GET", "HEAD"])
+def import_sample(request: HttpRequest, slug: str, key: str) -> HttpResponse:
+    """A sample file of one of the task type's import formats, to start from or to try."""
+    project = project_for_user(request, slug)
+    formats = {f.key: f for f in registry.get(project.task_type).import_formats()}
+    fmt = formats.get(key)
+    if fmt is None:
+        raise Http404("No such import format.")
+    types = {"csv": "text/csv", "json": "application/json", "jsonl": "application/x-ndjson"}
+    if fmt.extension == "zip":
+        response = HttpResponse(fmt.sample_content(), content_type="application/zip")
+    else:
+        response = HttpResponse(
+            fmt.sample_content(),
+            content_type=f"{types.get(fmt.extension, 'text/plain')}; charset=utf-8",
+        )
+    response["Content-Disposition"] = f'attachment; filename="{fmt.filename}"'
+    return response
 
 
 @login_required
@@ -219,7 +280,10 @@ def project_launch(request: HttpRequest, slug: str) -> HttpResponse:
             f"  <ExternalURL>{link}</ExternalURL>\n"
             "  <FrameHeight>0</FrameHeight>\n</ExternalQuestion>"
         ),
-        "transitions": services.TRANSITIONS.get(project.status, []),
+        "transitions": [
+            (status, label, services.TRANSITION_CONFIRM.get(status, ""))
+            for status, label in services.TRANSITIONS.get(project.status, [])
+        ],
         "can_write": project.role != "viewer",
     }
     return _tab(request, project, "launch", "dashboard/launch.html", context)
@@ -291,7 +355,7 @@ def participant_block(request: HttpRequest, slug: str, public_id: str) -> HttpRe
             reason=form.cleaned_data["reason"],
         )
         verb = "blocked" if form.cleaned_data["blocked"] else "unblocked"
-        messages.success(request, f"Participant {participant.external_id} {verb}.")
+        messages.success(request, f"{participant.display_name} {verb}.")
     return redirect(
         reverse("dashboard:quality", args=[project.slug]) + f"#p-{participant.public_id}"
     )
@@ -422,8 +486,14 @@ def export_download(request: HttpRequest, slug: str, what: str, fmt: str) -> Str
 @require_http_methods(["GET", "POST"])
 def api_token(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
+        had_one = Token.objects.filter(user=request.user).exists()
         services.api_token_renew(user=request.user)
-        messages.success(request, "A new API token was made; the old one no longer works.")
+        messages.success(
+            request,
+            "A new API token was made; the old one no longer works."
+            if had_one
+            else "Your API token was made. Copy it below.",
+        )
         return redirect("dashboard:api_token")
     token = Token.objects.filter(user=request.user).first()
     return render(request, "dashboard/api_token.html", {"token": token})

@@ -15,6 +15,7 @@ JSONL form: ``{"id", "text", "reactions": {"like", "love", "care", "haha", "wow"
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from collections.abc import Iterable
@@ -25,6 +26,7 @@ import pydantic
 
 from apps.core.importing import ImportFailed, ItemSpec, Row, RowError
 from apps.core.models import Item
+from apps.core.registry import ImportField, ImportFormat
 
 from .schemas import Answer, Config
 from .scores import REACTIONS, counted_reactions, humor_score, reaction_total
@@ -166,6 +168,7 @@ class PostReader:
         self.links_replaced = 0
         self.seen_ids = set(existing_ids)
         self.seen_texts = {_dedupe_key(t) for t in existing_texts}
+        self.duplicate_lines: list[int] = []  # lines of posts dropped as duplicates
         self.columns: dict[str, str] | None = None  # canonical name → the file's header
 
     # -- CrowdTangle ------------------------------------------------------------------
@@ -314,6 +317,8 @@ class PostReader:
                 self.seen_texts.add(key)
             if reason is not None:
                 self.removed[reason] += 1
+                if reason == "duplicate":
+                    self.duplicate_lines.append(row.line)
                 return None
         else:
             # Control items are the researcher's own choice: no cleaning, but a known answer.
@@ -346,3 +351,139 @@ class PostReader:
             if post.get(key) not in (None, ""):
                 payload[key] = post[key]
         return ItemSpec(external_id=post["post_id"], payload=payload, kind=kind, gold_value=gold)
+
+
+# -- what the Data tab tells the researcher -------------------------------------------------
+
+_PLAIN_ROWS = [
+    {
+        "id": "post-1",
+        "text": "My sourdough starter has more friends than I do.",
+        "reactions": {"like": 12, "love": 2, "haha": 30, "wow": 0, "sad": 0, "angry": 0},
+        "created": "2020-04-02 10:15:00",
+    },
+    {
+        "id": "post-2",
+        "text": "The council will publish the new school timetable on Friday.",
+        "reactions": {"like": 40, "love": 1, "care": 3, "haha": 0, "sad": 2, "angry": 1},
+        "created": "2020-04-03 09:00:00",
+    },
+    {
+        "id": "gold-1",
+        "kind": "gold",
+        "gold": {"funny": "yes"},
+        "text": "Day 100 of lockdown: my washing machine and I are no longer on speaking terms.",
+        "reactions": {"like": 40, "haha": 90, "love": 5},
+    },
+    {
+        "id": "gold-2",
+        "kind": "gold",
+        "gold": {"funny": "no"},
+        "text": "Pharmacies in the town centre now open at eight in the morning.",
+        "reactions": {"like": 25, "sad": 1},
+    },
+]
+
+_CT_SAMPLE_COLUMNS = ["Page Name", "Post Created", "Type", *CT_REACTION_COLUMNS.values(), "URL"]
+_CT_SAMPLE_ROWS = [
+    [
+        "Lockdown Laughs",
+        "2020-04-02 10:15:00 EDT",
+        "Status",
+        "12",
+        "2",
+        "0",
+        "30",
+        "0",
+        "0",
+        "0",
+        "https://www.facebook.com/lockdownlaughs/posts/1001",
+        "I have started talking to my plants. The basil is a very good listener.",
+    ],
+    [
+        "Town News",
+        "2020-04-03 09:00:00 EDT",
+        "Status",
+        "1,204",
+        "8",
+        "3",
+        "0",
+        "1",
+        "2",
+        "0",
+        "https://www.facebook.com/townnews/posts/1002",
+        "The library reopens on Monday with shorter hours and a limit of ten visitors.",
+    ],
+]
+
+
+def _csv_text(header: list[str], rows: list[list[str]]) -> str:
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def import_formats() -> list[ImportFormat]:
+    """The two files humor reads: plain JSON lines (also gold rows) and a CrowdTangle CSV."""
+    reactions = ", ".join(f'"{r}"' for r in REACTIONS)
+    plain_lines = [json.dumps(row, ensure_ascii=False) for row in _PLAIN_ROWS]
+    ct_header = [*_CT_SAMPLE_COLUMNS, "Message"]
+    return [
+        ImportFormat(
+            key="posts-jsonl",
+            title="Posts as JSON lines",
+            extension="jsonl",
+            description="One post per line. Posts the cleaning rules drop (media, link "
+            "previews, not English, too long, duplicates) are counted, not stored; gold "
+            "posts are never cleaned.",
+            fields=(
+                ImportField("id", "The post's unique id.", True),
+                ImportField("text", "The post as people read it.", True),
+                ImportField(
+                    "reactions",
+                    f"An object of reaction counts; keys among {reactions} (missing = 0).",
+                    True,
+                ),
+                ImportField("created", "When it was posted, as text."),
+                ImportField("type", "The post's type (Status, Photo, Link…)."),
+                ImportField("link_text", "A link preview's title (the post is then dropped)."),
+                ImportField("kind", "regular (default), gold or attention."),
+                ImportField(
+                    "gold", 'For a gold or attention post: {"funny": "yes"} or {"funny": "no"}.'
+                ),
+            ),
+            example=plain_lines[0],
+            sample="\n".join(plain_lines) + "\n",
+        ),
+        ImportFormat(
+            key="crowdtangle-csv",
+            title="CrowdTangle Facebook export (CSV)",
+            extension="csv",
+            description="The CSV CrowdTangle exports, unchanged: columns are matched without "
+            "regard to case or spaces, counts may have thousands separators, other columns "
+            "are ignored. The post id is the URL's last part.",
+            fields=(
+                ImportField("Message", "The post's text.", True),
+                ImportField("URL", "The post's address; its id comes from it.", True),
+                *(
+                    ImportField(c, f"The {c} count.", True)
+                    for c in CT_REACTION_COLUMNS.values()
+                    if c != "Care"
+                ),
+                ImportField("Post Created", "When it was posted (or a 'Created' column).", True),
+                ImportField("Type", "Status, Photo, Link…; needed while the text-only rule is on."),
+                ImportField("Care", "The Care count (posts from before Care have none: 0)."),
+                ImportField("Link Text", "A link preview's title (the post is then dropped)."),
+                ImportField("Description", "A link preview's description."),
+                ImportField("Page Name", "The page that posted it, kept in the export."),
+                ImportField("Total Interactions", "Kept in the export; not used for t."),
+            ),
+            example=_csv_text(ct_header, _CT_SAMPLE_ROWS[:1]).strip(),
+            sample=_csv_text(ct_header, _CT_SAMPLE_ROWS),
+        ),
+    ]

@@ -88,7 +88,7 @@ def _annotator_names(frame: pd.DataFrame) -> dict[int, str]:
     if frame.empty:
         return {}
     return {
-        pk: f"{source}:{external_id}"
+        pk: Participant.name_of(source, external_id)
         for pk, source, external_id in Participant.objects.filter(
             pk__in=frame["worker"].unique().tolist()
         ).values_list("pk", "source", "external_id")

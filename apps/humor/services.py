@@ -91,6 +91,13 @@ def posts_import(
                     f"{meta['non_humorous']} non-humorous; {meta['study']['sampled']} sampled "
                     "for the human study."
                 )
+            if reader.duplicate_lines:
+                lines = reader.duplicate_lines
+                shown = ", ".join(str(n) for n in lines[:20]) + (", …" if len(lines) > 20 else "")
+                report.notes.append(
+                    f"Not stored as duplicates of an earlier post (same id or text): "
+                    f"line{'s' if len(lines) > 1 else ''} {shown}."
+                )
             if reader.links_replaced:
                 report.notes.append(
                     f"{reader.links_replaced} posts had links replaced by "
@@ -101,8 +108,7 @@ def posts_import(
         message = str(exc)
         if "not UTF-8" in message and (line := first_undecodable_line(upload)):
             message = re.sub(r"^Line \d+", f"Line {line}", message)
-        match = re.search(r"\bLine (\d+)", message)
-        report.error(int(match.group(1)) if match else 0, message)
+        report.failed(message)
     return report
 
 

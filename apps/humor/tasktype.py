@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from apps.core.jobs import job_create, job_enqueue
-from apps.core.registry import ImportReport, PydanticTaskType, RecordSet, Results
+from apps.core.registry import ImportFormat, ImportReport, PydanticTaskType, RecordSet, Results
 
 from . import exports, selectors, services
-from .importing import display_parts
+from .importing import display_parts, import_formats
 from .schemas import EXPORT_COLUMNS, SCORING_KEYS, Answer, Config
 
 DEMO_DIR = Path(__file__).resolve().parent / "demo"
@@ -72,6 +72,9 @@ class HumorTaskType(PydanticTaskType):
             "question": "Is this post meant to be funny?",
             "choices": [("yes", "Yes"), ("no", "No")],
         }
+
+    def import_formats(self) -> list[ImportFormat]:
+        return import_formats()
 
     def import_items(self, project, upload) -> ImportReport:
         return services.posts_import(project=project, upload=upload)

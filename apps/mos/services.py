@@ -470,27 +470,50 @@ you to choose a particular answer: please do what they say.
 DEMO_QUALITY: dict[str, float] = json.loads((DEMO_DIR / "systems.json").read_text())["intended_mos"]
 
 
+def demo_rows() -> list[dict]:
+    with open(DEMO_DIR / "manifest.csv", newline="", encoding="utf-8") as handle:
+        return list(csv.DictReader(handle))
+
+
+def manifest_text(rows: list[dict]) -> str:
+    lines = io.StringIO()
+    writer = csv.DictWriter(
+        lines, fieldnames=[*MANIFEST_COLUMNS, "gold_score"], lineterminator="\n"
+    )
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({"gold_score": "", **row})
+    return lines.getvalue()
+
+
+def stimuli_zip_bytes(rows: list[dict]) -> bytes:
+    """A stimuli zip of shipped demo clips: ``manifest.csv`` of ``rows`` and their files."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("manifest.csv", manifest_text(rows))
+        for name in sorted({row["file"] for row in rows}):
+            archive.write(DEMO_DIR / name, name)
+    return buffer.getvalue()
+
+
+SAMPLE_ROWS = [
+    row
+    for row in demo_rows()
+    if row["system"] in ("reference", "mild_noise") and row["utterance_id"] in ("h01", "h02")
+]
+
+
 def demo_zip(*, gold: bool = True) -> io.BytesIO:
     """The shipped demo clips and manifest as a stimuli zip, with two gold rows added: a clean
     reference clip (expected Excellent) and the worst system's clip (expected Bad)."""
-    with open(DEMO_DIR / "manifest.csv", newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
-        lines = io.StringIO()
-        writer = csv.DictWriter(lines, fieldnames=[*MANIFEST_COLUMNS, "gold_score"])
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({**row, "gold_score": ""})
-        if gold:
-            worst = min(DEMO_QUALITY, key=DEMO_QUALITY.__getitem__)
-            for system, expected in (("reference", 5), (worst, 1)):
-                source = next(r for r in rows if r["system"] == system)
-                writer.writerow({**source, "system": f"gold_{system}", "gold_score": expected})
-        archive.writestr("manifest.csv", lines.getvalue())
-        for name in sorted({row["file"] for row in rows}):
-            archive.write(DEMO_DIR / name, name)
-    buffer.seek(0)
+    rows = demo_rows()
+    rows = [{**row, "gold_score": ""} for row in rows]
+    if gold:
+        worst = min(DEMO_QUALITY, key=DEMO_QUALITY.__getitem__)
+        for system, expected in (("reference", 5), (worst, 1)):
+            source = next(r for r in rows if r["system"] == system)
+            rows.append({**source, "system": f"gold_{system}", "gold_score": str(expected)})
+    buffer = io.BytesIO(stimuli_zip_bytes(rows))
     buffer.name = "demo-stimuli.zip"
     return buffer
 

@@ -17,6 +17,8 @@ from apps.core.models import Item
 from apps.core.plays import plays_missing
 from apps.core.registry import (
     AggregationMethod,
+    ImportField,
+    ImportFormat,
     ImportReport,
     InvalidValue,
     PydanticTaskType,
@@ -86,6 +88,41 @@ class MosTaskType(PydanticTaskType):
     qualification = HEADPHONE_CHECK
 
     # data in
+    def import_formats(self) -> list[ImportFormat]:
+        manifest = services.manifest_text(services.SAMPLE_ROWS)
+        return [
+            ImportFormat(
+                key="stimuli",
+                title="Stimuli zip: manifest.csv and the audio it names",
+                extension="zip",
+                description=(
+                    "A zip holding manifest.csv beside the audio files (WAV, FLAC, OGG/Opus or "
+                    "MP3). Every file is decoded and checked (silent, clipped, too short or "
+                    "long, sample rate) before anything is stored; listeners hear "
+                    "loudness-normalised copies under names that do not reveal the system. "
+                    "Trapping clips are made from your clips; a row with gold_score is a gold "
+                    "clip. The sample holds 4 real clips: 2 systems × 2 sentences."
+                ),
+                fields=(
+                    ImportField("system", "The system (condition) that made the clip.", True),
+                    ImportField(
+                        "utterance_id",
+                        "The sentence; a listener hears each sentence once across systems.",
+                        True,
+                    ),
+                    ImportField("file", "The audio file's path inside the zip.", True),
+                    ImportField("text", "The sentence's text (kept for the exports)."),
+                    ImportField(
+                        "gold_score", "Makes the row a gold clip whose answer is this (1–5)."
+                    ),
+                ),
+                example=manifest.splitlines()[1],
+                sample=manifest,
+                sample_zip=lambda: services.stimuli_zip_bytes(services.SAMPLE_ROWS),
+                sample_items=len(services.SAMPLE_ROWS) * 2,  # each clip, and as many traps
+            )
+        ]
+
     def import_items(self, project, upload) -> ImportReport:
         return services.stimuli_import(project=project, upload=upload)
 

@@ -77,6 +77,14 @@
     }, wait * 1000);
   });
 
+  // A destructive form asks first (data-confirm holds the question). A script file, not an
+  // inline handler: the Content-Security-Policy allows no inline script.
+  document.addEventListener("submit", function (event) {
+    const form = event.target;
+    const question = form && form.dataset ? form.dataset.confirm : "";
+    if (question && !window.confirm(question)) event.preventDefault();
+  });
+
   document.addEventListener("click", function (event) {
     const button = event.target.closest("[data-copy]");
     if (!button) return;

@@ -58,7 +58,7 @@ def test_writes_are_for_owner_and_researchers_not_viewers(
 ):
     project, spammer = answered
     block = f"/api/projects/{project.slug}/participants/{spammer.public_id}/block/"
-    update = f"/api/projects/{project.slug}/update/"
+    update = f"/api/projects/{project.slug}/"
     items = f"/api/projects/{project.slug}/items/import/?type=jsonl"
     for user, expected in ((viewer, 404), (outsider, 404), (None, 401)):
         c = client_for(user)
@@ -79,7 +79,7 @@ def test_writes_are_for_owner_and_researchers_not_viewers(
 
 
 def test_only_the_owner_may_delete_a_project(project, researcher, owner):
-    url = f"/api/projects/{project.slug}/delete/"
+    url = f"/api/projects/{project.slug}/"
     assert client_for(researcher).delete(url).status_code == 404
     assert client_for(owner).delete(url).status_code == 204
     assert not Project.objects.filter(pk=project.pk).exists()
@@ -93,14 +93,14 @@ def test_the_project_list_holds_my_projects_with_my_role(project, viewer, outsid
 def test_a_project_is_created_with_field_level_errors_when_bad(researcher, project):
     c = client_for(researcher)
     bad = c.post(
-        "/api/projects/create/",
+        "/api/projects/",
         {"slug": project.slug, "title": "", "task_type": "nope", "overlap": 0},
         format="json",
     )
     assert bad.status_code == 400
     assert set(bad.json()) == {"slug", "title", "task_type", "overlap"}
     ok = c.post(
-        "/api/projects/create/",
+        "/api/projects/",
         {"slug": "api-made", "title": "API made", "task_type": "test-choice", "overlap": 2},
         format="json",
     )
@@ -111,11 +111,11 @@ def test_a_project_is_created_with_field_level_errors_when_bad(researcher, proje
 def test_launching_without_items_is_refused_on_the_status_field(researcher):
     c = client_for(researcher)
     c.post(
-        "/api/projects/create/",
+        "/api/projects/",
         {"slug": "empty", "title": "Empty", "task_type": "test-choice"},
         format="json",
     )
-    response = c.patch("/api/projects/empty/update/", {"status": "live"}, format="json")
+    response = c.patch("/api/projects/empty/", {"status": "live"}, format="json")
     assert response.status_code == 400 and "Import some items" in response.json()["status"][0]
 
 
@@ -155,7 +155,7 @@ def test_a_bad_import_names_every_row_and_stores_nothing(project, researcher):
     assert response.status_code == 400
     assert [(e["line"], e["reason"][:12]) for e in response.json()["errors"]] == [
         (2, "not valid JS"),
-        (3, "id 'a' appea"),
+        (3, "duplicate id"),
         (4, "each line mu"),
     ]
     assert Item.objects.count() == 0
@@ -304,3 +304,46 @@ def test_the_management_command_prints_a_token(researcher):
     assert out.getvalue().strip() == Token.objects.get(user=researcher).key
     with pytest.raises(Exception, match="No user"):
         call_command("api_token", "nobody")
+
+
+def test_the_old_create_update_delete_paths_still_work_and_say_they_are_deprecated(researcher):
+    c = client_for(researcher)
+    made = c.post(
+        "/api/projects/create/",
+        {"slug": "old-way", "title": "Old", "task_type": "test-choice"},
+        format="json",
+    )
+    assert made.status_code == 201 and made["Deprecation"] == "true"
+    assert made["Link"] == '</api/projects/>; rel="successor-version"'
+    changed = c.patch("/api/projects/old-way/update/", {"title": "Renamed"}, format="json")
+    assert changed.status_code == 200 and changed.json()["title"] == "Renamed"
+    assert changed["Link"] == '</api/projects/old-way/>; rel="successor-version"'
+    assert c.delete("/api/projects/old-way/delete/").status_code == 204
+    assert c.get("/api/projects/old-way/").status_code == 404
+
+
+def test_the_resource_paths_take_their_methods_and_no_others(project, owner):
+    c = client_for(owner)
+    url = f"/api/projects/{project.slug}/"
+    assert c.get(url).json()["slug"] == project.slug
+    assert c.post(url, {}, format="json").status_code == 405
+    assert c.put(url, {}, format="json").status_code == 405
+    assert c.delete("/api/projects/").status_code == 405
+    assert "Deprecation" not in c.get(url)
+
+
+def test_the_schema_marks_the_old_paths_deprecated_and_the_new_ones_not(client):
+    import yaml
+
+    schema = yaml.safe_load(client.get("/api/schema/").content)
+    paths = schema["paths"]
+    assert set(paths["/api/projects/"]) == {"get", "post"}
+    assert set(paths["/api/projects/{slug}/"]) == {"get", "patch", "delete"}
+    for path, method in (
+        ("/api/projects/create/", "post"),
+        ("/api/projects/{slug}/update/", "patch"),
+        ("/api/projects/{slug}/delete/", "delete"),
+    ):
+        assert paths[path][method]["deprecated"] is True, path
+    assert not paths["/api/projects/"]["post"].get("deprecated", False)
+    assert not paths["/api/projects/{slug}/"]["patch"].get("deprecated", False)

@@ -193,3 +193,31 @@ def test_nobody_outside_sees_its_pages(task_type, seeded, client, outsider):
     client.force_login(outsider)
     assert client.get(reverse("dashboard:results", args=[project.slug])).status_code == 404
     assert not Participant.objects.filter(project=project).exists()
+
+
+def test_its_import_formats_are_declared_and_each_sample_file_imports_every_row(task_type, owner):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    formats = task_type.import_formats()
+    assert formats, "a task type tells researchers what it imports"
+    assert len({f.key for f in formats}) == len(formats)
+    for fmt in formats:
+        assert fmt.required and fmt.example.strip()
+        assert fmt.extension in {"jsonl", "json", "csv", "zip"}
+        assert fmt.example.strip() in fmt.sample  # the example is a row of the sample
+        project = project_create(
+            owner=owner,
+            slug=f"formats-{task_type.key}-{fmt.key}",
+            title="Formats",
+            task_type=task_type.key,
+        )
+        rows = len([line for line in fmt.sample.splitlines() if line.strip()])
+        rows -= fmt.extension in ("csv", "zip")  # the header (a zip's sample is its manifest)
+        if fmt.extension == "json":
+            rows = len(json.loads(fmt.sample))
+        if fmt.sample_items is not None:
+            rows = fmt.sample_items  # a manifest's rows can make more items (controls)
+        upload = SimpleUploadedFile(fmt.filename, fmt.sample_content())
+        report = task_type.import_items(project, upload)
+        assert report.ok, (fmt.key, report.errors)
+        assert report.created == rows == project.items.count(), fmt.key

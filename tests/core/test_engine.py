@@ -378,3 +378,69 @@ def test_a_latin_square_gives_each_listener_each_sentence_once_across_systems(pr
 def test_an_item_mask_refuses_a_list_out_of_range():
     with pytest.raises(ValueError, match="from 0 to 62"):
         Item.mask_of([63])
+
+
+def _counts(project):
+    return dict(project.items.order_by("external_id").values_list("external_id", "answer_count"))
+
+
+def test_a_blocked_participants_answers_stop_counting_and_the_slot_reopens(project):
+    project.overlap = 1
+    project.save()
+    ItemFactory(project=project, external_id="only")
+    cheat = ParticipantFactory(project=project)
+    answer(cheat)
+    newcomer = ParticipantFactory(project=project)
+    assert status_of(newcomer) == engine.NextStatus.QUEUE_EMPTY
+    cheat.block("test")
+    assert _counts(project) == {"only": 0}
+    assert Annotation.objects.filter(participant=cheat).count() == 1  # kept, not counted
+    answer(newcomer)
+    assert _counts(project) == {"only": 1}
+    cheat.block("twice")  # blocking again moves nothing
+    assert _counts(project) == {"only": 1}
+
+
+def test_unblocking_counts_the_answers_again_and_keeps_a_finished_participant_finished(project):
+    ItemFactory.create_batch(2, project=project)
+    person = ParticipantFactory(project=project)
+    answer(person)
+    answer(person)
+    Participant.objects.filter(pk=person.pk).update(
+        status=Participant.Status.FINISHED, finished_at=timezone.now()
+    )
+    person.refresh_from_db()
+    person.block("by mistake")
+    assert sorted(_counts(project).values()) == [0, 0]
+    person.unblock()
+    person.refresh_from_db()
+    assert person.status == Participant.Status.FINISHED
+    assert sorted(_counts(project).values()) == [1, 1]
+    active = ParticipantFactory(project=project)
+    active.block("x")
+    active.unblock()
+    assert Participant.objects.get(pk=active.pk).status == Participant.Status.ACTIVE
+
+
+def test_blocking_releases_the_participants_live_reservation(project):
+    project.overlap = 1
+    project.save()
+    ItemFactory(project=project)
+    holder = ParticipantFactory(project=project)
+    reserve(holder)
+    holder.block("x")
+    assert Assignment.objects.get(participant=holder).status == Assignment.Status.EXPIRED
+    reserve(ParticipantFactory(project=project))
+
+
+def test_an_answer_submitted_by_a_blocked_participant_is_stored_but_not_counted(project):
+    ItemFactory(project=project, external_id="q")
+    person = ParticipantFactory(project=project)
+    assignment = reserve(person)
+    Participant.objects.filter(pk=person.pk).update(status=Participant.Status.BLOCKED)
+    engine.annotation_submit(assignment=assignment, value={"choice": "a"}, client_token="late")
+    assert Annotation.objects.filter(participant=person).exists()
+    assert _counts(project) == {"q": 0}
+    person.refresh_from_db()
+    person.unblock()
+    assert _counts(project) == {"q": 1}

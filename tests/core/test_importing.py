@@ -42,14 +42,15 @@ def test_a_bad_row_names_its_line_and_nothing_is_stored(project):
     report = run(project, text, "d.jsonl")
     assert report.created == 0
     assert [line for line, _ in report.errors] == [2, 3, 4]
-    assert "twice" in report.errors[2][1]
+    assert report.errors[2][1] == "duplicate id 'a': also on line 1"
     assert Item.objects.count() == 0
 
 
 def test_a_file_that_is_not_utf8_is_refused_with_its_line(project):
     report = run(project, "id,text\n1,ok\n2,caf\xe9\n".encode("latin-1"), "d.csv")
     assert report.created == 0
-    assert report.errors[0][1].startswith("Line 3: the file is not UTF-8")
+    assert report.errors[0][0] == 3
+    assert report.errors[0][1].startswith("the file is not UTF-8")  # the line once
     assert Item.objects.count() == 0
 
 

@@ -194,13 +194,30 @@ def test_arriving_at_a_full_study_says_so_and_gives_no_completion_code(client, p
     project.save()
     ItemFactory(project=project)
     fill(project)
-    response = start(client, project, {"PROLIFIC_PID": "made-up", "STUDY_ID": "s"})
+    response = enter(client, project, {"PROLIFIC_PID": "made-up", "STUDY_ID": "s"})
     html = response.content.decode()
+    assert response.status_code == 200  # said on entry, before consent and instructions
     assert "This study is full — please return it" in html
+    assert "please return the study (“Return submission”)" in html
+    assert "there is no completion code" in html
     assert project.completion_code not in html and "prolific.com" not in html
     done = client.get(f"/p/{project.slug}/done/", follow=True).content.decode()
     assert "This study is full" in done and project.completion_code not in done
-    newcomer = Participant.objects.get(external_id="made-up")
+    assert not Participant.objects.filter(external_id="made-up").exists()  # nothing written
+
+
+def test_someone_already_in_a_study_that_fills_up_hears_it_with_no_code(client, project):
+    project.overlap = 1
+    project.save()
+    ItemFactory(project=project)
+    enter(client, project, {"PROLIFIC_PID": "early"})
+    client.post(f"/p/{project.slug}/consent/", {"agree": "yes"})
+    client.post(f"/p/{project.slug}/instructions/")
+    fill(project)
+    html = client.get(f"/p/{project.slug}/annotate/").content.decode()
+    assert "This study is full — please return it" in html and "Return submission" in html
+    assert project.completion_code not in html
+    newcomer = Participant.objects.get(external_id="early")
     assert newcomer.status == "active" and newcomer.finished_at is None
 
 
@@ -211,7 +228,7 @@ def test_the_done_page_without_consent_gives_no_code(client, project):
     fill(project)
     enter(client, project, {"PROLIFIC_PID": "made-up"})
     response = client.get(f"/p/{project.slug}/done/", follow=True)
-    assert response.redirect_chain[-1][0] == f"/p/{project.slug}/consent/"
+    assert response.redirect_chain[-1][0] == f"/p/{project.slug}/"  # the full study's entry
     assert project.completion_code not in response.content.decode()
     assert not Participant.objects.filter(external_id="made-up").exists()  # made on consent
 

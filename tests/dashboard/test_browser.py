@@ -39,6 +39,7 @@ def page():
 
 def test_a_researcher_runs_a_study_from_the_dashboard(live_server, page, tmp_path):
     UserFactory(username="ada")
+    page.on("dialog", lambda dialog: dialog.accept())  # yes to every "are you sure?"
     page.goto(live_server.url + "/accounts/login/")
     page.fill("#id_username", "ada")
     page.fill("#id_password", "pw-chorus-123")
@@ -60,7 +61,7 @@ def test_a_researcher_runs_a_study_from_the_dashboard(live_server, page, tmp_pat
     )
     page.set_input_files("#id_file", str(data))
     page.click("button:has-text('Upload and import')")
-    assert "3 items imported." in page.inner_text("#import-ok")
+    assert "3 items stored." in page.inner_text("#import-ok")
     assert page.locator("#preview tbody tr").count() == 3
 
     page.click("nav.tabs >> text=Launch")
@@ -93,3 +94,45 @@ def test_a_researcher_runs_a_study_from_the_dashboard(live_server, page, tmp_pat
     lines = open(download.path(), encoding="utf-8").read().splitlines()
     assert len(lines) == 1 + 6
     assert sum("blocked" in line for line in lines) == 3  # kept, and marked
+
+
+def test_launch_and_block_ask_first_and_a_no_changes_nothing(live_server, page):
+    from tests.factories import ItemFactory, ProjectFactory
+
+    owner = UserFactory(username="grace")
+    project = ProjectFactory(owner=owner, slug="asks", status=Project.Status.DRAFT)
+    ItemFactory(project=project)
+    worker = ParticipantFactory(project=project, external_id="w1")
+    page.goto(live_server.url + "/accounts/login/")
+    page.fill("#id_username", "grace")
+    page.fill("#id_password", "pw-chorus-123")
+    page.click("button[type=submit]")
+
+    questions = []
+
+    def answer(dialog, accept):
+        questions.append(dialog.message)
+        dialog.accept() if accept else dialog.dismiss()
+
+    page.goto(f"{live_server.url}/projects/asks/launch/")
+    page.once("dialog", lambda d: answer(d, False))
+    page.click("button:has-text('Launch')")
+    page.wait_for_load_state("networkidle")
+    assert questions[-1].startswith("Open the study?")
+    project.refresh_from_db()
+    assert project.status == Project.Status.DRAFT
+    page.once("dialog", lambda d: answer(d, True))
+    page.click("button:has-text('Launch')")
+    page.wait_for_url("**/launch/")
+    page.wait_for_selector("#project-status:has-text('Live')")
+    project.refresh_from_db()
+    assert project.status == Project.Status.LIVE
+
+    page.goto(f"{live_server.url}/projects/asks/quality/")
+    page.once("dialog", lambda d: answer(d, False))
+    page.click(f"#p-{worker.public_id} button:has-text('Block')")
+    page.wait_for_load_state("networkidle")
+    assert questions[-1] == (
+        "Block Prolific · w1? Their answers stop counting and their items are offered to others."
+    )
+    assert Participant.objects.get(pk=worker.pk).status == Participant.Status.ACTIVE

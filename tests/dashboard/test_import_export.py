@@ -43,8 +43,8 @@ def test_an_upload_is_imported_and_previewed(signed_in, project):
     )
     assert response.status_code == 200
     assert response.context["report"]["created"] == 2
-    assert [row.line for row in response.context["preview"]] == [1, 2]
-    assert b"2 items imported." in response.content
+    assert [row["line"] for row in response.context["preview"]] == [1, 2]
+    assert b"2 items stored." in response.content
     assert list(project.items.values_list("external_id", flat=True).order_by("id")) == ["a", "b"]
 
 
@@ -56,7 +56,7 @@ def test_the_report_lists_every_bad_row_with_its_line_and_nothing_is_stored(sign
     assert [e["line"] for e in errors] == [3, 4, 5]
     assert "missing 'id'" in errors[0]["reason"]
     assert "golden" in errors[1]["reason"] and "priority" in errors[2]["reason"]
-    assert b"Nothing was imported" in response.content and b'id="import-errors"' in response.content
+    assert b"Nothing was stored" in response.content and b'id="import-errors"' in response.content
     assert Item.objects.count() == 0
 
 
@@ -65,7 +65,11 @@ def test_a_file_in_the_wrong_encoding_is_refused_with_its_line(signed_in, projec
         signed_in, project, "items.csv", "id,text\n1,ok\n2,caf\xe9\n".encode("latin-1")
     )
     assert response.status_code == 400
-    assert "Line 3: the file is not UTF-8" in response.context["report"]["errors"][0]["reason"]
+    assert response.context["report"]["errors"][0] == {
+        "line": 3,
+        "reason": "the file is not UTF-8 text. Save it as UTF-8 (CSV UTF-8 in Excel) and upload it "
+        "again.",
+    }
     assert Item.objects.count() == 0
 
 
@@ -139,7 +143,7 @@ def test_a_large_upload_runs_on_the_worker_with_a_progress_bar(
     assert job.status == Job.Status.SUCCEEDED and job.result["created"] == 3000
     assert Item.objects.count() == 3000
     poll = signed_in.get(reverse("dashboard:job_status", args=[project.slug, job.pk]))
-    assert b"3000 items imported." in poll.content and b"hx-trigger" not in poll.content
+    assert b"3000 items stored." in poll.content and b"hx-trigger" not in poll.content
     items_import_job.apply(args=[job.pk])  # delivered twice: nothing happens
     assert Item.objects.count() == 3000
 

@@ -152,7 +152,7 @@ def test_per_annotator_f1_leaves_out_blocked_participants(answered):
     expected = {}
     for name in ("alice", "bob", "carol"):
         pairs = [(truth[i], label) for i, w, label in rows if w == name and i in truth]
-        expected[f"prolific:{name}"] = round(prf(pairs)[2], 3)
+        expected[f"Prolific · {name}"] = round(prf(pairs)[2], 3)
     results = registry.get("humor").results(answered)
     table = next(t for t in results.tables if t.title.startswith("Per-annotator"))
     assert {row[0]: row[5] for row in table.rows} == expected
@@ -264,7 +264,7 @@ def test_agreement_with_the_others_majority_and_kappa_match_a_hand_count(answere
     results = registry.get("humor").results(answered)
     table = next(t for t in results.tables if t.title.startswith("Per-annotator"))
     for row in table.rows:
-        name = row[0].split(":", 1)[1]
+        name = row[0].split(" · ", 1)[1]  # the name pages give: "Prolific · alice"
         mine = pairs[name]
         assert row[1] == sum(w == name for _, w, _ in rows)
         assert row[2] == sum(w == name and i in truth for i, w, _ in rows)
@@ -277,7 +277,7 @@ def test_agreement_with_the_others_majority_and_kappa_match_a_hand_count(answere
     for name in ("alice", "bob", "carol"):
         mine = pairs[name]
         own = [(truth[i], label) for i, w, label in rows if w == name and i in truth]
-        assert points[f"prolific:{name}"] == pytest.approx(
+        assert points[f"Prolific · {name}"] == pytest.approx(
             (sum(a == b for a, b in mine) / len(mine), prf(own)[2])
         )
 

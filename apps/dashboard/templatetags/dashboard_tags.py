@@ -45,3 +45,14 @@ def as_json(value) -> str:
     import json
 
     return json.dumps(value, ensure_ascii=False, default=str)
+
+
+@register.filter
+def removed_summary(removed: dict | None) -> str:
+    """What the cleaning rules left out, in words: "3 posts: 1 media, 2 duplicate" or ""."""
+    counts = {rule: n for rule, n in (removed or {}).items() if n}
+    if not counts:
+        return ""
+    total = sum(counts.values())
+    parts = ", ".join(f"{n} {rule.replace('_', ' ')}" for rule, n in counts.items())
+    return f"{total} row{'s' if total != 1 else ''} ({parts})"
