@@ -162,7 +162,7 @@ class MosTaskType(PydanticTaskType):
                 "url": urls[key],
                 "played_url": reverse("crowd:media_played", args=[slug, assignment_id, key]),
                 "duration_s": (item.payload.get("clips", {}).get(key) or {}).get("duration_s"),
-                "heard": key not in unheard,
+                "heard": key in required and key not in unheard,
                 "score": None,
             }
 
@@ -179,7 +179,10 @@ class MosTaskType(PydanticTaskType):
             keys = ["audio", "reference"] if flipped else ["reference", "audio"]
             context["clips"] = [clip(keys[0], "First sample"), clip(keys[1], "Second sample")]
             context["order"] = "pr" if flipped else "rp"
-            context["scale"] = CCR_SCALE
+            context["scale"] = [
+                (value, f"{value:+d}".replace("-", "\u2212") if value else "0", label)
+                for value, label in CCR_SCALE
+            ]
         elif config.design == "ab":
             keys = ["b", "a"] if flipped else ["a", "b"]
             context["clips"] = [clip(keys[0], "Sample A"), clip(keys[1], "Sample B")]
@@ -192,7 +195,7 @@ class MosTaskType(PydanticTaskType):
             context["clips"] = [
                 clip(key, f"Sample {n}") for n, key in enumerate(conditions, start=1)
             ]
-            context["bands"] = MUSHRA_BANDS
+            context["bands"] = sorted(MUSHRA_BANDS)  # left to right, as the sliders run
         return context
 
     def value_from_form(self, item: Item, data: Mapping[str, Any]) -> Any:
