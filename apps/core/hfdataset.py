@@ -424,7 +424,7 @@ def _config_close(folder: Path, config: str, shards: int, features: dict, projec
 
     files = [{"filename": f"data-{n:05d}.arrow"} for n in range(shards)]
     fingerprint = hashlib.sha256(f"{project.pk}:{folder.name}:{config}".encode()).hexdigest()
-    state = {
+    state: dict[str, Any] = {
         "_data_files": files,
         "_fingerprint": fingerprint[:16],
         "_format_columns": None,
@@ -477,7 +477,9 @@ def _export_config(
             inferred = json.dumps(_features_from_rows(rows))
             plan = {**plan, "features": {**plan["features"], config: inferred}}
             _params_save(job, plan=plan)
-        _write_shard(folder, config, number, _schema(plan_features(plan, config)), rows)
+        features = plan_features(plan, config)
+        assert features is not None  # inferred just above when the plan had none
+        _write_shard(folder, config, number, _schema(features), rows)
         number += 1
         done = cursor["rows"] + len(rows)
         cursor = {

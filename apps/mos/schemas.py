@@ -82,26 +82,28 @@ class Stimuli(pydantic.BaseModel):
     """What an uploaded clip must be; the import refuses the whole upload when one fails."""
 
     model_config = pydantic.ConfigDict(extra="forbid")
-    min_duration_s: float = pydantic.Field(0.5, gt=0, title="Shortest clip (s)")
-    max_duration_s: float = pydantic.Field(20.0, gt=0, title="Longest clip (s)")
-    min_sample_rate: int = pydantic.Field(16000, ge=8000, title="Lowest sample rate (Hz)")
+    min_duration_s: float = pydantic.Field(default=0.5, gt=0, title="Shortest clip (s)")
+    max_duration_s: float = pydantic.Field(default=20.0, gt=0, title="Longest clip (s)")
+    min_sample_rate: int = pydantic.Field(default=16000, ge=8000, title="Lowest sample rate (Hz)")
     same_sample_rate: bool = pydantic.Field(
-        True,
+        default=True,
         title="All clips share one sample rate",
         description="A system at another rate than the rest is reported as mismatched.",
     )
     silence_dbfs: float = pydantic.Field(
-        -60.0, title="Silent below (dBFS peak)", description="A clip whose peak is lower is silent."
+        default=-60.0,
+        title="Silent below (dBFS peak)",
+        description="A clip whose peak is lower is silent.",
     )
     clipped_share: float = pydantic.Field(
-        0.001,
+        default=0.001,
         ge=0,
         le=1,
         title="Clipped above (share of samples at full scale)",
     )
-    normalise: bool = pydantic.Field(True, title="Serve loudness-normalised copies (VITS)")
+    normalise: bool = pydantic.Field(default=True, title="Serve loudness-normalised copies (VITS)")
     target_lufs: float = pydantic.Field(
-        -23.0, ge=-70, le=-5, title="Target loudness (LUFS, ITU-R BS.1770)"
+        default=-23.0, ge=-70, le=-5, title="Target loudness (LUFS, ITU-R BS.1770)"
     )
 
 
@@ -110,21 +112,23 @@ class QualityControl(pydantic.BaseModel):
 
     model_config = pydantic.ConfigDict(extra="forbid")
     qualification: bool = pydantic.Field(
-        True, title="Headphone check first (left/right channels and digits in noise)"
+        default=True, title="Headphone check first (left/right channels and digits in noise)"
     )
-    trapping: bool = pydantic.Field(True, title="Trapping clips (\u201cplease select Poor\u201d)")
-    traps_per_participant: int = pydantic.Field(1, ge=0, le=10, title="Trapping clips each")
-    gold: bool = pydantic.Field(True, title="Gold clips (answer within ±1)")
-    gold_tolerance: float = pydantic.Field(1.0, ge=0, title="Gold tolerance (points)")
+    trapping: bool = pydantic.Field(
+        default=True, title="Trapping clips (\u201cplease select Poor\u201d)"
+    )
+    traps_per_participant: int = pydantic.Field(default=1, ge=0, le=10, title="Trapping clips each")
+    gold: bool = pydantic.Field(default=True, title="Gold clips (answer within ±1)")
+    gold_tolerance: float = pydantic.Field(default=1.0, ge=0, title="Gold tolerance (points)")
     min_variance: float | None = pydantic.Field(
-        0.1,
+        default=0.1,
         ge=0,
         title="Lowest variance of a participant's ratings",
         description="P.808 drops a session whose ratings (without gold and traps) vary less "
         "than this; empty: off.",
     )
     min_correlation: float | None = pydantic.Field(
-        None,
+        default=None,
         ge=-1,
         le=1,
         title="Lowest correlation with the consensus",
@@ -132,7 +136,7 @@ class QualityControl(pydantic.BaseModel):
         "(clips with at least 3 votes); empty: off.",
     )
     mushra_post_screening: bool = pydantic.Field(
-        True,
+        default=True,
         title="MUSHRA post-screening (BS.1534)",
         description="Excludes a listener who rates the hidden reference below 90, or the 7 kHz "
         "anchor above 90, on more than 15% of items.",
@@ -142,34 +146,38 @@ class QualityControl(pydantic.BaseModel):
 class Statistics(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(extra="forbid")
     bootstrap_samples: int = pydantic.Field(
-        1000, ge=100, le=20000, title="Bootstrap resamples (clustered interval)"
+        default=1000, ge=100, le=20000, title="Bootstrap resamples (clustered interval)"
     )
-    seed: int = pydantic.Field(7, title="Bootstrap seed")
-    confidence: float = pydantic.Field(0.95, gt=0.5, lt=1, title="Confidence level")
+    seed: int = pydantic.Field(default=7, title="Bootstrap seed")
+    confidence: float = pydantic.Field(default=0.95, gt=0.5, lt=1, title="Confidence level")
 
 
 class Config(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(extra="forbid")
     design: Design = pydantic.Field(
-        "acr", title="Study design", json_schema_extra={"choice_labels": DESIGN_LABELS}
+        default="acr",
+        title="Study design",
+        json_schema_extra={"choice_labels": dict(DESIGN_LABELS.items())},
     )
     question: str = pydantic.Field(
-        "",
+        default="",
         max_length=300,
         title="Question",
         description="Empty: the design's usual question (VITS: \u201cHow natural does this "
         "sound?\u201d).",
     )
     reference_system: str = pydantic.Field(
-        "reference",
+        default="reference",
         max_length=100,
         title="Reference system",
         description="The manifest's system name of the natural recordings (CMOS and MUSHRA "
         "compare against it).",
     )
-    allow_no_preference: bool = pydantic.Field(True, title="A/B: offer \u201cno preference\u201d")
+    allow_no_preference: bool = pydantic.Field(
+        default=True, title="A/B: offer \u201cno preference\u201d"
+    )
     latin_square: bool = pydantic.Field(
-        False,
+        default=False,
         title="Latin-square lists",
         description="ACR and CMOS: one list per system; each list holds every utterance once, "
         "each system equally often, and a listener hears one list.",

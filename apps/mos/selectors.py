@@ -167,16 +167,24 @@ class Study:
         return set(self.reasons)
 
     def system_stats(self) -> list[stats.SystemStats]:
-        summary = stats.cmos_summary if self.config.design == "ccr" else stats.system_summary
-        options = {
-            "confidence": self.config.statistics.confidence,
-            "bootstrap_samples": self.config.statistics.bootstrap_samples,
-            "seed": self.config.statistics.seed,
-            "excluded_raters": sorted(self.excluded),
-        }
+        statistics = self.config.statistics
+        excluded = sorted(self.excluded)
         if self.config.design == "ccr":
-            options["reference_system"] = self.config.reference_system
-        return summary(self.votes, **options)
+            return stats.cmos_summary(
+                self.votes,
+                reference_system=self.config.reference_system,
+                confidence=statistics.confidence,
+                bootstrap_samples=statistics.bootstrap_samples,
+                seed=statistics.seed,
+                excluded_raters=excluded,
+            )
+        return stats.system_summary(
+            self.votes,
+            confidence=statistics.confidence,
+            bootstrap_samples=statistics.bootstrap_samples,
+            seed=statistics.seed,
+            excluded_raters=excluded,
+        )
 
 
 def screened_votes(project: Project) -> Study:

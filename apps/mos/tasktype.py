@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import random
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import pydantic
 from django.urls import reverse
@@ -15,6 +15,7 @@ from django.urls import reverse
 from apps.core.media import media_urls
 from apps.core.models import Item
 from apps.core.plays import plays_missing
+from apps.core.qualification import Qualification
 from apps.core.registry import (
     AggregationMethod,
     ImportField,
@@ -85,7 +86,7 @@ class MosTaskType(PydanticTaskType):
     aggregation_methods = [AggregationMethod("majority", "Most frequent rating")]
     imports_zip = True
     shuffle_items = True  # each listener in their own order (VITS: randomly selected)
-    qualification = HEADPHONE_CHECK
+    qualification: ClassVar[Qualification | None] = HEADPHONE_CHECK
 
     # data in
     def import_formats(self) -> list[ImportFormat]:
@@ -251,7 +252,8 @@ class MosTaskType(PydanticTaskType):
 
     def _mushra_complete(self, item: Item, value: dict) -> None:
         conditions = set(item.payload.get("conditions", {}).values())
-        scores = value.get("scores") if isinstance(value.get("scores"), Mapping) else {}
+        given = value.get("scores")
+        scores: Mapping[str, Any] = given if isinstance(given, Mapping) else {}
         unknown = set(scores) - conditions
         if unknown or set(scores) != conditions:
             missing = len(conditions - set(scores))
