@@ -4,6 +4,7 @@ copies under opaque names, and all-or-nothing reports that name each bad file.""
 from __future__ import annotations
 
 import io
+import json
 
 import numpy as np
 import pyloudnorm
@@ -173,3 +174,21 @@ def test_the_data_tab_upload_reports_a_bad_zip(client, owner, mos_project):
     assert response.status_code == 400
     assert "clips/good_u1.wav" in response.content.decode()
     assert not Item.objects.filter(project=project).exists()
+
+
+def test_stimuli_come_in_through_the_api_too(mos_project, owner):
+    from rest_framework.test import APIClient
+
+    project = mos_project("acr")
+    api = APIClient()
+    api.force_authenticate(owner)
+    files, rows = study_files()
+    url = f"/api/projects/{project.slug}/items/import/?type=zip"
+    bad = dict(files, **{"clips/bad_u1.wav": b"\x00" * 400})
+    refused = api.post(url, stimuli_zip(bad, rows).getvalue(), content_type="application/zip")
+    assert refused.status_code == 400
+    assert "clips/bad_u1.wav" in json.dumps(refused.json())
+    assert not Item.objects.filter(project=project).exists()
+    response = api.post(url, stimuli_zip(files, rows).getvalue(), content_type="application/zip")
+    assert response.status_code == 201, response.json()
+    assert Item.objects.filter(project=project, kind=Item.Kind.REGULAR).count() == 6
