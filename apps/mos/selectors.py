@@ -80,26 +80,34 @@ def _items(project: Project) -> dict[int, dict]:
     return items
 
 
-def votes_frame(project: Project) -> pd.DataFrame:
-    """One row per vote (ACR, CCR: the sign-corrected score; MUSHRA: one row per condition)."""
+def _answers(project: Project):
+    """(answer value, its item's fields, the row fields every frame shares), per answer."""
     items = _items(project)
-    rows = []
     for pk, rater, item_id, value, created, simulated, status in _annotations(project).iterator(
         chunk_size=5000
     ):
         item = items[item_id]
-        common = {
-            "rater": rater,
-            "item": item_id,
-            "utterance": item["utterance"],
-            "role": item["role"],
-            "expected": item["expected"],
-            "simulated": bool(simulated),
-            "blocked": status == Participant.Status.BLOCKED,
-            "annotation": pk,
-            "external_id": item["external_id"],
-            "created_at": created,
-        }
+        yield (
+            value,
+            item,
+            {
+                "rater": rater,
+                "item": item_id,
+                "utterance": item["utterance"],
+                "simulated": bool(simulated),
+                "blocked": status == Participant.Status.BLOCKED,
+                "annotation": pk,
+                "external_id": item["external_id"],
+                "created_at": created,
+            },
+        )
+
+
+def votes_frame(project: Project) -> pd.DataFrame:
+    """One row per vote (ACR, CCR: the sign-corrected score; MUSHRA: one row per condition)."""
+    rows = []
+    for value, item, common in _answers(project):
+        common = {**common, "role": item["role"], "expected": item["expected"]}
         if isinstance(value.get("scores"), dict):
             for system, score in value["scores"].items():
                 rows.append({**common, "system": system, "vote": float(score)})
@@ -110,29 +118,16 @@ def votes_frame(project: Project) -> pd.DataFrame:
 
 def ab_frame(project: Project) -> pd.DataFrame:
     """One row per A/B answer: the pair and the system preferred (``a``, ``b`` or ``none``)."""
-    items = _items(project)
-    rows = []
-    for pk, rater, item_id, value, created, simulated, status in _annotations(project).iterator(
-        chunk_size=5000
-    ):
-        item = items[item_id]
-        if value.get("preferred") is None:
-            continue
-        rows.append(
-            {
-                "rater": rater,
-                "item": item_id,
-                "utterance": item["utterance"],
-                "system_a": item["system_a"],
-                "system_b": item["system_b"],
-                "preferred": value["preferred"],
-                "simulated": bool(simulated),
-                "blocked": status == Participant.Status.BLOCKED,
-                "annotation": pk,
-                "external_id": item["external_id"],
-                "created_at": created,
-            }
-        )
+    rows = [
+        {
+            **common,
+            "system_a": item["system_a"],
+            "system_b": item["system_b"],
+            "preferred": value["preferred"],
+        }
+        for value, item, common in _answers(project)
+        if value.get("preferred") is not None
+    ]
     return pd.DataFrame(rows, columns=AB_COLUMNS)
 
 
