@@ -400,7 +400,7 @@ def test_pseudonyms_are_stable_within_a_project_and_differ_across_projects(proje
 def test_the_migration_gives_each_existing_project_its_own_salt(project, owner):
     from django.apps import apps
 
-    migration = importlib.import_module("apps.core.migrations.0011_project_pseudonym_salt")
+    migration = importlib.import_module("apps.core.migrations.0012_project_pseudonym_salt")
     other = ProjectFactory(owner=owner, slug="other", task_type=project.task_type)
     type(project).objects.update(pseudonym_salt="")
     migration.salts_fill(apps, None)
