@@ -311,7 +311,7 @@ def load_masks(
         instances = [
             _mask_file(mask_root, p, image_id, shape) for p in metadata.mask_paths[image_id]
         ]
-        foregrounds[image_id] = np.stack(instances).any(axis=0)
+        foregrounds[image_id] = np.asarray(np.stack(instances).any(axis=0))
         ignore_path = metadata.ignore_paths[image_id]
         ignores[image_id] = (
             _mask_file(mask_root, ignore_path, image_id, shape) if ignore_path else None

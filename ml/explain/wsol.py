@@ -62,7 +62,7 @@ def check_scoremap(scoremap: np.ndarray) -> np.ndarray:
 
 
 def boxes_at_thresholds(
-    scoremap: np.ndarray, thresholds: Sequence[float], *, multi_contour: bool
+    scoremap: np.ndarray, thresholds: Sequence[float] | np.ndarray, *, multi_contour: bool
 ) -> list[np.ndarray]:
     """One ``(n, 4)`` int array of estimated boxes per threshold (``compute_bboxes_from_scoremaps``).
 
