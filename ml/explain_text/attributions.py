@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -75,6 +76,11 @@ def merge_subtokens(
 
 def _model_device(model: nn.Module) -> torch.device:
     return next(model.parameters()).device
+
+
+def _encoder(model: nn.Module) -> Any:
+    """The Hugging Face encoder inside the head (typed loosely: its API is transformers')."""
+    return model.encoder
 
 
 def _encode(tokenizer, text: str, max_length: int, device: torch.device):
@@ -157,7 +163,7 @@ def integrated_gradients(
     def forward(input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         return _target_output(model(input_ids, attention_mask).float(), target, output)
 
-    layer = model.encoder.get_input_embeddings()
+    layer = _encoder(model).get_input_embeddings()
     ig = LayerIntegratedGradients(forward, layer)
     attributions, delta = ig.attribute(
         inputs=ids,
@@ -234,7 +240,7 @@ def attention_rollout(
     device = _model_device(model)
     model.eval()
     ids, mask, _special, offsets, tokens = _encode(tokenizer, text, max_length, device)
-    encoder = model.encoder
+    encoder = _encoder(model)
     before = encoder.config._attn_implementation
     encoder.set_attn_implementation("eager")
     try:

@@ -93,7 +93,9 @@ def iou_prf(
     return PRF(precision, recall, _f1(precision, recall))
 
 
-def iou_f1(human: Iterable[int], predicted: Iterable[int], threshold: float = IOU_THRESHOLD) -> float:
+def iou_f1(
+    human: Iterable[int], predicted: Iterable[int], threshold: float = IOU_THRESHOLD
+) -> float:
     return iou_prf(human, predicted, threshold).f1
 
 
@@ -137,18 +139,18 @@ def plausibility(
     The hard rationale is the top ``k`` words of each text; ``k=None`` takes ERASER's choice,
     the mean human rationale length over the dataset (rounded, at least 1).
     """
-    humans = [set(h) for h in humans]
-    if len(humans) != len(scores):
-        raise ValueError(f"{len(humans)} rationales but {len(scores)} score lists.")
-    if not humans:
+    truths = [set(h) for h in humans]
+    if len(truths) != len(scores):
+        raise ValueError(f"{len(truths)} rationales but {len(scores)} score lists.")
+    if not truths:
         return Plausibility(math.nan, math.nan, math.nan, k, 0)
-    k_used = k if k is not None else max(1, round(sum(len(h) for h in humans) / len(humans)))
+    k_used = k if k is not None else max(1, round(sum(len(h) for h in truths) / len(truths)))
     predicted = [set(top_k_tokens(s, k_used)) for s in scores]
-    f1s = [token_f1(h, p) for h, p in zip(humans, predicted, strict=True)]
-    ious = [iou_prf(h, p, iou_threshold) for h, p in zip(humans, predicted, strict=True)]
+    f1s = [token_f1(h, p) for h, p in zip(truths, predicted, strict=True)]
+    ious = [iou_prf(h, p, iou_threshold) for h, p in zip(truths, predicted, strict=True)]
     iou = _f1(_mean(r.precision for r in ious), _mean(r.recall for r in ious))
-    aps = [auprc(h, s) for h, s in zip(humans, scores, strict=True)]
-    return Plausibility(_mean(f1s), iou, _mean(aps), k_used, len(humans), f1s)
+    aps = [auprc(h, s) for h, s in zip(truths, scores, strict=True)]
+    return Plausibility(_mean(f1s), iou, _mean(aps), k_used, len(truths), f1s)
 
 
 # --- faithfulness -------------------------------------------------------------------------

@@ -120,9 +120,7 @@ def test_ig_puts_the_most_credit_on_the_word_the_model_learned(model, tokenizer)
         assert result.words[best].text == "haha", (text, result.scores)
 
 
-def test_a_word_split_into_pieces_gets_the_sum_of_its_pieces_and_its_own_offsets(
-    model, tokenizer
-):
+def test_a_word_split_into_pieces_gets_the_sum_of_its_pieces_and_its_own_offsets(model, tokenizer):
     text = "Unbelievably  hilarious café haha!! it's ok"
     result = integrated_gradients(model, tokenizer, text, n_steps=8)
     assert [w.text for w in result.words] == [
@@ -145,13 +143,13 @@ def test_a_word_split_into_pieces_gets_the_sum_of_its_pieces_and_its_own_offsets
         "##ha",
     ]
     # The uncased tokenizer strips the accent, yet the offsets still point at "café".
-    assert [t for t, w in zip(result.tokens, result.token_words, strict=True) if w == 2] == [
-        "cafe"
-    ]
+    assert [t for t, w in zip(result.tokens, result.token_words, strict=True) if w == 2] == ["cafe"]
     assert result.token_words[0] is None and result.token_words[-1] is None
     for word in result.words:
         expected = sum(
-            s for s, w in zip(result.token_scores, result.token_words, strict=True) if w == word.index
+            s
+            for s, w in zip(result.token_scores, result.token_words, strict=True)
+            if w == word.index
         )
         assert result.scores[word.index] == pytest.approx(expected, abs=1e-9)
 
