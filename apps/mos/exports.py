@@ -93,9 +93,11 @@ def clip_aggregates(project: Project) -> Iterator[dict]:
     """One row per rated test clip (item order): its MOS over the screened votes and the
     P.808 interval, for the Hugging Face export's ``aggregated`` config."""
     used = selectors.screened_votes(project).used_test_votes()
-    for (item_id, system), votes in used.groupby(["item", "system"], sort=True)["vote"]:
+    for (_, external_id, system), votes in used.groupby(
+        ["item", "external_id", "system"], sort=True
+    )["vote"]:
         yield {
-            "item_id": int(item_id),
+            "item_id": external_id,  # as in the items config
             "method": "mean of screened votes (P.808 screening)",
             "system": system,
             "n_votes": len(votes),
