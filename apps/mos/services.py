@@ -92,10 +92,13 @@ def stimuli_import(*, project: Project, upload: IO[bytes]) -> ImportReport:
         report.errors.sort(key=lambda error: error[0])
         report.notes.append("Nothing was imported: fix the files named above and upload again.")
         return report
+    first_import = not project.items.exists()
     saved: list[str] = []
     try:
         with transaction.atomic():
             report.created = _items_build(project, clips, config, saved, report)
+            if first_import:
+                _votes_per_clip_default(project, report)
     except Exception:
         for name in saved:
             media_storage.delete(name)
@@ -246,6 +249,22 @@ def _items_build(project: Project, clips: list[Clip], config: Config, saved, rep
         + "."
     )
     return created
+
+
+P808_VOTES_PER_CLIP = 10  # the P.808 toolkit's expected_votes_per_file
+
+
+def _votes_per_clip_default(project: Project, report: ImportReport) -> None:
+    """A study's first stimuli get the P.808 toolkit's 10 votes per clip, unless the
+    researcher already chose a number other than the platform's default."""
+    if project.overlap != Project._meta.get_field("overlap").default:
+        return
+    project.overlap = P808_VOTES_PER_CLIP
+    project.save(update_fields=["overlap"])
+    report.notes.append(
+        f"Votes per clip set to {P808_VOTES_PER_CLIP}, as the P.808 toolkit; change it on the "
+        "Launch tab."
+    )
 
 
 class _Store:
@@ -521,9 +540,8 @@ def demo_zip(*, gold: bool = True) -> io.BytesIO:
 def demo_seed(*, project: Project) -> None:
     """The demo study: ACR naturalness of 4 systems × the shipped sentences, P.808 controls."""
     project.config = Config.model_validate(project.config or {}).model_dump(mode="json")
-    project.overlap = 10  # the P.808 toolkit's votes per clip
     project.instructions = DEMO_INSTRUCTIONS
-    project.save(update_fields=["config", "overlap", "instructions"])
+    project.save(update_fields=["config", "instructions"])
     report = stimuli_import(project=project, upload=demo_zip())
     if not report.ok:
         raise RuntimeError(f"the demo stimuli did not import: {report.errors[:3]}")

@@ -192,3 +192,17 @@ def test_stimuli_come_in_through_the_api_too(mos_project, owner):
     response = api.post(url, stimuli_zip(files, rows).getvalue(), content_type="application/zip")
     assert response.status_code == 201, response.json()
     assert Item.objects.filter(project=project, kind=Item.Kind.REGULAR).count() == 6
+
+
+def test_the_first_stimuli_set_p808_votes_per_clip_unless_the_researcher_chose(mos_project):
+    project = mos_project("acr")
+    files, rows = study_files()
+    report = _import(project, stimuli_zip(files, rows))
+    project.refresh_from_db()
+    assert project.overlap == 10 and any("Votes per clip set to 10" in n for n in report.notes)
+    chosen = mos_project("acr", slug="chosen")
+    chosen.overlap = 5
+    chosen.save(update_fields=["overlap"])
+    _import(chosen, stimuli_zip(files, rows))
+    chosen.refresh_from_db()
+    assert chosen.overlap == 5
