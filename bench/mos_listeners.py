@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -665,6 +666,9 @@ def bytes_from_python(figures: dict) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = args_parse(argv)
+    # A TERM (a test's timeout, a CI cancel) unwinds the context managers, so gunicorn and
+    # nginx are stopped instead of left running without their parent.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     database_url = (
         None
         if args.sqlite
