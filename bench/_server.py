@@ -266,3 +266,124 @@ def celery_running(
             yield process
         finally:
             _stop(process, grace=30)
+
+
+NGINX_CONF = """\
+daemon off;
+{user}
+worker_processes {workers};
+pid {work}/nginx.pid;
+error_log {work}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    default_type application/octet-stream;
+    # One line per request: what the browser asked, where nginx took it (the internal media
+    # location after an X-Accel-Redirect), the status, body bytes nginx sent, the body bytes
+    # the upstream (Python) sent, and the upstream's X-Accel-Redirect header.
+    log_format bench '$request_uri $uri $status $body_bytes_sent '
+                     '$upstream_response_length "$upstream_http_x_accel_redirect" '
+                     '$request_time';
+    access_log {work}/access.log bench;
+    client_body_temp_path {work}/client_body;
+    proxy_temp_path {work}/proxy;
+    fastcgi_temp_path {work}/fastcgi;
+    uwsgi_temp_path {work}/uwsgi;
+    scgi_temp_path {work}/scgi;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_requests 100000;
+    # As platform/README.md's minimal nginx: a new upstream connection per request. (With
+    # ``keepalive`` here nginx reuses connections gunicorn closes after its 2 s keep-alive, and
+    # a POST sent on one just as it closes comes back 502: the first run of
+    # bench/mos_listeners.py met one.)
+    upstream chorus {{ server {upstream}; }}
+    server {{
+        listen 127.0.0.1:{port};
+        client_max_body_size 100m;
+        location {prefix} {{
+            internal;
+            alias {media_root}/;
+            add_header Cache-Control "private, no-store, max-age=0" always;
+            add_header X-Content-Type-Options nosniff always;
+            add_header Content-Security-Policy "default-src 'none'; sandbox" always;
+        }}
+        location / {{
+            proxy_pass http://chorus;
+            proxy_set_header Host $http_host;
+            proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+            proxy_set_header X-Forwarded-Proto $scheme;
+            proxy_read_timeout 120s;
+        }}
+    }}
+}}
+"""
+
+
+def nginx_binary() -> str | None:
+    """nginx on PATH or in /usr/sbin (Debian puts it there, outside a normal user's PATH)."""
+    import shutil
+
+    return shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/usr/local/sbin")
+
+
+@contextmanager
+def nginx_running(
+    *,
+    upstream: str,
+    media_root: Path,
+    work_dir: Path,
+    accel_prefix: str = "/_protected_media/",
+    workers: int = 1,
+) -> Iterator[str]:
+    """nginx in front of ``upstream`` (a gunicorn base URL) as platform/README.md sets it up for
+    ``CHORUS_MEDIA_SERVE=x-accel``: an ``internal`` location aliasing ``media_root``, the rest
+    proxied. Yields nginx's base URL; its access log is ``work_dir/access.log``."""
+    binary = nginx_binary()
+    if binary is None:
+        raise RuntimeError("nginx is not installed (apt-get install -y nginx)")
+    work_dir.mkdir(parents=True, exist_ok=True)
+    media_root.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    conf = work_dir / "nginx.conf"
+    conf.write_text(
+        NGINX_CONF.format(
+            user=_nginx_user(media_root),
+            workers=workers,
+            work=work_dir,
+            upstream=upstream.removeprefix("http://"),
+            port=port,
+            prefix="/" + accel_prefix.strip("/") + "/",
+            media_root=str(media_root).rstrip("/"),
+        )
+    )
+    with open(work_dir / "nginx.out", "ab") as log:
+        process = subprocess.Popen(
+            [binary, "-p", str(work_dir), "-c", str(conf), "-e", str(work_dir / "error.log")],
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
+        base_url = f"http://127.0.0.1:{port}"
+        SERVERS[base_url] = process.pid
+        try:
+            wait_http(f"{base_url}/accounts/login/", process=process)
+            yield base_url
+        finally:
+            SERVERS.pop(base_url, None)
+            _stop(process)
+
+
+def _nginx_user(media_root: Path) -> str:
+    """Started as root, nginx's workers become ``nobody``, who cannot read a private media
+    folder (pytest's temporary folders are 0700): run them as the folder's owner instead."""
+    if os.geteuid() != 0:
+        return ""
+    import pwd
+
+    owner = pwd.getpwuid(media_root.stat().st_uid).pw_name
+    return f"user {owner};"
+
+
+def uptime() -> str:
+    """The machine's load as ``uptime`` prints it (the benchmarks print it before and after)."""
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()

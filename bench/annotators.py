@@ -65,6 +65,10 @@ def classify_failure(response: httpx.Response) -> str:
     return f"HTTP {response.status_code}"
 
 
+class OutOfWork(Exception):
+    """The annotator has nothing left: the done page, or the study is full."""
+
+
 class Annotator(threading.Thread):
     def __init__(self, n: int, *, base_url: str, slug: str, run: Run):
         super().__init__(name=f"annotator-{n}", daemon=True)
@@ -123,33 +127,50 @@ class Annotator(threading.Thread):
                 time.sleep(self.rng.expovariate(1.0 / run.think_s))
 
     def one_answer(self) -> bool:
-        """Get the next item and answer it; False when the annotator has nothing left.
+        """Get the next item and answer it; False when the annotator has nothing left."""
+        try:
+            form = self.next_form()
+        except OutOfWork:
+            return False
+        if form is not None:
+            _page, action, token = form
+            self.post_answer(action, token, {"choice": self.rng.choice("ab")})
+        return True
 
-        In the "reload" flow every answer starts with a GET of the annotate page. In the "htmx"
-        flow, as in the browser, the submit's response is the next item's card, so the page is
-        only fetched when that card is missing.
+    def next_form(self) -> tuple[str, str, str] | None:
+        """(page, form action, client token) of the next item; None after an error (counted).
+
+        Raises ``OutOfWork`` when nothing is left. In the "reload" flow every answer starts
+        with a GET of the annotate page (timed as next-item). In the "htmx" flow, as in the
+        browser, the submit's response is the next item's card, so the page is only fetched
+        when that card is missing. Other load generators (bench/mos_listeners.py) reuse this
+        and ``post_answer`` around their own steps.
         """
-        run, stats, c = self.run_, self.stats, self.client
+        stats = self.stats
         page = self.card
         self.card = None
         if page is None:
             t0 = time.perf_counter()
-            r = c.get(f"/p/{self.slug}/annotate/")
+            r = self.client.get(f"/p/{self.slug}/annotate/")
             stats.next_ms.append((time.perf_counter() - t0) * 1000)
             if r.status_code == 302 and r.headers.get("location", "").endswith("/done/"):
-                return False
+                raise OutOfWork
             if r.status_code != 200:
                 stats.errors["next-item: " + classify_failure(r)] += 1
-                return True
+                return None
             page = r.text
         form, token = FORM_RE.search(page), TOKEN_RE.search(page)
         if form is None or token is None:
             if "This study is full" in page:
-                return False
+                raise OutOfWork
             stats.errors["next-item: no answer form in page"] += 1
-            return True
-        action, token = form.group(1), token.group(1)
-        data = {"client_token": token, "choice": self.rng.choice("ab")}
+            return None
+        return page, form.group(1), token.group(1)
+
+    def post_answer(self, action: str, token: str, answer: dict[str, str]) -> None:
+        """POST ``answer`` as htmx does (timed as submit), sometimes twice at once, and judge it."""
+        run, stats, c = self.run_, self.stats, self.client
+        data = {"client_token": token, **answer}
         headers = {"HX-Request": "true", "X-CSRFToken": self.csrf}
 
         twin = None
@@ -176,7 +197,6 @@ class Annotator(threading.Thread):
                 stats.errors[f"double submit: {twin.error}"] += 1
             else:
                 self.judge_submit(twin.response, token)
-        return True
 
     def judge_submit(self, r: httpx.Response, token: str) -> None:
         stats = self.stats
