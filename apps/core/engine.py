@@ -329,6 +329,21 @@ def next_item(*, participant: Participant, now=None) -> NextOutcome:
         return _assigned(_pick(participant, now=now))
 
 
+def work_waiting(*, participant: Participant, now=None) -> bool:
+    """Whether an open regular item is waiting for ``participant``, without reserving it.
+
+    For someone who finished: in a staged project the next stage's items appear after they
+    ran out (a validation of others' answers), and the done page offers to continue.
+    """
+    project = participant.project
+    if not project.is_live:
+        return False
+    cap = project.items_per_participant
+    if cap is not None and participant_counts(participant)["total"] >= cap:
+        return False
+    return _candidate(participant, control=False, exclude=[], now=now or timezone.now()) is not None
+
+
 @_retry_deadlocks
 def annotation_submit(
     *,

@@ -144,6 +144,25 @@ def participant_finish(*, participant: Participant, outcome: NextOutcome, now=No
     return Finish.FINISHED
 
 
+def participant_resume(*, participant: Participant) -> bool:
+    """A finished participant takes up work that appeared since (a later stage's items).
+
+    They become active again and keep their completion code; running out again finishes
+    them again. False when nothing is waiting for them (nothing changes).
+    """
+    from .engine import work_waiting
+
+    if participant.status != Participant.Status.FINISHED or not work_waiting(
+        participant=participant
+    ):
+        return False
+    updated = Participant.objects.filter(
+        pk=participant.pk, status=Participant.Status.FINISHED
+    ).update(status=Participant.Status.ACTIVE)
+    participant.refresh_from_db(fields=["status"])
+    return bool(updated)
+
+
 def completion_redirect_url(participant: Participant) -> str | None:
     if participant.status != Participant.Status.FINISHED:
         return None

@@ -13,6 +13,7 @@ urlpatterns = [
     path("<slug:slug>/submit/<int:assignment_id>/", views.annotation_submit, name="submit"),
     path("<slug:slug>/skip/<int:assignment_id>/", views.assignment_skip, name="skip"),
     path("<slug:slug>/done/", views.done, name="done"),
+    path("<slug:slug>/resume/", views.resume, name="resume"),
     path(
         "<slug:slug>/media/<int:assignment_id>/<str:key>/",
         views.assignment_media,

@@ -34,6 +34,7 @@ from apps.core.services import (
     participant_finish,
     participant_identity,
     participant_qualify,
+    participant_resume,
     screen_out_redirect_url,
 )
 from apps.core.text import render_markdown
@@ -633,8 +634,19 @@ def done(request: HttpRequest, slug: str) -> HttpResponse:
             "code": project.completion_code,
             "redirect_url": completion_redirect_url(participant),
             "progress": selectors.participant_progress(participant=participant),
+            "more_work": engine.work_waiting(participant=participant),
         },
     )
+
+
+@require_POST
+def resume(request: HttpRequest, slug: str) -> HttpResponse:
+    """A finished participant continues with items that appeared since (a later stage)."""
+    project, participant, response = _gate(request, slug, step="crowd:done")
+    if response:
+        return response
+    participant_resume(participant=participant)
+    return redirect("crowd:annotate", slug=project.slug)
 
 
 @require_http_methods(["GET", "HEAD"])
