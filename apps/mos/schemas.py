@@ -36,6 +36,8 @@ Votes, as the statistics read them (``selectors.votes_frame``): one row per vote
 
 from __future__ import annotations
 
+import functools
+import json
 from typing import Literal
 
 import pydantic
@@ -246,4 +248,11 @@ ANSWERS: dict[str, type[pydantic.BaseModel]] = {
 
 
 def config_of(project) -> Config:
-    return Config.model_validate(project.config or {})
+    """The project's settings, parsed once per distinct config (the annotate loop asks for them
+    several times a request). The returned model is shared: read it, never change it."""
+    return _parsed(json.dumps(project.config or {}, sort_keys=True))
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(config_json: str) -> Config:
+    return Config.model_validate(json.loads(config_json))
