@@ -44,7 +44,7 @@ def test_pairwise_sides_are_randomised_per_participant_and_stored_side_corrected
 ):
     project = _live(explain_project, "pairwise")
     orders = set()
-    for n in range(6):
+    for _ in range(6):
         client = Client()
         page = start(client, project)
         assignment = _reserved(project)
@@ -92,7 +92,7 @@ def test_a_box_outside_the_image_or_inside_out_is_refused_and_stores_nothing(
     project = _live(explain_project, "box")
     client = Client()
     page = start(client, project)
-    assert 'data-box-canvas' in page.content.decode()
+    assert "data-box-canvas" in page.content.decode()
     action, token = form_of(page)
     response = client.post(action, {**box, "client_token": token}, HTTP_HX_REQUEST="true")
     html = response.content.decode()
