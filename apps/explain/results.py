@@ -36,7 +36,7 @@ def _fmt(value: float | None, digits: int = 1) -> str:
 def _human_rows(project: Project, design: str, used: list[selectors.Answer]) -> list[list]:
     config = config_of(project)
     if design == "pairwise":
-        rates = stats.win_rates(used)
+        percent = {m: None if r is None else r * 100 for m, r in stats.win_rates(used).items()}
         scores = stats.bradley_terry(used)
         intervals = stats.bradley_terry_intervals(
             used,
@@ -53,7 +53,7 @@ def _human_rows(project: Project, design: str, used: list[selectors.Answer]) -> 
         return [
             [
                 "Human: pairwise win rate (%)",
-                *(_fmt(None if rates[m] is None else rates[m] * 100) for m in NORMALISATIONS),
+                *(_fmt(percent[m]) for m in NORMALISATIONS),
             ],
             [f"Human: Bradley–Terry score ({config.statistics.confidence:.0%} CI)", *bt_cells],
         ]
