@@ -24,6 +24,7 @@ ANSWER_COLUMNS = [
     "score",
     "box",
     "box_iou",
+    "words",
     "simulated",
     "blocked",
     "timestamp",
@@ -34,21 +35,22 @@ AUTOMATIC_COLUMNS = ["normalisation", "images", "max_box_acc", "max_box_acc_v2",
 def answer_records(project: Project) -> Iterator[dict]:
     design = config_of(project).design
     for a in selectors.answers(project):
-        pair = design == "pairwise" and len(a.normalisations) == 2
+        pair = len(a.normalisations) == 2
         box = [a.value[k] for k in ("x0", "y0", "x1", "y1")] if "x0" in a.value else None
         yield {
             "annotation_id": a.annotation,
             "participant": f"p{a.participant}",
             "image_id": a.image_id,
             "class_name": a.class_name,
-            "design": design,
-            "normalisation": a.normalisations[0],
+            "design": "rationale" if a.is_text else design,
+            "normalisation": a.normalisations[0] or None,
             "normalisation_b": a.normalisations[1] if pair else None,
             "answer": a.value.get("choice", a.value.get("score")) if box is None else None,
             "preferred": (stats.winner(a) or "same") if pair else None,
             "score": a.value.get("score"),
             "box": box,
             "box_iou": round(stats.human_box_iou(a), 4) if box is not None else None,
+            "words": a.value.get("words"),
             "simulated": a.simulated,
             "blocked": a.blocked,
             "timestamp": a.created_at.isoformat(),

@@ -12,7 +12,7 @@ from apps.core.registry import Metric, Results, Table
 from apps.core.results import GridImage, ImageGridFigure
 from ml.explain.saliency import NORMALISATIONS
 
-from . import metrics, selectors, stats
+from . import metrics, selectors, stats, text
 from .schemas import NORMALISATION_LABELS, config_of
 
 GALLERY_IMAGES = 8
@@ -30,7 +30,7 @@ def automatic_table(project: Project) -> dict[str, dict[str, float | None]]:
 
 
 def _fmt(value: float | None, digits: int = 1) -> str:
-    return "—" if value is None else f"{value:.{digits}f}"
+    return "—" if value is None or value != value else f"{value:.{digits}f}"
 
 
 def _human_rows(project: Project, design: str, used: list[selectors.Answer]) -> list[list]:
@@ -95,27 +95,75 @@ def _gallery(project: Project) -> ImageGridFigure | None:
     )
 
 
+def _rationale_table(answers: list[selectors.Answer]) -> Table:
+    rows = text.rationale_rows(answers)
+    p, agreement = rows["plausibility"], rows["agreement"]
+    return Table(
+        title="Rationales against the shown attributions (ERASER)",
+        columns=["Measure", "Value", "Over"],
+        rows=[
+            [
+                "Token F1 (top-k words vs the rationale)",
+                _fmt(p.token_f1, 3),
+                f"{p.n} rationales, k = {p.k}",
+            ],
+            ["IOU F1 (spans, IoU ≥ 0.5)", _fmt(p.iou_f1, 3), f"{p.n} rationales"],
+            ["AUPRC (word scores vs the rationale)", _fmt(p.auprc, 3), f"{p.n} rationales"],
+            [
+                "Mean rating of the attribution (1–5)",
+                _fmt(rows["mean_rating"], 2),
+                f"{rows['n']} ratings",
+            ],
+            [
+                "Human–human: mean pairwise F1",
+                _fmt(agreement.mean_pairwise_f1, 3),
+                f"{agreement.n_items} posts",
+            ],
+            [
+                "Human–human: Krippendorff's α (word level)",
+                _fmt(agreement.alpha, 3),
+                f"{agreement.n_annotators} people",
+            ],
+        ],
+        note="DeYoung et al. (ACL 2020): the model's rationale is each post's top k words, k the "
+        "mean human rationale length; IOU F1 counts a predicted span matched when its IoU "
+        "with a human span is at least 0.5. Faithfulness (comprehensiveness, sufficiency) "
+        "needs the model and is not computed here.",
+    )
+
+
 def explain_results(*, project: Project) -> Results:
+    everyone = selectors.used_answers(project)
+    results = _image_results(project, [a for a in everyone if not a.is_text], everyone)
+    texts = [a for a in everyone if a.is_text]
+    if texts:
+        results.tables.append(_rationale_table(texts))
+        results.notes[:] = [n for n in results.notes if not n.startswith("No images")]
+    return results
+
+
+def _image_results(
+    project: Project, used: list[selectors.Answer], everyone: list[selectors.Answer]
+) -> Results:
     design = config_of(project).design
-    used = selectors.used_answers(project)
     auto = automatic_table(project)
     rows = [
         [label, *(_fmt(auto[m][key]) for m in NORMALISATIONS)]
         for key, label in AUTOMATIC_ROWS
         if any(auto[m][key] is not None for m in NORMALISATIONS)
     ]
-    if used:
+    if used and design != "rationale":
         rows += _human_rows(project, design, used)
     images = len(selectors.image_scores(project))
     group = "Images and answers"
     results = Results(
         metrics=[
             Metric(key="images", label="Images", value=images, group=group),
-            Metric(key="answers", label="Answers used", value=len(used), group=group),
+            Metric(key="answers", label="Answers used", value=len(everyone), group=group),
             Metric(
                 key="participants",
                 label="Participants",
-                value=len({a.participant for a in used}),
+                value=len({a.participant for a in everyone}),
                 group=group,
             ),
         ]
@@ -134,7 +182,7 @@ def explain_results(*, project: Project) -> Results:
         )
     else:
         results.notes.append("No images yet: import a wsolevaluation zip on the Data tab.")
-    if not used:
+    if not used and design != "rationale":
         results.notes.append("No answers yet: the human rows fill in as participants answer.")
     gallery = _gallery(project)
     if gallery is not None:

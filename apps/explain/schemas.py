@@ -8,6 +8,9 @@ One project runs one inspection design (PROTOCOLS.md §5a, issue 13):
 ``plausibility``  one overlay rated 1–5; one item per (image, normalisation).
 ``box``           the participant draws the box around what the heatmap points at; one item
                   per (image, normalisation), scored by IoU with the ground truth.
+``rationale``     text: highlight the words that make a post funny and rate the shown word
+                  attribution 1–5 (``text.py`` holds that half's layout). A post row always
+                  becomes a rationale item, whatever the design; the design picks the demo.
 
 The data layout every part of the app shares:
 
@@ -36,12 +39,13 @@ import pydantic
 
 from ml.explain.saliency import IVR_PERCENTILE, LABELS, NORMALISATIONS
 
-Design = Literal["pairwise", "plausibility", "box"]
+Design = Literal["pairwise", "plausibility", "box", "rationale"]
 
 DESIGN_LABELS = {
     "pairwise": "Pairwise: which of two maps covers the object better",
     "plausibility": "Plausibility rating 1–5 of one map",
     "box": "Draw the box the map points at (IoU with the ground truth)",
+    "rationale": "Text: highlight the words that make a post funny, rate the attribution 1–5",
 }
 PLAUSIBILITY_SCALE = [
     (1, "Not at all"),
@@ -123,10 +127,33 @@ class BoxAnswer(pydantic.BaseModel):
         return self
 
 
+class RationaleAnswer(pydantic.BaseModel):
+    """``words``: the indices of the words highlighted (the rationale; at least one);
+    ``score``: how well the shown attribution explains the post, 1–5."""
+
+    model_config = pydantic.ConfigDict(extra="forbid")
+    words: list[int] = pydantic.Field(min_length=1)
+    score: int = pydantic.Field(ge=1, le=5)
+
+    @pydantic.field_validator("words", mode="before")
+    @classmethod
+    def _from_form(cls, value):
+        # The form posts "0,3,4"; an empty string is no highlight.
+        if isinstance(value, str):
+            return [int(v) for v in value.split(",") if v.strip()] if value.strip() else []
+        return value
+
+    @pydantic.field_validator("words")
+    @classmethod
+    def _distinct(cls, value: list[int]) -> list[int]:
+        return sorted(set(value))
+
+
 ANSWERS: dict[str, type[pydantic.BaseModel]] = {
     "pairwise": PairwiseAnswer,
     "plausibility": PlausibilityAnswer,
     "box": BoxAnswer,
+    "rationale": RationaleAnswer,
 }
 
 

@@ -24,6 +24,11 @@ class Answer:
     value: dict[str, Any]
     boxes: list[list[int]]
     created_at: Any
+    attribution: list[float]  # a post's word scores (rationale items); [] for an image
+
+    @property
+    def is_text(self) -> bool:
+        return "words" in self.value
 
 
 def answers(project: Project) -> Iterator[Answer]:
@@ -42,12 +47,13 @@ def answers(project: Project) -> Iterator[Answer]:
             simulated=a.participant.simulated,
             blocked=a.participant.status == Participant.Status.BLOCKED,
             item=a.item_id,
-            image_id=payload.get("image_id", ""),
+            image_id=payload.get("image_id", a.item.external_id),
             class_name=payload.get("class_name", ""),
             normalisations=tuple(shown),
             value=a.value,
             boxes=payload.get("boxes", []),
             created_at=a.created_at,
+            attribution=(payload.get("attribution") or {}).get("scores", []),
         )
 
 

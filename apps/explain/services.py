@@ -163,6 +163,13 @@ def demo_seed(*, project: Project) -> None:
     project.config = Config.model_validate(project.config or {}).model_dump(mode="json")
     project.overlap = 3
     project.instructions = DEMO_INSTRUCTIONS
+    if project.config["design"] == "rationale":
+        from . import text
+
+        project.instructions = text.DEMO_INSTRUCTIONS
+        project.save(update_fields=["config", "overlap", "instructions"])
+        text.demo_seed(project=project)
+        return
     project.save(update_fields=["config", "overlap", "instructions"])
     images_store(project=project, records=demo_records())
 

@@ -6,6 +6,7 @@ are in ``schemas.py``; writes in ``services.py`` and ``importing.py``.
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 from collections.abc import Mapping
 from typing import Any
@@ -25,7 +26,7 @@ from apps.core.registry import (
     Results,
 )
 
-from . import exports, importing, services
+from . import exports, importing, services, text
 from . import results as results_page
 from .schemas import (
     ANSWERS,
@@ -43,6 +44,7 @@ ANSWER_MESSAGES = {
     "y0": "Draw a box on the image.",
     "x1": "Draw a box on the image.",
     "y1": "Draw a box on the image.",
+    "words": "Highlight at least one word.",
 }
 BOX_FIELDS = ("x0", "y0", "x1", "y1")
 
@@ -55,7 +57,12 @@ def _flipped(item: Item, participant) -> bool:
 
 
 def _design(item: Item) -> str:
-    return config_of(item.project).design
+    """The form an item gets: a post is always a rationale item; an image follows the
+    project's design (plausibility if the design is the text one)."""
+    if "text" in (item.payload or {}):
+        return "rationale"
+    design = config_of(item.project).design
+    return "plausibility" if design == "rationale" else design
 
 
 class ExplainTaskType(PydanticTaskType):
@@ -125,16 +132,44 @@ class ExplainTaskType(PydanticTaskType):
                 sample="image_ids.txt\n" + "".join(f"{i}\n" for i in ids),
                 sample_zip=importing.sample_zip_bytes,
                 sample_items=len(ids) * 6,  # pairwise by default: 6 pairs of 4 maps per image
-            )
+            ),
+            self._posts_format(),
         ]
 
+    def _posts_format(self) -> ImportFormat:
+        lines = [json.dumps(row) for row in text.SAMPLE_POSTS]
+        return ImportFormat(
+            key="posts",
+            title="Posts with word attributions (JSON lines)",
+            extension="jsonl",
+            description=(
+                "For the text design: one post a line with one attribution score per word "
+                "(words as ml/explain_text/words.py cuts them: runs of letters and digits, "
+                "punctuation apart). Participants highlight the words that make the post "
+                "funny and rate the attribution shown; a row with the wrong number of scores "
+                "is refused by its line and nothing is imported."
+            ),
+            fields=(
+                ImportField("id", "Unique name of the post in this project.", True),
+                ImportField("text", "The post as participants read it.", True),
+                ImportField("scores", "One number per word, e.g. Integrated Gradients.", True),
+                ImportField("method", "The attribution's name (integrated_gradients)."),
+            ),
+            example=lines[0],
+            sample="\n".join(lines) + "\n",
+        )
+
     def import_items(self, project, upload) -> ImportReport:
-        return importing.layout_import(project=project, upload=upload)
+        if str(getattr(upload, "name", "")).lower().endswith(".zip"):
+            return importing.layout_import(project=project, upload=upload)
+        return text.posts_import(project=project, upload=upload)
 
     def seed_demo(self, project) -> None:
         services.demo_seed(project=project)
 
     def simulate_answer(self, item: Item, rng: random.Random) -> dict[str, Any]:
+        if _design(item) == "rationale":
+            return text.answer_simulate(item=item, rng=rng)
         return services.answer_simulate(item=item, rng=rng)
 
     # the participant
@@ -142,18 +177,20 @@ class ExplainTaskType(PydanticTaskType):
         return f"explain/{_design(item)}.html"
 
     def item_context(self, item: Item, participant) -> dict:
+        if _design(item) == "rationale":
+            return self._rationale_context(item)
         config = config_of(item.project)
         payload = item.payload or {}
         urls = media_urls(item=item, participant=participant)
         thing = config.class_shown(payload.get("class_name", "object"))
         context: dict[str, Any] = {
-            "design": config.design,
+            "design": _design(item),
             "thing": thing,
             "width": payload.get("width"),
             "height": payload.get("height"),
             "image_url": urls.get("image"),
         }
-        if config.design == "pairwise":
+        if _design(item) == "pairwise":
             a, b = payload["normalisations"]
             flipped = _flipped(item, participant)
             first, second = (b, a) if flipped else (a, b)
@@ -167,7 +204,7 @@ class ExplainTaskType(PydanticTaskType):
             method = payload["normalisation"]
             context["overlay_url"] = urls.get(method)
             context["method_label"] = NORMALISATION_LABELS.get(method, method)
-            if config.design == "plausibility":
+            if _design(item) == "plausibility":
                 context["question"] = f"How well does the heatmap cover the {thing}?"
                 context["scale"] = PLAUSIBILITY_SCALE
             else:
@@ -176,8 +213,28 @@ class ExplainTaskType(PydanticTaskType):
                 )
         return context
 
+    def _rationale_context(self, item: Item) -> dict:
+        payload = item.payload
+        scores = payload["attribution"]["scores"]
+        peak = max((abs(s) for s in scores), default=0.0) or 1.0
+        return {
+            "design": "rationale",
+            "question": "Highlight the words that make this post funny, then rate the "
+            "highlighting the model gives.",
+            "words": [
+                {**w, "weight": round(max(0.0, s) / peak, 2)}
+                for w, s in zip(payload["words"], scores, strict=True)
+            ],
+            "scale": PLAUSIBILITY_SCALE,
+        }
+
     def value_from_form(self, item: Item, data: Mapping[str, Any]) -> Any:
         design = _design(item)
+        if design == "rationale":
+            words = data.get("words")
+            if not words and hasattr(data, "getlist"):  # the checkboxes, when no script ran
+                words = ",".join(data.getlist("word"))
+            return {"words": words, "score": data.get("score")}
         if design == "pairwise":
             return {"choice": data.get("choice"), "order": data.get("order")}
         if design == "plausibility":
@@ -185,6 +242,8 @@ class ExplainTaskType(PydanticTaskType):
         return {name: data.get(name) for name in BOX_FIELDS}
 
     def form_data_for(self, item: Item, value: Mapping[str, Any]) -> dict[str, str]:
+        if _design(item) == "rationale":
+            return {"words": ",".join(str(i) for i in value["words"]), "score": str(value["score"])}
         fields = {"pairwise": ("choice", "order"), "plausibility": ("score",), "box": BOX_FIELDS}
         return {name: str(value[name]) for name in fields[_design(item)]}
 
@@ -204,6 +263,10 @@ class ExplainTaskType(PydanticTaskType):
             raise InvalidValue.from_pydantic(exc, ANSWER_MESSAGES) from None
         if design == "box":
             self._inside(item, clean)
+        if design == "rationale":
+            n_words = len(item.payload["words"])
+            if any(not 0 <= i < n_words for i in clean["words"]):
+                raise InvalidValue({"words": ["These words are not in this post."]})
         return clean
 
     def _inside(self, item: Item, box: dict) -> None:
