@@ -104,6 +104,11 @@ def test_the_eraser_table_is_recomputed_from_the_stored_rationales(client, owner
         pair_f1.append(
             np.mean([2 * len(x & y) / (len(x) + len(y)) for x, y in combinations(sets, 2)])
         )
+    page = client.get(reverse("dashboard:results", args=[project.slug]))
+    assert (
+        page.status_code == 200
+        and "Rationales against the shown attributions" in page.content.decode()
+    )
     rows = {row[0]: row[1] for row in EXPLAIN.results(project).tables[-1].rows}
     assert rows["Token F1 (top-k words vs the rationale)"] == f"{np.mean(f1s):.3f}"
     assert rows["AUPRC (word scores vs the rationale)"] == f"{np.mean(aps):.3f}"
