@@ -20,7 +20,8 @@ Item payload (``Item.payload``)
     ``width``, ``height``          the image's size in pixels (overlays have the same size)
     ``boxes``           ground-truth boxes ``[x0, y0, x1, y1]`` in image pixels (inclusive)
     ``normalisation``   the overlay shown (plausibility, box); ``normalisations`` [a, b] (pairwise)
-    ``auto``            per normalisation, this image's automatic scores from which the set's
+    ``auto``            (on the first item of each image only) per normalisation, the
+                        image's automatic scores from which the set's
                         MaxBoxAcc, MaxBoxAccV2 and PxAP are recomputed (``metrics.py``):
                         ``iou_v1``/``iou_v2`` (best IoU with a GT box at each CAM threshold,
                         largest contour / all contours) and ``pos``/``neg`` (the PxAP

@@ -53,6 +53,13 @@ def test_the_data_tab_imports_every_image_as_the_designs_items(client, owner, ex
         assert (item.payload["width"], item.payload["height"]) == (48, 48)
         keys = set(item.media_files.values_list("key", flat=True))
         assert keys == {"image", item.payload["normalisation"]}
+    first = {}
+    for item in sorted(items, key=lambda i: i.pk):
+        first.setdefault(item.payload["image_id"], item)
+    for item in items:
+        # The image's scores are stored once, on its first item.
+        assert ("auto" in item.payload) == (first[item.payload["image_id"]] == item)
+    for item in first.values():
         assert set(item.payload["auto"]) == set(NORMALISATIONS)
         assert "pos" not in item.payload["auto"]["ivr"]  # boxes only: no PxAP
 
