@@ -112,6 +112,7 @@ INSTALLED_APPS = [
     "apps.training",
     "apps.humor",
     "apps.mos",
+    "apps.explain",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,1 @@
+from tests.explain.layouts import explain_project  # noqa: F401
