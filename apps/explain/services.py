@@ -161,16 +161,21 @@ def demo_records() -> list[ImageRecord]:
 def demo_seed(*, project: Project) -> None:
     """The demo study: the project's design over the generated images and the CAM model's maps."""
     project.config = Config.model_validate(project.config or {}).model_dump(mode="json")
-    project.overlap = 3
+    # Each simulated person does a dozen items and every item wants 5 answers, so the demo's
+    # 20 simulated participants leave work for a visitor who opens the crowd link.
+    project.overlap = 5
+    project.items_per_participant = 12
     project.instructions = DEMO_INSTRUCTIONS
     if project.config["design"] == "rationale":
         from . import text
 
         project.instructions = text.DEMO_INSTRUCTIONS
-        project.save(update_fields=["config", "overlap", "instructions"])
+        project.save(
+            update_fields=["config", "overlap", "items_per_participant", "instructions"]
+        )
         text.demo_seed(project=project)
         return
-    project.save(update_fields=["config", "overlap", "instructions"])
+    project.save(update_fields=["config", "overlap", "items_per_participant", "instructions"])
     images_store(project=project, records=demo_records())
 
 

@@ -31,7 +31,7 @@ def percent(value: float | None, digits: int = 0) -> str:
 def number(value: float | None, digits: int = 2) -> str:
     if value is None:
         return "—"
-    if isinstance(value, int):
+    if isinstance(value, int | str):  # text a task type already formatted stays as written
         return str(value)
     try:
         return f"{float(value):.{digits}f}"
