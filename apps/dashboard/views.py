@@ -287,6 +287,7 @@ def project_launch(request: HttpRequest, slug: str) -> HttpResponse:
             for status, label in services.TRANSITIONS.get(project.status, [])
         ],
         "can_write": project.role != "viewer",
+        "gold_unserved": selectors.gold_unserved(project),
     }
     return _tab(request, project, "launch", "dashboard/launch.html", context)
 
@@ -338,6 +339,7 @@ def project_quality(request: HttpRequest, slug: str) -> HttpResponse:
             "methods": [(m.key, m.title) for m in exporting.aggregation_methods(project)],
             "method": method,
             "can_write": project.role != "viewer",
+            "gold_unserved": selectors.gold_unserved(project),
         },
     )
 

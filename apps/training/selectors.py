@@ -64,6 +64,12 @@ def metric_columns(trainer, versions: list[ModelVersion]) -> list[tuple[str, str
     return [(key, label) for key, label in declared if key in seen]
 
 
+def metric_legend(trainer, columns: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """(label, help) for the shown metric columns the trainer explains, in column order."""
+    helps = getattr(trainer, "metric_help", {}) if trainer is not None else {}
+    return [(label, helps[key]) for key, label in columns if key in helps]
+
+
 def config_columns(trainer) -> list[tuple[str, str]]:
     """The config fields the trainer shows per version: (name, label)."""
     if trainer is None:

@@ -60,7 +60,11 @@ def _page_context(
         "tab": "models",
         "trainer": trainer,
         "versions": versions,
-        "metric_columns": columns,
+        "metric_columns": [
+            (key, label, (trainer.metric_help if trainer else {}).get(key, ""))
+            for key, label in columns
+        ],
+        "metric_legend": selectors.metric_legend(trainer, columns),
         "config_columns": [label for _, label in summary],
         # Version, config and metric columns, then Predicted and Active.
         "table_width": 1 + len(summary) + len(columns) + 2,
