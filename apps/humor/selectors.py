@@ -271,6 +271,7 @@ def humor_results(*, project: Project) -> Results:
 
     posts, answers_group = "Posts and reaction labels", "Human answers"
     test_share = meta.get("test_share", 0.2)
+    bottom_hs = meta.get("negative_rule") == "bottom_HS"
     metrics = [
         Metric(
             key="posts",
@@ -289,12 +290,12 @@ def humor_results(*, project: Project) -> Results:
         ),
         Metric(
             key="non_humorous",
-            label=f"Non-humorous ({'top NS' if meta.get('negative_rule') != 'bottom_HS' else 'bottom HS'})",
+            label=f"Non-humorous ({'bottom HS' if bottom_hs else 'top NS'})",
             value=label_counts["non_humorous"],
             group=posts,
             help=(
                 "The K posts with the lowest HS among those with reactions."
-                if meta.get("negative_rule") == "bottom_HS"
+                if bottom_hs
                 else "The K other posts with the highest non-humor score NS: reactions mixed "
                 "like the average post's S."
             ),
@@ -304,7 +305,7 @@ def humor_results(*, project: Project) -> Results:
             label="Without a reaction label",
             value=label_counts["unlabelled"],
             group=posts,
-            help="In neither top-K set; models do not train on them.",
+            help="In neither top-K set, so not in the train/test split.",
         ),
         Metric(
             key="train",
