@@ -425,6 +425,9 @@ CHORUS_JOB_QUEUED_MAX = timedelta(hours=env_int("CHORUS_JOB_QUEUED_MAX_HOURS", 2
 CHORUS_TEXT_ENCODER = os.environ.get("CHORUS_TEXT_ENCODER", "")
 # "cuda", "cpu" or empty for automatic (CUDA when present).
 CHORUS_TRAIN_DEVICE = os.environ.get("CHORUS_TRAIN_DEVICE", "")
+# CPU threads per training or prediction run; 0 keeps torch's default (one per core). Set it
+# where the worker shares its cores with other busy processes (see platform/run-demo.sh).
+CHORUS_TORCH_THREADS = env_int("CHORUS_TORCH_THREADS", 0)
 
 LOGGING = {
     "version": 1,

@@ -51,7 +51,9 @@ class Metric:
     """One number on a card: a human label, its value, and the group it belongs to.
 
     ``value=None`` is shown as "—" and needs a ``note`` saying why ("no gold items yet").
-    ``interval`` is a (low, high) confidence interval, named by ``interval_label``.
+    ``interval`` is a (low, high) confidence interval, named by ``interval_label``. ``help`` is
+    one plain-text line saying what the number is, with the paper's symbol beside the words
+    ("humor score HS = (h/t)·tanh(t/50)"), for a reader who has not read the paper.
     """
 
     key: str  # stable machine name (tests, exports); never shown
@@ -62,6 +64,7 @@ class Metric:
     interval: tuple[float, float] | None = None
     interval_label: str = "95% CI"
     digits: int = 3
+    help: str = ""
 
     def __post_init__(self) -> None:
         self.value = plain(self.value)

@@ -138,3 +138,16 @@ def project_is_full(*, project: Project, now=None) -> bool:
         .filter(live__lt=wanted - F("answer_count"))
     )
     return regular.exists() and not open_slots.exists()
+
+
+def job_number(job) -> int:
+    """The job's number among its project's jobs of the same kind: 1 for the first training.
+
+    Job ids are global (the first training of a new project may be job 57); researchers read
+    "Training #1" instead, while URLs and the API keep the id.
+    """
+    from .models import Job
+
+    if job.pk is None:
+        return 0
+    return Job.objects.filter(project_id=job.project_id, kind=job.kind, pk__lte=job.pk).count()

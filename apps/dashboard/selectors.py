@@ -228,3 +228,10 @@ def project_delete_summary(*, project: Project) -> DeleteSummary:
         participants=Participant.objects.filter(project=project).count(),
         jobs=Job.objects.filter(project=project).count(),
     )
+
+
+def gold_unserved(project: Project) -> int:
+    """How many gold and attention-check items will never be served (the gold rate is 0)."""
+    if project.gold_rate > 0:
+        return 0
+    return Item.objects.filter(project=project).exclude(kind=Item.Kind.REGULAR).count()

@@ -12,7 +12,7 @@ from django.db import transaction
 
 from apps.core import registry
 from apps.core.jobs import job_create, job_enqueue
-from apps.core.models import Job, Participant, Project
+from apps.core.models import Item, Job, Participant, Project
 from apps.core.registry import ImportReport
 from apps.core.uploads import items_import_upload, upload_problem
 
@@ -91,6 +91,36 @@ def participant_block_set(*, participant: Participant, blocked: bool, reason: st
         participant.unblock()
 
 
+# The gold rate a project gets when its first gold items arrive while it is 0: one served item
+# in ten, what the demos use.
+DEFAULT_GOLD_RATE = 0.1
+
+
+def items_import_now(*, project: Project, upload, name: str) -> ImportReport:
+    """Import in this process, then give a project that just got gold items a gold rate.
+
+    A gold rate of 0 means gold items are never served; someone who uploads them wants them
+    used, so it becomes ``DEFAULT_GOLD_RATE`` and the report says so (Settings can undo it).
+    """
+    before = _control_items(project)
+    report = items_import_upload(project=project, upload=upload, name=name)
+    added = _control_items(project) - before
+    if report.ok and added and project.gold_rate == 0:
+        project.gold_rate = DEFAULT_GOLD_RATE
+        project.save(update_fields=["gold_rate"])
+        report.notes.append(
+            f"{added} gold or attention-check item{'s' if added != 1 else ''} imported while "
+            f"the gold rate was 0, so they would never have been served: the gold rate is now "
+            f"{DEFAULT_GOLD_RATE:g} (one served item in {round(1 / DEFAULT_GOLD_RATE)}). Change "
+            "it under Settings."
+        )
+    return report
+
+
+def _control_items(project: Project) -> int:
+    return project.items.exclude(kind=Item.Kind.REGULAR).count()
+
+
 def imports_dir() -> Path:
     path = Path(settings.VAR_DIR) / "imports"
     path.mkdir(parents=True, exist_ok=True)
@@ -100,7 +130,7 @@ def imports_dir() -> Path:
 def items_import_start(*, project: Project, upload: UploadedFile, user) -> ImportReport | Job:
     """Import a small upload now (its report), or queue a large one as a Job on the worker."""
     if upload.size is not None and upload.size <= INLINE_IMPORT_BYTES:
-        return items_import_upload(project=project, upload=upload, name=upload.name)
+        return items_import_now(project=project, upload=upload, name=upload.name)
     # The worker reads the file from disk: keep it under var/imports until the Job is done.
     suffix = os.path.splitext(upload.name)[1].lower()
     path = imports_dir() / f"{uuid.uuid4().hex}{suffix}"

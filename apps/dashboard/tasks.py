@@ -11,7 +11,8 @@ from django.db import connection, connections
 
 from apps.core.jobs import JobDone, JobFailed, job_progress, job_task
 from apps.core.models import Job
-from apps.core.uploads import items_import_upload
+
+from .services import items_import_now
 
 PROGRESS_EVERY_S = 1.0
 
@@ -89,7 +90,7 @@ def items_import_job(job: Job) -> JobDone:
             reporter = _Reporter(job, handle, path.stat().st_size, cancelled)
             reporter.start()
             try:
-                report = items_import_upload(
+                report = items_import_now(
                     project=job.project,
                     upload=io.BufferedReader(_CancellableFile(handle, cancelled)),
                     name=job.params.get("name", path.name),

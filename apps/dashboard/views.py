@@ -251,7 +251,9 @@ def job_cancel(request: HttpRequest, slug: str, job_id: int) -> HttpResponse:
     job.refresh_from_db()
     if request.htmx:
         return render(request, "dashboard/data.html#job", {"project": project, "job": job})
-    messages.success(request, f"Import job #{job.pk} cancelled; nothing from it is kept.")
+    messages.success(
+        request, f"Import #{core_selectors.job_number(job)} cancelled; nothing from it is kept."
+    )
     return redirect("dashboard:data", project.slug)
 
 
@@ -285,6 +287,7 @@ def project_launch(request: HttpRequest, slug: str) -> HttpResponse:
             for status, label in services.TRANSITIONS.get(project.status, [])
         ],
         "can_write": project.role != "viewer",
+        "gold_unserved": selectors.gold_unserved(project),
     }
     return _tab(request, project, "launch", "dashboard/launch.html", context)
 
@@ -336,6 +339,7 @@ def project_quality(request: HttpRequest, slug: str) -> HttpResponse:
             "methods": [(m.key, m.title) for m in exporting.aggregation_methods(project)],
             "method": method,
             "can_write": project.role != "viewer",
+            "gold_unserved": selectors.gold_unserved(project),
         },
     )
 
@@ -442,7 +446,10 @@ def _hf_job(project: Project, job_id: int) -> Job:
 def hf_export_start(request: HttpRequest, slug: str) -> HttpResponse:
     project = project_for_user(request, slug, write=True)
     job = hfdataset.hf_export_start(project=project, user=request.user)
-    messages.success(request, f"Hugging Face export #{job.pk} started; it runs in the background.")
+    messages.success(
+        request,
+        f"Hugging Face export #{core_selectors.job_number(job)} started; it runs in the background.",
+    )
     return redirect("dashboard:export", project.slug)
 
 

@@ -45,36 +45,65 @@ class Config(pydantic.BaseModel):
         title="Reactions R",
         description="The reactions HS and NS are computed over; must contain haha.",
     )
-    likes_in_total: bool = pydantic.Field(True, title="Count Likes in the total t")
+    likes_in_total: bool = pydantic.Field(
+        True,
+        title="Count Likes in the total t",
+        description="t is a post's number of reactions, in HS = (h/t)·tanh(t/50) with h its "
+        "Haha count. The paper does not say whether t includes Likes; ours does by default.",
+    )
     ns_version: str = pydantic.Field(
         "ns_v_slides",
         title="NS formula",
-        description="The paper's NS equation is unverified; each form is named and recorded.",
+        description="NS, the non-humor score, compares a post's reaction shares O(r) with the "
+        "reference S(r) by their mean squared difference MSE. The paper's equation is "
+        "unverified, so each form has a name that is recorded with every score.",
         json_schema_extra={
             "enum": list(NS_VERSIONS),
             "choice_labels": {
-                "ns_v_slides": "As in the slides",
-                "ns_v_alt1": "Alternative 1",
-                "ns_v_alt2": "Alternative 2",
+                "ns_v_slides": "As in the slides: −log(tanh(t/50)·MSE)",
+                "ns_v_alt1": "Alternative 1: tanh(t/50)·(−log MSE)",
+                "ns_v_alt2": "Alternative 2: −log(MSE / tanh(t/50))",
             },
         },
     )
     s_average: Literal["micro", "macro"] = pydantic.Field(
         "micro",
         title="Reference distribution S",
-        description="Micro: pooled over all reactions; macro: the mean of per-post shares.",
+        description="S(r), the usual share of reaction r, which NS compares each post with. "
+        "Micro: all posts' reactions pooled; macro: the mean of the posts' own shares.",
         json_schema_extra={"choice_labels": {"micro": "Micro average", "macro": "Macro average"}},
     )
-    k: int = pydantic.Field(default=20000, ge=1, title="Posts per reaction label (K)")
+    k: int = pydantic.Field(
+        default=20000,
+        ge=1,
+        title="Posts per reaction label (K)",
+        description="The K posts with the highest HS are labelled humorous, K more "
+        "non-humorous (CHoRaL: about 20,000 each). Capped at half the posts with reactions, "
+        "so both labels get the same number; the Results tab says when it was capped.",
+    )
     negative_rule: Literal["top_NS", "bottom_HS"] = pydantic.Field(
         "top_NS",
         title="Non-humorous posts are",
+        description="Which K posts get the non-humorous label (the sources disagree): the "
+        "highest non-humor score NS, or the lowest humor score HS among posts with reactions.",
         json_schema_extra={
             "choice_labels": {"top_NS": "The K highest NS", "bottom_HS": "The K lowest HS"}
         },
     )
-    seed: int = pydantic.Field(13, title="Random seed (split and study sample)")
-    test_share: float = pydantic.Field(default=0.2, gt=0, lt=1, title="Test share of the split")
+    seed: int = pydantic.Field(
+        13,
+        title="Random seed (split and study sample)",
+        description="The same seed gives the same train/test split and the same posts for "
+        "the human study.",
+    )
+    test_share: float = pydantic.Field(
+        default=0.2,
+        gt=0,
+        lt=1,
+        title="Test share of the split",
+        description="Share of the labelled posts held out to score models (CHoRaL: 0.2, an "
+        "80:20 split).",
+    )
     cleaning: Cleaning = pydantic.Field(default_factory=Cleaning)
     study: Study = pydantic.Field(default_factory=Study)
 

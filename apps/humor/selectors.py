@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -21,23 +22,35 @@ from apps.core.results import (
     Table,
 )
 
-from .schemas import REACTION_TO_ANSWER
+from .schemas import REACTION_TO_ANSWER, Config
 
 CHUNK = 2000
 HS_BINS = 20
 NS_BINS = 20
 REFERENCE_HUMAN_F1 = 0.867
 REFERENCE_NOTE = (
-    "Reference: human F1 0.867 from the CHoRaL talk slides [B]. The paper's protocol for it "
-    "(number of annotators, aggregation, which labels count as gold) is unknown, so it is "
-    "shown beside our figures, not as a like-for-like comparison."
+    "Reference: human F1 0.867, a figure quoted in the CHoRaL talk slides and not confirmed "
+    "in the paper. The paper's protocol for it (number of annotators, aggregation, which "
+    "labels count as gold) is unknown, so it is shown beside our figures, not as a "
+    "like-for-like comparison."
 )
-PROTOCOL_NOTE = (
-    "Our protocol (PLATFORM DEFAULT, not CHoRaL's): each post answered by `overlap` people "
-    '("Is this post meant to be funny?"), compared with the reaction label '
-    "(humorous → yes, non-humorous → no) on posts that have one; positive class = yes. "
-    "Answers of blocked participants are excluded."
-)
+
+
+def protocol_note(overlap: int) -> str:
+    return (
+        "Our protocol (a platform default, not CHoRaL's): each post is answered by "
+        f'{overlap} {"person" if overlap == 1 else "people"} ("Is this post meant to be '
+        'funny?"), compared with the reaction label (humorous → yes, non-humorous → no) on '
+        "posts that have one; positive class = yes. Answers of blocked participants are "
+        "excluded."
+    )
+
+
+# One line per figure on the cards, with CHoRaL's symbols (PROTOCOLS.md §1.2).
+HS_WORDS = "humor score HS = (h/t)·tanh(t/50), h = Haha count, t = all reactions counted"
+PRECISION_HELP = "Of the posts people called funny, the share whose reaction label is humorous."
+RECALL_HELP = "Of the posts whose reaction label is humorous, the share people called funny."
+F1_HELP = "F1 = 2·precision·recall / (precision + recall); positive class: funny."
 
 
 def _scores(project: Project) -> tuple[list[float], list[float], dict[int, str], dict[str, int]]:
@@ -113,6 +126,7 @@ def _method_metrics(group: str, name: str, key: str, c: quality.Comparison) -> l
             note=missing,
             interval=c.precision_interval,
             interval_label="95% Wilson CI",
+            help=PRECISION_HELP,
         ),
         Metric(
             key=f"{key}_recall",
@@ -122,16 +136,108 @@ def _method_metrics(group: str, name: str, key: str, c: quality.Comparison) -> l
             note=missing,
             interval=c.recall_interval,
             interval_label="95% Wilson CI",
+            help=RECALL_HELP,
         ),
-        Metric(key=f"{key}_f1", label=f"{name} F1", value=c.f1, group=group, note=missing),
+        Metric(
+            key=f"{key}_f1",
+            label=f"{name} F1",
+            value=c.f1,
+            group=group,
+            note=missing,
+            help=F1_HELP,
+        ),
         Metric(
             key=f"{key}_n",
             label="Posts compared",
             value=c.n,
             group=group,
             note="answered posts with a reaction label",
+            help="The posts the three figures beside it are computed on.",
         ),
     ]
+
+
+def _k_metric(meta: dict, group: str) -> Metric:
+    """K as applied, saying so when the corpus capped the setting."""
+    k, used = meta.get("k"), meta.get("k_used", meta.get("k"))
+    capped = used is not None and k is not None and used != k
+    return Metric(
+        key="k",
+        label="Posts per reaction label (K)",
+        value=used,
+        group=group,
+        note=(
+            f"capped from {k:,}: half the {meta.get('posts_with_reactions', 0):,} posts with "
+            "reactions"
+            if capped
+            else ("" if used is not None else "no scores computed yet")
+        ),
+        help="Top-K by HS are humorous, K more non-humorous (CHoRaL: about 20,000 each).",
+    )
+
+
+def _words(value: Any, choices: dict[str, str] | None = None) -> Any:
+    """A setting's value as the table shows it: choices by name, lists joined."""
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d.*", value):
+        return value[:16].replace("T", " ")  # an ISO time, to the minute
+    if choices and value in choices:
+        return f"{choices[value]} ({value})"
+    return value
+
+
+def _choice_labels(field: str) -> dict[str, str]:
+    extra = Config.model_fields[field].json_schema_extra
+    return dict(extra.get("choice_labels", {})) if isinstance(extra, dict) else {}
+
+
+# The score settings behind the labels: (meta key, words with the paper's symbol, help).
+SETTING_ROWS = [
+    ("s_version", "Reference distribution S, version", "A fingerprint of S; it changes with S."),
+    (
+        "s_average",
+        "How S is averaged",
+        "Micro: all posts' reactions pooled; macro: the mean of the posts' own shares.",
+    ),
+    ("reactions", "Reactions R", "HS and NS are computed over these reactions."),
+    ("counted_in_t", "Counted in the total t", "t = the number of these reactions on a post."),
+    ("likes_in_total", "Likes counted in t", "Whether Likes are part of t (the paper is silent)."),
+    ("ns_version", "NS formula", "Which of the named non-humor score forms was used."),
+    ("k", "Posts per reaction label (K), as set", "CHoRaL: about 20,000."),
+    ("k_used", "K as applied", "At most half the posts with reactions."),
+    ("negative_rule", "Non-humorous posts are", "Top NS or bottom HS (the sources disagree)."),
+    ("seed", "Random seed", "The split and the study sample follow from it."),
+    ("test_share", "Test share of the split", "Held-out share of the labelled posts."),
+    ("posts_with_reactions", "Posts with reactions", "Posts with t > 0; only they get an NS."),
+    ("computed_at", "Computed at", "When these scores were computed (UTC)."),
+]
+
+
+def _settings_table(meta: dict) -> Table:
+    choices = {
+        "s_average": _choice_labels("s_average"),
+        "ns_version": _choice_labels("ns_version"),
+        "negative_rule": _choice_labels("negative_rule"),
+    }
+    rows = [
+        [label, _words(meta.get(key), choices.get(key)), help_text]
+        for key, label, help_text in SETTING_ROWS
+        if key in meta
+    ]
+    shares = ", ".join(f"{r} {v:.4f}" for r, v in (meta.get("S") or {}).items())
+    rows.append(["S(r), the share of each reaction", shares or "—", "What NS compares with."])
+    rows = [
+        [a, b if isinstance(b, int | float | str) or b is None else str(b), c] for a, b, c in rows
+    ]
+    return Table(
+        title="Score settings behind these labels",
+        columns=["setting", "value", "what it means"],
+        rows=rows,
+        note="Change them under Settings on the Overview tab; the scores are then recomputed.",
+    )
 
 
 def humor_results(*, project: Project) -> Results:
@@ -164,22 +270,42 @@ def humor_results(*, project: Project) -> Results:
     n_annotators = int(frame["worker"].nunique()) if not frame.empty else 0
 
     posts, answers_group = "Posts and reaction labels", "Human answers"
+    test_share = meta.get("test_share", 0.2)
+    bottom_hs = meta.get("negative_rule") == "bottom_HS"
     metrics = [
-        Metric(key="posts", label="Posts", value=len(hs), group=posts),
         Metric(
-            key="humorous", label="Humorous (top HS)", value=label_counts["humorous"], group=posts
+            key="posts",
+            label="Posts",
+            value=len(hs),
+            group=posts,
+            help="Regular posts in the project; gold items are not counted.",
+        ),
+        _k_metric(meta, posts),
+        Metric(
+            key="humorous",
+            label="Humorous (top HS)",
+            value=label_counts["humorous"],
+            group=posts,
+            help=f"The K posts with the highest {HS_WORDS}.",
         ),
         Metric(
             key="non_humorous",
-            label="Non-humorous (top NS)",
+            label=f"Non-humorous ({'bottom HS' if bottom_hs else 'top NS'})",
             value=label_counts["non_humorous"],
             group=posts,
+            help=(
+                "The K posts with the lowest HS among those with reactions."
+                if bottom_hs
+                else "The K other posts with the highest non-humor score NS: reactions mixed "
+                "like the average post's S."
+            ),
         ),
         Metric(
             key="unlabelled",
             label="Without a reaction label",
             value=label_counts["unlabelled"],
             group=posts,
+            help="In neither top-K set, so not in the train/test split.",
         ),
         Metric(
             key="train",
@@ -187,6 +313,8 @@ def humor_results(*, project: Project) -> Results:
             value=meta.get("train", 0),
             group=posts,
             note="labelled posts",
+            help=f"A seeded {100 - round(100 * test_share)}:{round(100 * test_share)} split of "
+            "the labelled posts; models train on this part.",
         ),
         Metric(
             key="test",
@@ -194,6 +322,7 @@ def humor_results(*, project: Project) -> Results:
             value=meta.get("test", 0),
             group=posts,
             note="labelled posts",
+            help="Held out: models are scored on these posts.",
         ),
         Metric(
             key="answers",
@@ -201,14 +330,22 @@ def humor_results(*, project: Project) -> Results:
             value=int(len(frame)),
             group=answers_group,
             note="blocked participants left out",
+            help='"Is this post meant to be funny?" answered yes or no, on regular posts.',
         ),
-        Metric(key="annotators", label="Annotators", value=n_annotators, group=answers_group),
+        Metric(
+            key="annotators",
+            label="Annotators",
+            value=n_annotators,
+            group=answers_group,
+            help="People with at least one counted answer.",
+        ),
         Metric(
             key="skipped",
             label="Skipped",
             value=skipped,
             group=answers_group,
             note='answered "Not English / can\'t tell"',
+            help="Skips are not answers: the post is offered to someone else.",
         ),
         Metric(
             key="krippendorff_alpha",
@@ -216,6 +353,7 @@ def humor_results(*, project: Project) -> Results:
             value=alpha,
             group=answers_group,
             note="nominal" if alpha is not None else "needs a post with two answers",
+            help="Agreement between annotators beyond chance: 1 = all agree, 0 = chance level.",
         ),
         *_method_metrics(
             "Majority vote against reaction labels",
@@ -235,6 +373,7 @@ def humor_results(*, project: Project) -> Results:
             value=float(np.mean(annotator_f1)) if annotator_f1 else None,
             group="Each annotator against reaction labels",
             note=f"over {len(annotator_f1)} annotators" if annotator_f1 else NO_REACTION_LABELS,
+            help="Each annotator's F1 against the reaction labels, averaged.",
         ),
         Metric(
             key="reference_human_f1",
@@ -242,6 +381,7 @@ def humor_results(*, project: Project) -> Results:
             value=REFERENCE_HUMAN_F1,
             group="Each annotator against reaction labels",
             note="protocol unknown; not like-for-like",
+            help="Quoted in the CHoRaL talk slides, not confirmed in the paper.",
         ),
     ]
 
@@ -306,33 +446,7 @@ def humor_results(*, project: Project) -> Results:
         )
     )
     if meta:
-        settings_rows = [
-            [key, meta.get(key)]
-            for key in (
-                "s_version",
-                "s_average",
-                "reactions",
-                "counted_in_t",
-                "ns_version",
-                "k",
-                "negative_rule",
-                "seed",
-                "test_share",
-                "posts_with_reactions",
-                "computed_at",
-            )
-        ]
-        settings_rows.append(["S", {r: round(v, 6) for r, v in (meta.get("S") or {}).items()}])
-        tables.append(
-            Table(
-                title="Score settings behind these labels",
-                columns=["setting", "value"],
-                rows=[
-                    [k, v if isinstance(v, int | float | str) or v is None else str(v)]
-                    for k, v in settings_rows
-                ],
-            )
-        )
+        tables.append(_settings_table(meta))
 
     answer_counts = frame["label"].value_counts().to_dict() if not frame.empty else {}
     figures: list = [
@@ -433,5 +547,5 @@ def humor_results(*, project: Project) -> Results:
                 "annotator (see the Quality tab to block one).",
             )
         )
-    notes = [PROTOCOL_NOTE, REFERENCE_NOTE]
+    notes = [protocol_note(project.overlap), REFERENCE_NOTE]
     return Results(metrics=metrics, tables=tables, figures=figures, notes=notes)

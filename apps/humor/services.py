@@ -91,6 +91,8 @@ def posts_import(
                     f"{meta['non_humorous']} non-humorous; {meta['study']['sampled']} sampled "
                     "for the human study."
                 )
+                if cap := k_capped_note(meta):
+                    report.notes.append(cap)
             if reader.duplicate_lines:
                 lines = reader.duplicate_lines
                 shown = ", ".join(str(n) for n in lines[:20]) + (", …" if len(lines) > 20 else "")
@@ -112,26 +114,44 @@ def posts_import(
     return report
 
 
+def k_used(k: int, posts_with_reactions: int) -> int:
+    """K as applied: at most half the posts with reactions, so both labels get K posts.
+
+    CHoRaL's K (20,000 of 785K posts) on a few hundred posts would call every post with a
+    Haha humorous and leave the non-humorous label what remains; capped, the two stay even.
+    """
+    return max(0, min(k, posts_with_reactions // 2))
+
+
+def k_capped_note(meta: dict) -> str:
+    """The sentence saying K was capped (``meta`` from ``scores_compute``), or ""."""
+    k, used = meta.get("k"), meta.get("k_used")
+    if used is None or used == k:
+        return ""
+    return (
+        f"K = {k:,} is more than this corpus allows: {used:,} posts per reaction label were "
+        f"used, half the {meta.get('posts_with_reactions', 0):,} posts with reactions."
+    )
+
+
 def _select_labels(
-    ext: list[str], hs: list[float], ns: list[float | None], t: list[int], config: Config
+    ext: list[str], hs: list[float], ns: list[float | None], t: list[int], k: int, config: Config
 ) -> dict[int, str]:
     """Index → "humorous" | "non_humorous": top-K by HS, then K negatives by the rule."""
     n = len(ext)
     humorous = heapq.nsmallest(
-        config.k, (i for i in range(n) if hs[i] > 0), key=lambda i: (-hs[i], ext[i])
+        k, (i for i in range(n) if hs[i] > 0), key=lambda i: (-hs[i], ext[i])
     )
     labels = {i: "humorous" for i in humorous}
     rest = (i for i in range(n) if i not in labels)
     if config.negative_rule == "top_NS":
         negatives = heapq.nsmallest(
-            config.k,
+            k,
             (i for i in rest if ns[i] is not None),
             key=lambda i: (-(ns[i] or 0.0), ext[i]),
         )
     else:  # bottom_HS: the least humorous posts that anyone reacted to
-        negatives = heapq.nsmallest(
-            config.k, (i for i in rest if t[i] > 0), key=lambda i: (hs[i], ext[i])
-        )
+        negatives = heapq.nsmallest(k, (i for i in rest if t[i] > 0), key=lambda i: (hs[i], ext[i]))
     labels.update((i, "non_humorous") for i in negatives)
     return labels
 
@@ -234,7 +254,8 @@ def scores_compute(*, project: Project, resample: bool = True) -> dict:
         ts.append(t)
         hs.append(h_score)
         ns.append(n_score)
-    labels = _select_labels(ext, hs, ns, ts, config)
+    k = k_used(config.k, sum(1 for total in ts if total > 0))
+    labels = _select_labels(ext, hs, ns, ts, k, config)
     splits = _split(labels, ext, config)
     sample, study_meta = _study_sample(hs, ext, config)
     position = {pk: i for i, pk in enumerate(pks)}
@@ -285,6 +306,7 @@ def scores_compute(*, project: Project, resample: bool = True) -> dict:
         "likes_in_total": config.likes_in_total,
         "ns_version": config.ns_version,
         "k": config.k,
+        "k_used": k,
         "negative_rule": config.negative_rule,
         "seed": config.seed,
         "test_share": config.test_share,

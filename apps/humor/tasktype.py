@@ -12,6 +12,7 @@ from typing import Any
 
 from apps.core.jobs import job_create, job_enqueue
 from apps.core.registry import ImportFormat, ImportReport, PydanticTaskType, RecordSet, Results
+from apps.core.selectors import job_number
 
 from . import exports, selectors, services
 from .importing import display_parts, import_formats
@@ -62,7 +63,7 @@ class HumorTaskType(PydanticTaskType):
         job_enqueue(job, scores_recompute)
         return (
             "Scores, reaction labels and the split are being recomputed on the worker "
-            f"(job {job.pk})."
+            f"(rescoring #{job_number(job)}); the Results tab shows them when it is done."
         )
 
     def item_context(self, item, participant) -> dict:

@@ -34,6 +34,18 @@ class HumorTrainer(Trainer):
         ("n_train", "Training posts"),
         ("n_test", "Test posts"),
     ]
+    metric_help = {
+        "f1": "F1 on the test split against the reaction labels (positive class: humorous); "
+        "CHoRaL reports F1 and AUC.",
+        "auc": "The chance that a random humorous test post scores above a random "
+        "non-humorous one (0.5 = guessing).",
+        "accuracy": "Share of test posts whose predicted label is their reaction label.",
+        "pearson_r": "Correlation of the predicted humor score HS with the real one on the test "
+        "split (continuous target only).",
+        "mse": "Mean squared error of the predicted HS (continuous target only).",
+        "n_train": "Labelled posts the model was trained on.",
+        "n_test": "Labelled posts it was scored on.",
+    }
     smoke_config = {"epochs": 1, "batch_size": 8, "max_length": 24, "max_samples": 16}
     summary_fields = ["target", "label_source", "encoder", "epochs"]
     active_learning = [

@@ -64,6 +64,12 @@ def metric_columns(trainer, versions: list[ModelVersion]) -> list[tuple[str, str
     return [(key, label) for key, label in declared if key in seen]
 
 
+def metric_legend(trainer, columns: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """(label, help) for the shown metric columns the trainer explains, in column order."""
+    helps = getattr(trainer, "metric_help", {}) if trainer is not None else {}
+    return [(label, helps[key]) for key, label in columns if key in helps]
+
+
 def config_columns(trainer) -> list[tuple[str, str]]:
     """The config fields the trainer shows per version: (name, label)."""
     if trainer is None:
@@ -74,3 +80,29 @@ def config_columns(trainer) -> list[tuple[str, str]]:
 
 def regular_item_count(project: Project) -> int:
     return Item.objects.filter(project=project, kind=Item.Kind.REGULAR).count()
+
+
+# Below these counts a version's metrics say little: F1 on three test posts is 0, 0.5 or 1.
+TOO_FEW_TRAIN = 20
+TOO_FEW_TEST = 10
+
+
+def modelversion_data_warning(version: ModelVersion) -> str:
+    """Why the version's metrics cannot be trusted for lack of data, or "" when they can.
+
+    Every trainer reports ``n_train`` and ``n_test`` (the items it trained and was scored on);
+    a version without them gets no warning rather than a wrong one.
+    """
+    n_train, n_test = version.metrics.get("n_train"), version.metrics.get("n_test")
+    problems = []
+    if isinstance(n_train, int) and n_train < TOO_FEW_TRAIN:
+        problems.append(f"trained on {n_train} labelled item{'s' if n_train != 1 else ''}")
+    if isinstance(n_test, int) and n_test < TOO_FEW_TEST:
+        problems.append(f"scored on {n_test} test item{'s' if n_test != 1 else ''}")
+    if not problems:
+        return ""
+    return (
+        f"Too little data: {' and '.join(problems)} (at least {TOO_FEW_TRAIN} and "
+        f"{TOO_FEW_TEST} are needed for its metrics to mean much). Label more items and train "
+        "again."
+    )

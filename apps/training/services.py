@@ -141,9 +141,23 @@ def _progress(job: Job, start: float, end: float) -> Callable[[float, str], bool
 
 
 def _train_device():
-    from ml.common import pick_device
+    """The device runs train on; on CPU with the thread count the settings ask for."""
+    from ml.common import cpu_threads, pick_device
 
-    return pick_device(settings.CHORUS_TRAIN_DEVICE or None)
+    device = pick_device(settings.CHORUS_TRAIN_DEVICE or None)
+    if device.type == "cpu":
+        cpu_threads(settings.CHORUS_TORCH_THREADS)
+    return device
+
+
+def _device_words(device) -> str:
+    """ "cpu (2 threads)" or "cuda:0": what the job log and the version record say."""
+    import torch
+
+    if device.type != "cpu":
+        return str(device)
+    threads = torch.get_num_threads()
+    return f"cpu ({threads} thread{'' if threads == 1 else 's'})"
 
 
 def _artifact_prefix(job: Job) -> str:
@@ -229,7 +243,7 @@ def training_run(*, job: Job) -> None:
         digest = records_digest(records)
         job_log(
             job,
-            f"{len(records)} records (sha256 {digest[:12]}); training on {device}; "
+            f"{len(records)} records (sha256 {digest[:12]}); training on {_device_words(device)}; "
             f"code {code_version(trainer.key)}",
         )
         with tempfile.TemporaryDirectory(prefix="chorus-train-") as tmp:

@@ -49,8 +49,11 @@ class Trainer:
     key: ClassVar[str]  # the task type's key
     title: ClassVar[str]
     Config: ClassVar[type[ml_config.Config]]
-    # The Models table's metric columns: (metric key, label), in order.
+    # The Models table's metric columns: (metric key, label), in order. Every trainer reports
+    # ``n_train`` and ``n_test`` too: the Models tab warns when they are too few to trust.
     metrics: ClassVar[list[tuple[str, str]]] = []
+    # One plain-text line per metric key saying what it measures, shown under the table.
+    metric_help: ClassVar[dict[str, str]] = {}
     # Settings that train for a few steps on a CPU: the shared contract suite uses them.
     smoke_config: ClassVar[dict[str, Any]] = {}
     # Config fields shown as columns of the Models table, beside the metrics.

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET, require_POST
 from apps.core.access import project_for_user
 from apps.core.jobs import job_cancel as core_job_cancel
 from apps.core.models import Membership, Project
+from apps.core.selectors import job_number
 
 from . import selectors, services, trainers
 from .forms import LoopSettingsForm, TrainForm
@@ -25,6 +26,8 @@ def _can_write(project: Project) -> bool:
 def _cell(value) -> str:
     if value is None:
         return "–"
+    if value == "":
+        return "default"  # an empty setting means the trainer's default (e.g. the encoder)
     if isinstance(value, float):
         return f"{value:.3f}" if abs(value) < 1000 else f"{value:,.0f}"
     return str(value)
@@ -43,6 +46,7 @@ def _page_context(
     for version in versions:
         version.metric_cells = [_cell(version.metrics.get(key)) for key, _ in columns]
         version.config_cells = [_cell(version.config.get(name)) for name, _ in summary]
+        version.data_warning = selectors.modelversion_data_warning(version)
     loop = selectors.modelloop_settings_for(project)
     if form is None:
         form = TrainForm(trainer=trainer)
@@ -56,8 +60,14 @@ def _page_context(
         "tab": "models",
         "trainer": trainer,
         "versions": versions,
-        "metric_columns": columns,
+        "metric_columns": [
+            (key, label, (trainer.metric_help if trainer else {}).get(key, ""))
+            for key, label in columns
+        ],
+        "metric_legend": selectors.metric_legend(trainer, columns),
         "config_columns": [label for _, label in summary],
+        # Version, config and metric columns, then Predicted and Active.
+        "table_width": 1 + len(summary) + len(columns) + 2,
         "loop": loop,
         "jobs": selectors.training_jobs_for(project),
         "form": form,
@@ -100,7 +110,7 @@ def model_train(request: HttpRequest, slug: str) -> HttpResponse:
     job = services.training_start(project=project, user=request.user, config=form.config())
     if request.htmx:
         return render(request, f"{PAGE}#jobs", _page_context(project))
-    messages.success(request, f"Training job #{job.pk} queued.")
+    messages.success(request, f"Training #{job_number(job)} queued.")
     return redirect("training:model_list", slug=project.slug)
 
 
@@ -124,7 +134,7 @@ def modelversion_predict(request: HttpRequest, slug: str, pk: int) -> HttpRespon
     job = services.prediction_start(version=version, user=request.user)
     if request.htmx:
         return render(request, f"{PAGE}#jobs", _page_context(project))
-    messages.success(request, f"Prediction job #{job.pk} queued.")
+    messages.success(request, f"Prediction #{job_number(job)} queued.")
     return redirect("training:model_list", slug=project.slug)
 
 
@@ -182,5 +192,5 @@ def job_cancel(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     job.refresh_from_db()
     if request.htmx:
         return _job_response(request, project, job)
-    messages.success(request, f"Job #{job.pk} cancelled.")
+    messages.success(request, f"Job #{job_number(job)} cancelled.")
     return redirect("training:model_list", slug=project.slug)

@@ -1,7 +1,7 @@
 """What every model in ``ml/`` shares: device, seeding, checkpoints, progress, encoders."""
 
 from .checkpoint import load_checkpoint, save_checkpoint
-from .device import autocast, pick_device
+from .device import autocast, cpu_threads, pick_device
 from .encoder import EncoderUnavailable, default_encoder_path, load_encoder, resolve_encoder
 from .progress import Cancelled, ProgressFn, TrainingError, report
 from .seeding import seed_everything
@@ -12,6 +12,7 @@ __all__ = [
     "ProgressFn",
     "TrainingError",
     "autocast",
+    "cpu_threads",
     "default_encoder_path",
     "load_checkpoint",
     "load_encoder",

@@ -28,6 +28,19 @@ def autocast(device: torch.device) -> contextlib.AbstractContextManager:
     return contextlib.nullcontext()
 
 
+def cpu_threads(count: int = 0) -> int:
+    """Use ``count`` CPU threads for torch's operators (0: keep its default); returns the number.
+
+    torch's default is one thread per core, each spinning while it waits for work. On a box
+    whose cores are shared (the embedded demo: web server, worker and browser on two cores)
+    spinning threads fight the other processes for the same cores and training runs several
+    times slower than with fewer threads; ``CHORUS_TORCH_THREADS`` caps them.
+    """
+    if count > 0 and count != torch.get_num_threads():
+        torch.set_num_threads(count)
+    return torch.get_num_threads()
+
+
 def device_name(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)

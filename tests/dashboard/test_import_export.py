@@ -263,7 +263,7 @@ def test_an_import_cancelled_while_it_runs_stores_nothing(
     response = upload(signed_in, project, "big.jsonl", rows)
     job = response.context["job"]
     assert b"Cancel import" in response.content
-    real_import = tasks.items_import_upload
+    real_import = tasks.items_import_now
 
     def researcher_cancels_meanwhile(**kwargs):
         # The researcher clicks Cancel while the worker is importing.
@@ -276,7 +276,7 @@ def test_an_import_cancelled_while_it_runs_stores_nothing(
         time.sleep(0.2)  # the worker's watcher sees it
         return real_import(**kwargs)
 
-    monkeypatch.setattr(tasks, "items_import_upload", researcher_cancels_meanwhile)
+    monkeypatch.setattr(tasks, "items_import_now", researcher_cancels_meanwhile)
     items_import_job.apply(args=[job.pk])
     job.refresh_from_db()
     assert job.status == Job.Status.CANCELLED

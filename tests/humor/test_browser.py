@@ -68,3 +68,29 @@ def test_a_participant_labels_posts_with_keys_1_2_and_skips_with_s(
         Assignment.objects.filter(participant=participant, status=Assignment.Status.SKIPPED).count()
         == 1
     )
+
+
+def test_the_results_cards_explain_themselves_inside_their_boxes(live_server, page, humor_project):
+    from .conftest import configure
+    from .test_results import POSTS
+
+    configure(humor_project, k=20000)
+    assert registry.get("humor").import_items(humor_project, jsonl(POSTS)).ok
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("#id_username", humor_project.owner.username)
+    page.fill("#id_password", "pw-chorus-123")
+    page.locator("form [type=submit]").click()
+    page.goto(f"{live_server.url}/projects/{humor_project.slug}/results/")
+    k_card = page.locator("#metric-k")
+    assert k_card.locator(".value").inner_text() == "4"
+    assert "capped from 20,000: half the 8 posts with reactions" in k_card.inner_text()
+    humorous = page.locator("#metric-humorous .help")
+    assert humorous.is_visible() and "HS = (h/t)·tanh(t/50)" in humorous.inner_text()
+    outside = page.evaluate(
+        """() => [...document.querySelectorAll('.stat .help')].filter(h => {
+             const c = h.closest('.stat').getBoundingClientRect(), r = h.getBoundingClientRect();
+             return r.left < c.left || r.right > c.right + 0.5 || r.bottom > c.bottom + 0.5;
+           }).map(h => h.closest('.stat').id)"""
+    )
+    assert page.locator(".stat .help").count() >= 10 and outside == []
+    assert "`" not in page.inner_text("main")

@@ -334,8 +334,10 @@ def expected_cards(project):
         prf([(truth[i], label) for i, w, label in rows if w == name and i in truth])[2]
         for name in workers
     ]
+    reacted = sum(1 for i in regular if sum(i.payload["reactions"].values()) > 0)
     return {
         "posts": len(regular),
+        "k": min(project.config["k"], reacted // 2),  # K, capped by the corpus
         "humorous": labels["humorous"],
         "non_humorous": labels["non_humorous"],
         "unlabelled": labels[None],

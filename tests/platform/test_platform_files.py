@@ -142,3 +142,32 @@ def test_the_configmap_only_sets_documented_settings_and_keeps_secrets_out():
     assert not {"SECRET_KEY", "DATABASE_URL", "CELERY_BROKER_URL"} & set(config)
     secret = next(d for d in k8s_documents() if d["kind"] == "Secret")["stringData"]
     assert {"SECRET_KEY", "DATABASE_URL", "CELERY_BROKER_URL"} <= set(secret)
+
+
+def demo_workers() -> list[list[str]]:
+    """The ``celery worker`` command lines platform/run-demo.sh starts, as argument lists."""
+    script = (PLATFORM / "run-demo.sh").read_text().replace("\\\n", " ")
+    lines = [line.strip() for line in script.splitlines()]
+    return [
+        shlex.split(line.split(">", 1)[0])
+        for line in lines
+        if line.startswith("$BIN/celery") and " worker " in line
+    ]
+
+
+def test_the_demo_trains_on_its_own_worker_one_job_at_a_time_with_passive_threads():
+    # Issue 14: one worker serving default and gpu at concurrency 2, with torch's threads
+    # spinning, trained at 4 samples/s beside the web server; see bench/README.md.
+    workers = {w[w.index("-Q") + 1]: w for w in demo_workers()}
+    assert set(workers) == {"default", "gpu"}
+    gpu = workers["gpu"]
+    assert gpu[gpu.index("--concurrency") + 1] == "1"
+    assert gpu[gpu.index("--prefetch-multiplier") + 1] == "1"
+    assert "-B" in workers["default"] and "-B" not in gpu  # one beat
+    names = {w[w.index("-n") + 1] for w in workers.values()}
+    assert len(names) == 2  # two workers on one host need distinct node names
+    script = (PLATFORM / "run-demo.sh").read_text()
+    assert script.index('export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-PASSIVE}"') < script.index(
+        "$BIN/celery"
+    )
+    assert "$WORKER $WEB" in script  # Ctrl-C stops both workers

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -249,3 +252,58 @@ def test_cancel_stops_a_queued_job(client, researcher, humor_project):
     assert response.status_code == 200 and "Cancelled" in response.content.decode()
     job.refresh_from_db()
     assert job.status == Job.Status.CANCELLED
+
+
+def test_versions_are_labelled_by_number_and_time_and_keep_the_code_as_a_tooltip(
+    client, researcher, humor_project
+):
+    version = _version(humor_project, 3, f1=0.5, n_train=100, n_test=30)
+    version.created_at = datetime(2026, 12, 2, 14, 5, tzinfo=UTC)
+    version.code_version = "3b8c7ca739a1+ml.57ef6574d7"
+    version.save()
+    client.force_login(researcher)
+    page = client.get(reverse("training:model_list", args=[humor_project.slug])).content.decode()
+    assert 'title="code 3b8c7ca739a1+ml.57ef6574d7">v3 · 2 Dec 14:05</strong>' in page
+    assert page.count("3b8c7ca739a1") == 1  # only in the tooltip
+
+
+def test_job_numbers_count_within_the_project_and_the_url_keeps_the_id(
+    client, researcher, humor_project, project
+):
+    for _ in range(3):  # another project's jobs come first: global ids 1-3
+        Job.objects.create(project=project, kind=TRAIN_JOB_KIND, status=Job.Status.SUCCEEDED)
+    Job.objects.create(project=humor_project, kind="items_import", status=Job.Status.SUCCEEDED)
+    first = Job.objects.create(project=humor_project, kind=TRAIN_JOB_KIND)
+    second = Job.objects.create(project=humor_project, kind=TRAIN_JOB_KIND)
+    client.force_login(researcher)
+    page = client.get(reverse("training:model_list", args=[humor_project.slug])).content.decode()
+    assert "Training #1</strong>" in page and "Training #2</strong>" in page
+    assert f"Training #{first.pk}</strong>" not in page
+    assert reverse("training:job_detail", args=[humor_project.slug, second.pk]) in page
+    card = client.get(
+        reverse("training:job_detail", args=[humor_project.slug, second.pk]),
+        HTTP_HX_REQUEST="true",
+    ).content.decode()
+    assert "Training #2</strong>" in card
+    response = client.post(
+        reverse("training:job_cancel", args=[humor_project.slug, first.pk]), follow=True
+    )
+    assert "Job #1 cancelled." in response.content.decode()
+
+
+def test_a_version_trained_on_a_handful_of_items_warns_beside_its_metrics(
+    client, researcher, humor_project
+):
+    _version(humor_project, 1, f1=0.0, accuracy=0.0, n_train=4, n_test=1)
+    _version(humor_project, 2, f1=0.8, accuracy=0.8, n_train=400, n_test=100)
+    client.force_login(researcher)
+    page = client.get(reverse("training:model_list", args=[humor_project.slug])).content.decode()
+    small = page[page.index('data-version="1"') :]
+    assert '<tr data-version="1" class="too-little">' in page
+    assert '<tr data-version="2" class="too-little">' not in page
+    assert "Too little data</span>" in small
+    assert "v1: Too little data: trained on 4 labelled items and scored on 1 test item" in small
+    assert 'data-warning-for="2"' not in page
+    # The warning row spans the whole table.
+    columns = len(re.findall(r"<th[ >]", page[page.index("<thead>") : page.index("</thead>")]))
+    assert f'<td colspan="{columns}" role="note">v1: Too little data' in page

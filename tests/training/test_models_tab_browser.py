@@ -84,3 +84,59 @@ def test_a_bad_train_form_shows_its_errors_in_place(live_server, page, humor_pro
     page.locator("#train-form .errorlist").wait_for()
     assert "greater than or equal to 1" in page.locator("#train-form").inner_text()
     assert not Job.objects.exists()
+
+
+def _versions(project, n: int) -> None:
+    """``n`` versions of the continuous target: every metric column the trainer declares."""
+    for number in range(1, n + 1):
+        ModelVersion.objects.create(
+            project=project,
+            number=number,
+            trainer="humor",
+            seed=13,
+            code_version="3b8c7ca739a1+ml.57ef6574d7+trainer.e489e60b2d",
+            artifact=f"x{number}",
+            config={"target": "continuous", "label_source": "both", "epochs": 3, "encoder": ""},
+            metrics={
+                "f1": 0.818,
+                "auc": 0.938,
+                "accuracy": 0.833,
+                "pearson_r": 0.51,
+                "mse": 0.0123,
+                "n_train": 4 if number == 1 else 960,
+                "n_test": 1 if number == 1 else 240,
+            },
+        )
+
+
+@pytest.mark.parametrize("width", [1280, 760])
+def test_the_versions_table_stays_inside_its_card(live_server, page, humor_project, width):
+    _versions(humor_project, 3)
+    page.set_viewport_size({"width": width, "height": 900})
+    page.goto(f"{live_server.url}/projects/{humor_project.slug}/models/")
+    box = page.evaluate(
+        """() => {
+          const card = document.querySelector('#versions').getBoundingClientRect();
+          const scroll = document.querySelector('#versions .table-scroll');
+          const s = scroll.getBoundingClientRect();
+          return {card_left: card.left, card_right: card.right, left: s.left, right: s.right,
+                  page: document.documentElement.scrollWidth, view: window.innerWidth,
+                  scrolls: scroll.scrollWidth > scroll.clientWidth,
+                  overflow: getComputedStyle(scroll).overflowX};
+        }"""
+    )
+    # The table never pushes the card or the page wider; what does not fit scrolls inside.
+    assert box["card_left"] <= box["left"] and box["right"] <= box["card_right"], box
+    assert box["page"] <= box["view"], box
+    if box["scrolls"]:
+        assert box["overflow"] == "auto", box
+    if width >= 1280:
+        assert not box["scrolls"], "every column fits a desktop window"
+    # The versions read "v3 · 2 Dec 14:05"; the code hash is only a tooltip.
+    label = page.locator('#versions tr[data-version="3"] .version-label')
+    assert label.inner_text().startswith("v3 · ")
+    assert "3b8c7ca739a1" not in page.locator("#versions").inner_text()
+    assert "3b8c7ca739a1" in label.get_attribute("title")
+    warning = page.locator('#versions tr[data-warning-for="1"]')
+    assert "Too little data" in warning.inner_text()
+    assert page.locator('#versions tr[data-warning-for="2"]').count() == 0

@@ -56,3 +56,11 @@ def removed_summary(removed: dict | None) -> str:
     total = sum(counts.values())
     parts = ", ".join(f"{n} {rule.replace('_', ' ')}" for rule, n in counts.items())
     return f"{total} row{'s' if total != 1 else ''} ({parts})"
+
+
+@register.filter
+def job_number(job) -> int:
+    """``{{ job|job_number }}``: its number within the project ("Training #1"), not its id."""
+    from apps.core.selectors import job_number as number
+
+    return number(job)
