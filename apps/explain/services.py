@@ -170,9 +170,7 @@ def demo_seed(*, project: Project) -> None:
         from . import text
 
         project.instructions = text.DEMO_INSTRUCTIONS
-        project.save(
-            update_fields=["config", "overlap", "items_per_participant", "instructions"]
-        )
+        project.save(update_fields=["config", "overlap", "items_per_participant", "instructions"])
         text.demo_seed(project=project)
         return
     project.save(update_fields=["config", "overlap", "items_per_participant", "instructions"])

@@ -191,7 +191,8 @@ def _words(value: Any, choices: dict[str, str] | None = None) -> Any:
 
 def _choice_labels(field: str) -> dict[str, str]:
     extra = Config.model_fields[field].json_schema_extra
-    return dict(extra.get("choice_labels", {})) if isinstance(extra, dict) else {}
+    labels = extra.get("choice_labels") if isinstance(extra, dict) else None
+    return {str(k): str(v) for k, v in labels.items()} if isinstance(labels, dict) else {}
 
 
 # The score settings behind the labels: (meta key, words with the paper's symbol, help).
