@@ -107,10 +107,9 @@ def _system_table(study: selectors.Study, rows: list[stats.SystemStats]) -> Tabl
         ],
         note="Laid out as VITS Table 1. Three intervals side by side: the P.808 toolkit's "
         "normal interval (1.96·s/√n) and the t interval both treat every vote as independent; "
-        "the clustered one resamples listeners and utterances together (a two-way cluster "
-        "bootstrap, seeded), so a listener who rates everything high or an easy sentence "
-        "widens it. It is the one to report; with independent votes it is conservative "
-        "(about √3 times the naive width).",
+        "the clustered one is two-way cluster-robust over listeners and utterances (Cameron, "
+        "Gelbach & Miller), so a listener who rates everything high or an easy sentence "
+        "widens it. It is the one to report.",
     )
 
 

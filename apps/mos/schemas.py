@@ -147,10 +147,6 @@ class QualityControl(pydantic.BaseModel):
 
 class Statistics(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(extra="forbid")
-    bootstrap_samples: int = pydantic.Field(
-        default=1000, ge=100, le=20000, title="Bootstrap resamples (clustered interval)"
-    )
-    seed: int = pydantic.Field(default=7, title="Bootstrap seed")
     confidence: float = pydantic.Field(default=0.95, gt=0.5, lt=1, title="Confidence level")
 
 

@@ -169,15 +169,11 @@ class Study:
                 self.votes,
                 reference_system=self.config.reference_system,
                 confidence=statistics.confidence,
-                bootstrap_samples=statistics.bootstrap_samples,
-                seed=statistics.seed,
                 excluded_raters=excluded,
             )
         return stats.system_summary(
             self.votes,
             confidence=statistics.confidence,
-            bootstrap_samples=statistics.bootstrap_samples,
-            seed=statistics.seed,
             excluded_raters=excluded,
         )
 

@@ -223,7 +223,7 @@ def _design_check(clips: list[Clip], config: Config, report: ImportReport) -> No
 def _items_build(project: Project, clips: list[Clip], config: Config, saved, report) -> int:
     store = _Store(project, config, saved)
     tests = [c for c in clips if c.gold_score is None]
-    rng = random.Random(f"{project.pk}:{config.statistics.seed}")
+    rng = random.Random(f"mos:{project.pk}")  # the same study draws the same traps and order
     build = {"acr": _acr_items, "ccr": _ccr_items, "ab": _ab_items, "mushra": _mushra_items}
     created = build[config.design](store, tests, rng)
     if config.latin_square and config.design in ("acr", "ccr"):
