@@ -8,7 +8,10 @@ class ExplainConfig(AppConfig):
 
     def ready(self) -> None:
         from apps.core import registry
+        from apps.training import trainers
 
         from .tasktype import EXPLAIN
+        from .trainer import EXPLAIN_TRAINER
 
         registry.register(EXPLAIN)
+        trainers.register(EXPLAIN_TRAINER)

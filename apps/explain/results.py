@@ -12,7 +12,7 @@ from apps.core.registry import Metric, Results, Table
 from apps.core.results import GridImage, ImageGridFigure
 from ml.explain.saliency import NORMALISATIONS
 
-from . import metrics, selectors, stats, text
+from . import counterfactual, metrics, selectors, stats, text
 from .schemas import NORMALISATION_LABELS, config_of
 
 GALLERY_IMAGES = 8
@@ -134,6 +134,8 @@ def _rationale_table(answers: list[selectors.Answer]) -> Table:
 
 def explain_results(*, project: Project) -> Results:
     everyone = selectors.used_answers(project)
+    if config_of(project).design == "counterfactual":
+        return counterfactual.results(project=project, answers=everyone)
     results = _image_results(project, [a for a in everyone if not a.is_text], everyone)
     texts = [a for a in everyone if a.is_text]
     if texts:

@@ -8,6 +8,8 @@ One project runs one inspection design (PROTOCOLS.md §5a, issue 13):
 ``plausibility``  one overlay rated 1–5; one item per (image, normalisation).
 ``box``           the participant draws the box around what the heatmap points at; one item
                   per (image, normalisation), scored by IoU with the ground truth.
+``counterfactual``  (original, counterfactual) image pairs shown as a flicker: which of two
+                  attribute descriptions did the change alter? (``counterfactual.py``)
 ``rationale``     text: highlight the words that make a post funny and rate the shown word
                   attribution 1–5 (``text.py`` holds that half's layout). A post row always
                   becomes a rationale item, whatever the design; the design picks the demo.
@@ -40,13 +42,14 @@ import pydantic
 
 from ml.explain.saliency import IVR_PERCENTILE, LABELS, NORMALISATIONS
 
-Design = Literal["pairwise", "plausibility", "box", "rationale"]
+Design = Literal["pairwise", "plausibility", "box", "rationale", "counterfactual"]
 
 DESIGN_LABELS = {
     "pairwise": "Pairwise: which of two maps covers the object better",
     "plausibility": "Plausibility rating 1–5 of one map",
     "box": "Draw the box the map points at (IoU with the ground truth)",
     "rationale": "Text: highlight the words that make a post funny, rate the attribution 1–5",
+    "counterfactual": "Counterfactual pairs: which attribute did the flickering change alter?",
 }
 PLAUSIBILITY_SCALE = [
     (1, "Not at all"),
@@ -150,11 +153,22 @@ class RationaleAnswer(pydantic.BaseModel):
         return sorted(set(value))
 
 
+class CounterfactualAnswer(pydantic.BaseModel):
+    """``choice``: the description picked as shown; ``order``: ``ad`` when the true attribute
+    was offered first. ``correct``: whether the attribute was picked (side-corrected)."""
+
+    model_config = pydantic.ConfigDict(extra="forbid")
+    choice: Literal["first", "second"]
+    order: Literal["ad", "da"]
+    correct: bool
+
+
 ANSWERS: dict[str, type[pydantic.BaseModel]] = {
     "pairwise": PairwiseAnswer,
     "plausibility": PlausibilityAnswer,
     "box": BoxAnswer,
     "rationale": RationaleAnswer,
+    "counterfactual": CounterfactualAnswer,
 }
 
 

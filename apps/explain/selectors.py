@@ -25,6 +25,7 @@ class Answer:
     boxes: list[list[int]]
     created_at: Any
     attribution: list[float]  # a post's word scores (rationale items); [] for an image
+    attribute: str = ""  # the attribute a counterfactual pair changes; "" otherwise
 
     @property
     def is_text(self) -> bool:
@@ -54,6 +55,7 @@ def answers(project: Project) -> Iterator[Answer]:
             boxes=payload.get("boxes", []),
             created_at=a.created_at,
             attribution=(payload.get("attribution") or {}).get("scores", []),
+            attribute=payload.get("attribute", ""),
         )
 
 

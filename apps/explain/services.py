@@ -166,6 +166,13 @@ def demo_seed(*, project: Project) -> None:
     project.overlap = 5
     project.items_per_participant = 12
     project.instructions = DEMO_INSTRUCTIONS
+    if project.config["design"] == "counterfactual":
+        from . import counterfactual
+
+        project.instructions = counterfactual.DEMO_INSTRUCTIONS
+        project.save(update_fields=["config", "overlap", "items_per_participant", "instructions"])
+        counterfactual.demo_seed(project=project)
+        return
     if project.config["design"] == "rationale":
         from . import text
 

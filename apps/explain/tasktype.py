@@ -26,7 +26,7 @@ from apps.core.registry import (
     Results,
 )
 
-from . import exports, importing, services, text
+from . import counterfactual, exports, importing, services, text
 from . import results as results_page
 from .schemas import (
     ANSWERS,
@@ -61,6 +61,8 @@ def _design(item: Item) -> str:
     project's design (plausibility if the design is the text one)."""
     if "text" in (item.payload or {}):
         return "rationale"
+    if "pair_id" in (item.payload or {}):
+        return "counterfactual"
     design = config_of(item.project).design
     return "plausibility" if design == "rationale" else design
 
@@ -134,7 +136,40 @@ class ExplainTaskType(PydanticTaskType):
                 sample_items=len(ids) * 6,  # pairwise by default: 6 pairs of 4 maps per image
             ),
             self._posts_format(),
+            self._pairs_format(),
         ]
+
+    def _pairs_format(self) -> ImportFormat:
+        manifest = counterfactual.sample_manifest()
+        return ImportFormat(
+            key="counterfactual",
+            title="Counterfactual image pairs with a CSV manifest (zip)",
+            extension="zip",
+            description=(
+                "For the counterfactual design (StylEx-style): a zip with manifest.csv at its "
+                "top and the images it names. Each row is one pair: the original, the image "
+                "with one attribute changed, the classifier's probability on each, the "
+                "attribute changed and a distractor description. Participants see the two "
+                "flicker and pick which description the change belongs to; a row with a "
+                "missing image or a probability outside [0, 1] is refused by its line and "
+                "nothing is imported."
+            ),
+            fields=tuple(
+                ImportField(name, help_text, True)
+                for name, help_text in (
+                    ("pair_id", "Unique name of the pair in this project."),
+                    ("original", "Path of the original image in the zip (PNG or JPEG)."),
+                    ("counterfactual", "Path of the changed image (the same size)."),
+                    ("p_original", "The classifier's probability on the original, 0–1."),
+                    ("p_counterfactual", "Its probability on the counterfactual, 0–1."),
+                    ("attribute", "What the change alters, as participants read it."),
+                    ("distractor_attribute", "A plausible description of something else."),
+                )
+            ),
+            example=manifest.splitlines()[1],
+            sample=manifest,
+            sample_zip=counterfactual.sample_zip_bytes,
+        )
 
     def _posts_format(self) -> ImportFormat:
         lines = [json.dumps(row) for row in text.SAMPLE_POSTS]
@@ -161,6 +196,8 @@ class ExplainTaskType(PydanticTaskType):
 
     def import_items(self, project, upload) -> ImportReport:
         if str(getattr(upload, "name", "")).lower().endswith(".zip"):
+            if counterfactual.has_manifest(upload):
+                return counterfactual.pairs_import(project=project, upload=upload)
             return importing.layout_import(project=project, upload=upload)
         return text.posts_import(project=project, upload=upload)
 
@@ -170,6 +207,8 @@ class ExplainTaskType(PydanticTaskType):
     def simulate_answer(self, item: Item, rng: random.Random) -> dict[str, Any]:
         if _design(item) == "rationale":
             return text.answer_simulate(item=item, rng=rng)
+        if _design(item) == "counterfactual":
+            return counterfactual.answer_simulate(item=item, rng=rng)
         return services.answer_simulate(item=item, rng=rng)
 
     # the participant
@@ -179,6 +218,8 @@ class ExplainTaskType(PydanticTaskType):
     def item_context(self, item: Item, participant) -> dict:
         if _design(item) == "rationale":
             return self._rationale_context(item)
+        if _design(item) == "counterfactual":
+            return self._counterfactual_context(item, participant)
         config = config_of(item.project)
         payload = item.payload or {}
         urls = media_urls(item=item, participant=participant)
@@ -213,6 +254,23 @@ class ExplainTaskType(PydanticTaskType):
                 )
         return context
 
+    def _counterfactual_context(self, item: Item, participant) -> dict:
+        """The flicker of the pair, and the two descriptions in this participant's order."""
+        payload = item.payload
+        urls = media_urls(item=item, participant=participant)
+        flipped = _flipped(item, participant)
+        options = [payload["attribute"], payload["distractor_attribute"]]
+        return {
+            "design": "counterfactual",
+            "question": "The picture flickers between two versions. What changed?",
+            "width": payload.get("width"),
+            "height": payload.get("height"),
+            "original_url": urls.get("original"),
+            "counterfactual_url": urls.get("counterfactual"),
+            "order": "da" if flipped else "ad",
+            "options": options[::-1] if flipped else options,
+        }
+
     def _rationale_context(self, item: Item) -> dict:
         payload = item.payload
         scores = payload["attribution"]["scores"]
@@ -235,7 +293,7 @@ class ExplainTaskType(PydanticTaskType):
             if not words and hasattr(data, "getlist"):  # the checkboxes, when no script ran
                 words = ",".join(data.getlist("word"))
             return {"words": words, "score": data.get("score")}
-        if design == "pairwise":
+        if design in ("pairwise", "counterfactual"):
             return {"choice": data.get("choice"), "order": data.get("order")}
         if design == "plausibility":
             return {"score": data.get("score")}
@@ -244,7 +302,12 @@ class ExplainTaskType(PydanticTaskType):
     def form_data_for(self, item: Item, value: Mapping[str, Any]) -> dict[str, str]:
         if _design(item) == "rationale":
             return {"words": ",".join(str(i) for i in value["words"]), "score": str(value["score"])}
-        fields = {"pairwise": ("choice", "order"), "plausibility": ("score",), "box": BOX_FIELDS}
+        fields = {
+            "pairwise": ("choice", "order"),
+            "counterfactual": ("choice", "order"),
+            "plausibility": ("score",),
+            "box": BOX_FIELDS,
+        }
         return {name: str(value[name]) for name in fields[_design(item)]}
 
     def validate(self, item: Item, value: Any) -> dict:
@@ -255,6 +318,8 @@ class ExplainTaskType(PydanticTaskType):
             value["preferred"] = {"first": first, "second": second, "same": "same"}.get(
                 str(value.get("choice")), ""
             )
+        if design == "counterfactual":
+            value["correct"] = counterfactual.corrected(value)
         if design == "box":
             value = {k: (None if v in ("", None) else v) for k, v in value.items()}
         try:
@@ -281,6 +346,8 @@ class ExplainTaskType(PydanticTaskType):
             return None
         if "preferred" in value:
             return value["preferred"]
+        if "correct" in value:
+            return "attribute" if value["correct"] else "distractor"
         if "x0" in value:
             return ",".join(str(value[k]) for k in BOX_FIELDS)
         return value.get("score")

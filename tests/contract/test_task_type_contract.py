@@ -183,7 +183,12 @@ def test_its_trainer_trains_a_few_steps_on_a_cpu(task_type, seeded, tmp_path):
     outcome = trainer.train(records, config, device, lambda *_: True, tmp_path / "artifact")
     assert outcome.metrics
     rows = trainer.predict(tmp_path / "artifact", records[:8], device, lambda *_: True)
-    assert len(rows) == len(records[:8])
+    # One row per item; a record may stand for several items (explain: an image and the
+    # items showing it), and each of them is predicted.
+    predicted = [row.item_id for row in rows]
+    assert len(set(predicted)) == len(predicted)
+    assert set(predicted) >= {r["item_id"] for r in records[:8]}
+    assert set(predicted) <= set(project.items.values_list("pk", flat=True))
     for row in rows:
         assert row.uncertainty >= 0 and isinstance(row.value, dict)
 

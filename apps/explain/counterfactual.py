@@ -1,0 +1,337 @@
+"""The counterfactual design (StylEx-style, PROTOCOLS §5b): does a person see what changed?
+
+A researcher's explainer changes one attribute of an image (StylEx flips a StyleSpace
+coordinate) and the classifier's probability moves. Participants watch the original and the
+counterfactual flicker in place and pick which of two descriptions the change belongs to:
+the true attribute or a distractor. If the explanation is interpretable, they pick the true
+one more often than chance (0.5), tested per attribute with an exact binomial test.
+
+Item payload: ``pair_id``, ``attribute``, ``distractor_attribute``, ``p_original``,
+``p_counterfactual``, ``width``, ``height``; media keys ``original`` and ``counterfactual``.
+The answer: ``choice`` (``first``/``second``, as shown), ``order`` (``ad`` when the attribute
+was offered first) and ``correct`` (the side-corrected verdict, set by the task type).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import random
+import zipfile
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import IO
+
+import numpy as np
+from django.core.files.base import ContentFile
+from django.db import transaction
+from scipy.stats import binomtest
+
+from apps.core.media import media_storage
+from apps.core.models import Item, ItemMedia, Project
+from apps.core.registry import ImportReport, Metric, Results, Table
+from apps.core.ziputil import max_unpacked_bytes
+
+from . import images
+
+MANIFEST = "manifest.csv"
+COLUMNS = (
+    "pair_id",
+    "original",
+    "counterfactual",
+    "p_original",
+    "p_counterfactual",
+    "attribute",
+    "distractor_attribute",
+)
+CHANCE = 0.5
+
+
+@dataclass(frozen=True)
+class Pair:
+    pair_id: str
+    original: np.ndarray  # (H, W, 3) uint8
+    counterfactual: np.ndarray
+    p_original: float
+    p_counterfactual: float
+    attribute: str
+    distractor_attribute: str
+
+
+def has_manifest(upload: IO[bytes]) -> bool:
+    """Whether a zip upload is a counterfactual one (a ``manifest.csv`` at its top)."""
+    try:
+        with zipfile.ZipFile(upload) as archive:
+            return MANIFEST in archive.namelist()
+    except (zipfile.BadZipFile, OSError):
+        return False
+    finally:
+        upload.seek(0)
+
+
+def pairs_import(*, project: Project, upload: IO[bytes]) -> ImportReport:
+    """Import every pair of the zip's manifest, or none (errors name the manifest line)."""
+    report = ImportReport()
+    with zipfile.ZipFile(upload) as archive:
+        if sum(i.file_size for i in archive.infolist()) > max_unpacked_bytes():
+            report.error(0, f"The zip unpacks to more than {max_unpacked_bytes() // 2**20} MB.")
+            return report
+        text = archive.read(MANIFEST).decode("utf-8-sig")
+        pairs = _read_pairs(archive, text, report)
+    if report.errors:
+        return report
+    report.created = pairs_store(project=project, pairs=pairs)
+    report.notes.append(f"{len(pairs)} counterfactual pairs.")
+    return report
+
+
+def _read_pairs(archive: zipfile.ZipFile, text: str, report: ImportReport) -> list[Pair]:
+    reader = csv.DictReader(io.StringIO(text))
+    missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
+    if missing:
+        report.error(1, f"{MANIFEST} lacks the column(s) {', '.join(missing)}.")
+        return []
+    names, pairs, seen = set(archive.namelist()), [], set()
+    for line, row in enumerate(reader, start=2):
+        try:
+            pairs.append(_pair(archive, names, row))
+        except ValueError as exc:
+            report.error(line, str(exc))
+            continue
+        if row["pair_id"] in seen:
+            report.error(line, f"pair_id {row['pair_id']!r} appears twice.")
+        seen.add(row["pair_id"])
+    if not pairs and not report.errors:
+        report.error(1, f"{MANIFEST} has no pairs.")
+    return pairs
+
+
+def _pair(archive: zipfile.ZipFile, names: set[str], row: dict) -> Pair:
+    pair_id = (row.get("pair_id") or "").strip()
+    if not pair_id:
+        raise ValueError("pair_id is empty.")
+    rgbs = []
+    for column in ("original", "counterfactual"):
+        name = (row.get(column) or "").strip()
+        if name not in names:
+            raise ValueError(f"{pair_id}: {column} image {name!r} is not in the zip.")
+        rgbs.append(images.read_rgb(archive.read(name), name))
+    if rgbs[0].shape != rgbs[1].shape:
+        raise ValueError(f"{pair_id}: the two images differ in size; a flicker needs one size.")
+    probabilities = []
+    for column in ("p_original", "p_counterfactual"):
+        try:
+            p = float(row.get(column) or "")
+        except ValueError:
+            raise ValueError(f"{pair_id}: {column} is not a number.") from None
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"{pair_id}: {column} must lie in [0, 1].")
+        probabilities.append(p)
+    attribute = (row.get("attribute") or "").strip()
+    distractor = (row.get("distractor_attribute") or "").strip()
+    if not attribute or not distractor or attribute == distractor:
+        raise ValueError(f"{pair_id}: attribute and distractor_attribute must be two descriptions.")
+    return Pair(pair_id, *rgbs, *probabilities, attribute, distractor)
+
+
+def pairs_store(*, project: Project, pairs: list[Pair]) -> int:
+    """One item per pair with its two images; all or nothing (written files removed again)."""
+    saved: list[str] = []
+    try:
+        with transaction.atomic():
+            for pair in pairs:
+                _item_for(project, pair, saved)
+    except Exception:
+        for name in saved:
+            media_storage.delete(name)
+        raise
+    return len(pairs)
+
+
+def _item_for(project: Project, pair: Pair, saved: list[str]) -> None:
+    height, width = pair.original.shape[:2]
+    item = Item.objects.create(
+        project=project,
+        external_id=pair.pair_id,
+        payload={
+            "pair_id": pair.pair_id,
+            "attribute": pair.attribute,
+            "distractor_attribute": pair.distractor_attribute,
+            "p_original": pair.p_original,
+            "p_counterfactual": pair.p_counterfactual,
+            "width": width,
+            "height": height,
+        },
+    )
+    for key, rgb in (("original", pair.original), ("counterfactual", pair.counterfactual)):
+        content = images.png_bytes(rgb)
+        row = ItemMedia(item=item, key=key, content_type="image/png", size=len(content))
+        row.file.save(f"{key}.png", ContentFile(content), save=False)
+        saved.append(row.file.name)
+        row.save()
+
+
+def manifest_text(pairs: list[Pair]) -> str:
+    """The manifest a zip of ``pairs`` holds (images under ``images/<pair_id>-*.png``)."""
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    for p in pairs:
+        writer.writerow(
+            [
+                p.pair_id,
+                f"images/{p.pair_id}-original.png",
+                f"images/{p.pair_id}-counterfactual.png",
+                f"{p.p_original:.3f}",
+                f"{p.p_counterfactual:.3f}",
+                p.attribute,
+                p.distractor_attribute,
+            ]
+        )
+    return text.getvalue()
+
+
+SAMPLE_PAIRS = 3
+
+
+def sample_manifest() -> str:
+    return manifest_text(demo_pairs()[:SAMPLE_PAIRS])
+
+
+def sample_zip_bytes() -> bytes:
+    """The Data tab's sample upload: the demo's first pairs with their manifest."""
+    pairs = demo_pairs()[:SAMPLE_PAIRS]
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(MANIFEST, manifest_text(pairs))
+        for p in pairs:
+            archive.writestr(f"images/{p.pair_id}-original.png", images.png_bytes(p.original))
+            archive.writestr(
+                f"images/{p.pair_id}-counterfactual.png", images.png_bytes(p.counterfactual)
+            )
+    return buffer.getvalue()
+
+
+# --- the demo --------------------------------------------------------------------------------
+
+DEMO_PAIRS = 12
+COLOUR, BACKGROUND = "the colour of the object", "the brightness of the background"
+DEMO_INSTRUCTIONS = """\
+Each screen shows a picture that **flickers** between two versions: something in it changes.
+Pick which of the two descriptions says what changed. Go by what you see.
+"""
+
+
+def demo_pairs() -> list[Pair]:
+    """Generated objects on clutter; half change the object's colour (to another class's),
+    half the background's brightness. Probabilities: a colour change moves the classifier
+    (the colour is its evidence), a background change barely does."""
+    from ml.explain import data
+
+    rng = np.random.default_rng(5)
+    pairs = []
+    for n, sample in enumerate(data.generate("test", DEMO_PAIRS, seed=5, size=64)):
+        changed = sample.image.copy()
+        p_original = float(rng.uniform(0.8, 0.97))
+        if n % 2 == 0:
+            colour = data.CLASSES[(sample.label + 1) % len(data.CLASSES)][1]
+            changed[sample.mask] = colour
+            pair = (COLOUR, BACKGROUND, float(rng.uniform(0.05, 0.3)))
+        else:
+            background = changed[~sample.mask].astype(np.float64) * 0.55
+            changed[~sample.mask] = background.astype(np.uint8)
+            pair = (BACKGROUND, COLOUR, p_original - float(rng.uniform(0.0, 0.05)))
+        attribute, distractor, p_cf = pair
+        pairs.append(
+            Pair(f"pair-{n:03d}", sample.image, changed, p_original, p_cf, attribute, distractor)
+        )
+    return pairs
+
+
+def demo_seed(*, project: Project) -> None:
+    pairs_store(project=project, pairs=demo_pairs())
+
+
+# How often the simulated person names the right attribute: colour changes are easy to see.
+SIMULATED_ACCURACY = {COLOUR: 0.9, BACKGROUND: 0.65}
+
+
+def answer_simulate(*, item: Item, rng: random.Random) -> dict:
+    attribute = item.payload["attribute"]
+    correct = rng.random() < SIMULATED_ACCURACY.get(attribute, 0.7)
+    order = rng.choice(["ad", "da"])
+    attribute_side = "first" if order == "ad" else "second"
+    other = "second" if attribute_side == "first" else "first"
+    return {"choice": attribute_side if correct else other, "order": order}
+
+
+def corrected(value: dict) -> bool | None:
+    """Whether the side picked is the attribute's, given the order the two were offered in."""
+    if value.get("order") not in ("ad", "da") or value.get("choice") not in ("first", "second"):
+        return None
+    return (value["choice"] == "first") == (value["order"] == "ad")
+
+
+# --- results ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Accuracy:
+    correct: int
+    n: int
+    p_value: float  # two-sided exact binomial test against chance
+
+    @property
+    def rate(self) -> float:
+        return self.correct / self.n if self.n else float("nan")
+
+
+def accuracy(verdicts: list[bool]) -> Accuracy | None:
+    if not verdicts:
+        return None
+    k = int(sum(verdicts))
+    return Accuracy(k, len(verdicts), float(binomtest(k, len(verdicts), CHANCE).pvalue))
+
+
+def accuracies(answers) -> dict[str, Accuracy | None]:
+    """``{"all": ..., attribute: ...}`` over the used answers (``selectors.Answer``)."""
+    by_attribute: dict[str, list[bool]] = defaultdict(list)
+    for a in answers:
+        if a.value.get("correct") is not None:
+            by_attribute[a.attribute].append(bool(a.value["correct"]))
+    table = {"all": accuracy([v for vs in by_attribute.values() for v in vs])}
+    table.update({k: accuracy(v) for k, v in sorted(by_attribute.items())})
+    return table
+
+
+def _row(label: str, acc: Accuracy | None) -> list:
+    if acc is None:
+        return [label, "—", "0", "—"]
+    return [label, f"{acc.rate:.3f}", f"{acc.correct} / {acc.n}", f"{acc.p_value:.4g}"]
+
+
+def results(*, project: Project, answers) -> Results:
+    table = accuracies(answers)
+    pairs = Item.objects.filter(project=project, payload__has_key="pair_id").count()
+    group = "Pairs and answers"
+    out = Results(
+        metrics=[
+            Metric(key="pairs", label="Counterfactual pairs", value=pairs, group=group),
+            Metric(key="answers", label="Answers used", value=len(answers), group=group),
+        ]
+    )
+    rows = [_row("All attributes", table.pop("all"))]
+    rows += [_row(attribute, acc) for attribute, acc in table.items()]
+    out.tables.append(
+        Table(
+            title="Do people see what the counterfactual changed?",
+            columns=["Attribute", "Accuracy", "Correct / answers", "p (binomial, vs 0.5)"],
+            rows=rows,
+            note="Each answer picks one of two descriptions, so chance is 0.5; p is the "
+            "two-sided exact binomial test (scipy.stats.binomtest) of the correct count. "
+            "Blocked participants are left out.",
+        )
+    )
+    if not answers:
+        out.notes.append("No answers yet: the table fills in as participants answer.")
+    return out
