@@ -131,7 +131,11 @@ def _pair(archive: zipfile.ZipFile, names: set[str], row: dict) -> Pair:
     distractor = (row.get("distractor_attribute") or "").strip()
     if not attribute or not distractor or attribute == distractor:
         raise ValueError(f"{pair_id}: attribute and distractor_attribute must be two descriptions.")
-    return Pair(pair_id, *rgbs, *probabilities, attribute, distractor)
+    original, counterfactual = rgbs
+    p_original, p_counterfactual = probabilities
+    return Pair(
+        pair_id, original, counterfactual, p_original, p_counterfactual, attribute, distractor
+    )
 
 
 def pairs_store(*, project: Project, pairs: list[Pair]) -> int:
