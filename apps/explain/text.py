@@ -41,7 +41,6 @@ Each screen shows a short post. First **highlight the words that make it funny**
 drag over them; on the keyboard, Tab to a word and press Space). Then look at the model's own
 highlighting below it and **rate how well it explains** the post, from 1 (not at all) to 5.
 """
-_VOCAB = "the city council approved budget road my cat stole seat fridge meeting plant".split()
 _CUES = ("haha", "lol")
 
 
@@ -64,44 +63,14 @@ def rationale_item_create(
 
 
 def _toy_model():
-    """A 2-layer, 32-wide BERT humor head over the bundled MiniLM tokenizer, trained for a few
-    seconds on posts that are funny exactly when they hold a cue word."""
-    import torch
-    from transformers import AutoTokenizer, BertConfig, BertModel
+    """The toy humor model (``ml.explain_text.toy``) over the bundled MiniLM tokenizer."""
+    from transformers import AutoTokenizer
 
     from ml.common.encoder import default_encoder_path
-    from ml.humor.model import EncoderHead
+    from ml.explain_text.toy import toy_model
 
     tokenizer = AutoTokenizer.from_pretrained(default_encoder_path(), local_files_only=True)
-    torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=tokenizer.vocab_size,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=64,
-    )
-    model = EncoderHead(BertModel(config), num_outputs=2)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    rng = random.Random(0)
-    model.train()
-    for _ in range(60):
-        batch = []
-        for _ in range(16):
-            words = rng.sample(_VOCAB, rng.randint(3, 7))
-            funny = rng.random() < 0.5
-            if funny:
-                words.insert(rng.randrange(len(words) + 1), rng.choice(_CUES))
-            batch.append((" ".join(words), int(funny)))
-        enc = tokenizer([t for t, _ in batch], padding=True, return_tensors="pt")
-        loss = torch.nn.functional.cross_entropy(
-            model(enc["input_ids"], enc["attention_mask"]), torch.tensor([y for _, y in batch])
-        )
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    return model.eval(), tokenizer
+    return toy_model(tokenizer, _CUES), tokenizer
 
 
 def demo_seed(*, project: Project) -> None:

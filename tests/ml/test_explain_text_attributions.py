@@ -24,21 +24,12 @@ from ml.explain_text.attributions import (
     proba_fn,
     rollout,
 )
-from ml.humor.model import EncoderHead
+from ml.explain_text.toy import toy_model, toy_posts
 from ml.humor.predict import Predictor
-
-WORDS = "the city council approved budget road my cat stole seat fridge meeting plant".split()
 
 
 def _posts(rng: random.Random, n: int) -> list[tuple[str, int]]:
-    posts = []
-    for _ in range(n):
-        words = rng.sample(WORDS, rng.randint(3, 7))
-        funny = rng.random() < 0.5
-        if funny:
-            words.insert(rng.randrange(len(words) + 1), "haha")
-        posts.append((" ".join(words), int(funny)))
-    return posts
+    return toy_posts(rng, n)
 
 
 @pytest.fixture(scope="module")
@@ -50,30 +41,7 @@ def tokenizer():
 
 @pytest.fixture(scope="module")
 def model(tokenizer):
-    from transformers import BertConfig, BertModel
-
-    torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=tokenizer.vocab_size,
-        hidden_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=64,
-        max_position_embeddings=64,
-    )
-    model = EncoderHead(BertModel(config), num_outputs=2)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    rng = random.Random(0)
-    model.train()
-    for _ in range(60):
-        batch = _posts(rng, 16)
-        enc = tokenizer([t for t, _ in batch], padding=True, return_tensors="pt")
-        logits = model(enc["input_ids"], enc["attention_mask"])
-        loss = torch.nn.functional.cross_entropy(logits, torch.tensor([y for _, y in batch]))
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    return model.eval()
+    return toy_model(tokenizer)
 
 
 def _p_humorous(model, ids: torch.Tensor) -> float:
