@@ -18,7 +18,7 @@ is in both files (a "no" in each). A temporal "no" was never asked about place, 
 it was judged for", the best the release says.
 
 **Project labels** (the records a trainer passes) are ``{"text", "label"}`` with a label of
-:data:`LABELS`; each record is one training example (two records of one text act as two
+:data:`LABELS` (or null: an unlabelled item, skipped); each labelled record is one training example (two records of one text act as two
 votes). An official train question with the same text as a project record is dropped, so
 the project's label wins, and a dev question with such a text is not scored, so the dev
 figures never grade a question the model was taught.
@@ -26,6 +26,7 @@ figures never grade a question the model was taught.
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -94,14 +95,24 @@ def official_examples(split: str, data_dir: Path = DATA_DIR) -> tuple[list[Examp
     """The three-class examples of an official id_data split and how many were left out.
 
     The rule is the module docstring's; examples keep first-seen order (temporal file first).
+    Parsed once per process and file version (path, size, modification time).
     """
+    paths = tuple(official_path(v, split, data_dir) for v in ("temp", "geo"))
+    stamps = tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in paths)
+    examples, both = _official_examples(stamps)
+    return list(examples), both
+
+
+@functools.lru_cache(maxsize=8)
+def _official_examples(stamps: tuple[tuple[str, int, int], ...]) -> tuple[tuple[Example, ...], int]:
     judged: dict[str, dict[str, Any]] = {}
-    for variant in ("temp", "geo"):
-        rows = read_official(official_path(variant, split, data_dir), layout="id", variant=variant)
+    variants: tuple[Variant, ...] = ("temp", "geo")
+    for variant, (path, _, _) in zip(variants, stamps, strict=True):
+        rows = read_official(Path(path), layout="id", variant=variant)
         for row in rows:
             entry = judged.setdefault(text_key(row["question"]), {"text": row["question"]})
             # A repeated line with another verdict (none in the release): "yes" wins.
-            entry[variant] = entry.get(variant) == "yes" or row["is_dependent"] == "yes"
+            entry[variant] = bool(entry.get(variant)) or row["is_dependent"] == "yes"
     examples, both = [], 0
     for entry in judged.values():
         dependent = [_VARIANT_LABEL[v] for v in ("temp", "geo") if entry.get(v)]
@@ -109,7 +120,7 @@ def official_examples(split: str, data_dir: Path = DATA_DIR) -> tuple[list[Examp
             both += 1
             continue
         examples.append(Example(entry["text"], dependent[0] if dependent else NEITHER, OFFICIAL))
-    return examples, both
+    return tuple(examples), both
 
 
 def _where(index: int, record: Any) -> str:
@@ -140,10 +151,16 @@ def _text_problem(record: Mapping[str, Any]) -> str | None:
     return None
 
 
-def project_examples(records: Iterable[Mapping[str, Any]]) -> list[Example]:
-    """The trainer's records as examples; every bad record is named in one ``TrainingError``."""
+def project_examples(records: Iterable[Mapping[str, Any]]) -> tuple[list[Example], int]:
+    """The trainer's labelled records as examples, and how many records had no label.
+
+    A record whose ``label`` is null or absent is an item nobody has labelled yet (the
+    trainer passes every item, to predict them all): it is skipped. Every bad record (no
+    text, a label outside :data:`LABELS`) is named in one ``TrainingError``.
+    """
     examples: list[Example] = []
     problems: list[str] = []
+    unlabelled = 0
     for index, record in enumerate(records, start=1):
         where = _where(index, record)
         if not isinstance(record, Mapping):
@@ -151,22 +168,21 @@ def project_examples(records: Iterable[Mapping[str, Any]]) -> list[Example]:
             continue
         found = [p for p in (_text_problem(record),) if p]
         label = record.get("label")
-        if label not in LABELS:
-            allowed = ", ".join(LABELS)
-            found.append(
-                'missing "label"'
-                if label is None
-                else f'"label" must be one of {allowed}, not {label!r}'
-            )
+        if label is not None and label not in LABELS:
+            found.append(f'"label" must be one of {", ".join(LABELS)} or null, not {label!r}')
         problems.extend(f"{where}: {p}" for p in found)
-        if not found:
+        if found:
+            continue
+        if label is None:
+            unlabelled += 1
+        else:
             examples.append(Example(record["text"], str(label), PROJECT))
     _raise_problems(problems, "training record")
-    return examples
+    return examples, unlabelled
 
 
 def prediction_texts(records: Sequence[Mapping[str, Any]]) -> list[str]:
-    """The ``text`` of each ``{"key", "text"}`` record; bad ones named in one ``TrainingError``."""
+    """The ``text`` of each record to classify; bad ones named in one ``TrainingError``."""
     problems: list[str] = []
     for index, record in enumerate(records, start=1):
         problem = (
@@ -196,9 +212,9 @@ def training_set(
     data_dir: Path = DATA_DIR,
 ) -> TrainingSet:
     """Project examples (+ the official train questions), and the dev questions to score."""
-    project = project_examples(records)
+    project, unlabelled = project_examples(records)
     taught = {text_key(e.text) for e in project}
-    counts = {"project_records": len(project)}
+    counts = {"project_records": len(project), "project_unlabelled": unlabelled}
     train = list(project)
     if official:
         pool, both = official_examples("train", data_dir)

@@ -28,7 +28,7 @@ from .train import KIND
 
 @dataclass(frozen=True)
 class ContextPrediction:
-    key: Any  # the record's "key", as given (None when it had none)
+    key: Any  # the record's "key" as given, else its "item_id", else None
     label: str  # the most probable of LABELS
     probabilities: dict[str, float]  # one per label, summing to 1
     uncertainty: float  # entropy / ln 3, 0..1; higher = less sure
@@ -81,7 +81,8 @@ class Predictor:
     ) -> list[ContextPrediction]:
         """One prediction per ``{"key", "text"}`` record, in order.
 
-        A record without a non-empty ``text`` raises ``TrainingError`` naming it.
+        The training records do too (``item_id`` then serves as the key; a ``label`` is
+        ignored). A record without a non-empty ``text`` raises ``TrainingError`` naming it.
         """
         texts = prediction_texts(records)
         out: list[ContextPrediction] = []
@@ -93,7 +94,7 @@ class Predictor:
                 top = max(range(len(LABELS)), key=lambda i: row[i])
                 out.append(
                     ContextPrediction(
-                        key=record.get("key"),
+                        key=record["key"] if "key" in record else record.get("item_id"),
                         label=LABELS[top],
                         probabilities=dict(zip(LABELS, row, strict=True)),
                         uncertainty=normalised_entropy(row),

@@ -103,10 +103,11 @@ def train(
 ) -> TrainResult:
     """Fit on the project's records (+ official train), evaluate on dev, write the checkpoint.
 
-    ``records``: ``{"text": str, "label": "temporal" | "geographic" | "neither"}`` (other
-    keys, such as ``item_id``, only name a record in error messages). ``embedder``: an
-    :class:`Embedder` of the config's encoder and ``max_length``, on ``device``, to reuse, cache and all
-    (fine-tuning trains a copy of its encoder and leaves it as it was); None loads one.
+    ``records``: ``{"text": str, "label": "temporal" | "geographic" | "neither" | None}``
+    (None: not labelled yet, skipped; other keys, such as ``item_id``, only name a record
+    in error messages). ``embedder``: an :class:`Embedder` of the config's encoder and
+    ``max_length``, on ``device``, to reuse with its cache (fine-tuning trains a copy of its
+    encoder and leaves it as it was); None loads one.
     Raises ``TrainingError`` for a bad record or setting, naming it.
     """
     config = config.checked()

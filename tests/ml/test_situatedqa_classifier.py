@@ -97,6 +97,7 @@ def test_two_files_make_three_classes_and_a_question_dependent_on_both_is_left_o
         _temp("what is 2 plus 2", "no"),
         _temp("Who Won  the Cup", "yes"),
         _temp("what is water made of", "no"),
+        _temp("when did it last snow", "no"),  # a repeated line: its earlier "yes" stands
     ]
     # Same id as a temporal line but another text: ids are not what makes two questions one.
     geo = [
@@ -290,16 +291,20 @@ def test_the_checkpoint_predicts_what_training_scored_and_orders_uncertain_first
 
 
 def test_a_project_label_flips_a_prediction_on_a_tiny_set(embedder, tmp_path):
-    before = train(PROJECT, TINY, CPU, None, tmp_path / "before", embedder=embedder)
-    [guess] = _predict(tmp_path / "before", [PROBE], embedder)
-    assert guess.label != "geographic"
-    taught = PROJECT + [
-        {"text": PROBE, "label": "geographic"},
-        {"text": "what side of the road do we drive on", "label": "geographic"},
+    # Records shaped as the trainer passes them: item ids, and unlabelled items (skipped).
+    records = [{"item_id": i, **r} for i, r in enumerate(PROJECT)]
+    probe = {"item_id": 99, "text": PROBE, "label": None}
+    before = train(records + [probe], TINY, CPU, None, tmp_path / "before", embedder=embedder)
+    [guess] = Predictor(tmp_path / "before", CPU, embedder=embedder).predict([probe])
+    assert guess.key == 99 and guess.label != "geographic"
+    taught = records + [
+        {"item_id": 99, "text": PROBE, "label": "geographic"},
+        {"item_id": 100, "text": "what side of the road do we drive on", "label": "geographic"},
     ]
     after = train(taught, TINY, CPU, None, tmp_path / "after", embedder=embedder)
-    [guess] = _predict(tmp_path / "after", [PROBE], embedder)
+    [guess] = Predictor(tmp_path / "after", CPU, embedder=embedder).predict([probe])
     assert guess.label == "geographic"
+    assert before.snapshot["counts"]["project_unlabelled"] == 1
     assert before.snapshot["counts"]["train_geographic"] == 0
     assert after.snapshot["counts"]["train_geographic"] == 2
     assert after.metrics["n_train"] == before.metrics["n_train"] + 2 == len(taught)
@@ -335,20 +340,25 @@ def test_bad_records_raise_a_training_error_naming_each(tmp_path):
         {"text": "   ", "label": "neither"},
         {"label": "temporal"},
         "who is the mayor",
-        {"text": "who is the mayor"},
+        {"text": "who is the mayor", "label": ["neither"]},
+        {"text": "who is the mayor"},  # not labelled yet: no problem, skipped
     ]
     with pytest.raises(TrainingError) as caught:
         train(records, TINY, CPU, None, tmp_path / "bad")
     message = str(caught.value)
     assert message.startswith("5 bad training records:")
     assert (
-        "record 1 (item id 7): \"label\" must be one of temporal, geographic, neither, not 'time'"
-        in message
+        'record 1 (item id 7): "label" must be one of temporal, geographic, neither or null, '
+        "not 'time'" in message
     )
     assert 'record 2: "text" must be a non-empty string' in message
     assert 'record 3: missing "text"' in message
     assert "record 4: must be an object with text and label" in message
-    assert 'record 5: missing "label"' in message
+    assert (
+        "record 5: \"label\" must be one of temporal, geographic, neither or null, not ['neither']"
+        in message
+    )
+    assert "record 6" not in message
     assert not (tmp_path / "bad").exists()
 
 
