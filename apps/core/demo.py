@@ -41,13 +41,14 @@ def demo_answers_simulate(*, project: Project, participants: int = 6, seed: int 
         participant.consent()
         while (assignment := engine.next_item(participant=participant).assignment) is not None:
             value = task_type.simulate_answer(assignment.item, rng)
-            engine.annotation_submit(
+            outcome = engine.annotation_submit(
                 assignment=assignment,
                 value=value,
                 client_token=uuid.UUID(int=rng.getrandbits(128)).hex,
                 duration_ms=rng.randint(1500, 9000),
             )
             stored += 1
-            if staged:
-                stages.item_advance(item_id=assignment.item_id)
+            item = outcome.annotation.item
+            if staged and item.answer_count >= (item.wanted_answers or project.overlap):
+                stages.item_advance(item_id=item.pk)
     return stored

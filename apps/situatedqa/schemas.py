@@ -163,8 +163,13 @@ class ValidateFields(pydantic.BaseModel):
     correction: dict | None = None
 
 
+_FORGED_BOX = "The “{}” box came with a value a checkbox cannot send; reload the page."
 ANSWER_MESSAGES = {
     "dependent": "Choose Yes, No, Maybe or Malformed question.",
     "correct": "Say whether the response is correct: Yes or No.",
     "orig_is_correct": "Say whether the given answer is right: Yes or No.",
+    "list_answer": _FORGED_BOX.format("the answer is a list"),
+    "cur_missing": _FORGED_BOX.format("Missing (current answer)"),
+    "prev_missing": _FORGED_BOX.format("Missing (answer before it)"),
+    "no_other": _FORGED_BOX.format("No other location has a different answer"),
 }

@@ -39,13 +39,15 @@ legal drinking age?"). There are three kinds of screens:
 """
 
 # How the demo's simulated people err: the share of stage-1 answers that are not the
-# official label, of stage-2 start dates a year off, of validations that get it wrong.
+# official label, of stage-2 start dates a year off and answers out of date, of validations
+# that get it wrong.
 NOISE_LABEL = 0.15
 NOISE_YEAR = 0.1
+NOISE_ANSWER = 0.15  # a collector gives the answer that held before (or another place's)
 NOISE_VALIDATE = 0.1
 # The shipped subset's questions in the demo: raw_data questions of each variant (with their
 # official timelines and locations), and geographic id_data questions labelled "no".
-DEMO_TEMP, DEMO_GEO, DEMO_GEO_NO = 30, 12, 6
+DEMO_TEMP, DEMO_GEO, DEMO_GEO_NO = 20, 8, 4
 
 
 class _Upload(io.BytesIO):
@@ -165,6 +167,9 @@ def _temp_collect(item: Item, rng: random.Random, *, noisy: bool = True) -> dict
         prev = _date_text(t.get("prev_start"), t.get("prev_start_full"), rng, noisy=False)
         if start and t.get("prev_answers") and prev:
             value.update(prev_missing=False, prev_answer=t["prev_answers"][0], prev_answer_start=prev)
+            if noisy and rng.random() < NOISE_ANSWER:  # did not notice the latest change
+                value.update(cur_answer=value["prev_answer"], prev_missing=True, prev_answer=None)
+                value["prev_answer_start"] = None
     elif (raw.get("nq_answers") or (item.payload or {}).get("nq_answers")) and rng.random() < 0.5:
         nq = raw.get("nq_answers") or item.payload["nq_answers"]
         value.update(cur_missing=False, cur_answer=nq[0], cur_answer_start=str(rng.randint(2000, 2020)))
@@ -203,6 +208,11 @@ def _geo_collect(item: Item, rng: random.Random) -> dict:
         if p.get("answers") and not (given and same_place(p["location"], given["location"]))
     ]
     rng.shuffle(candidates)
+    swap = len(candidates) >= 2 and rng.random() < NOISE_ANSWER  # two places' answers mixed up
+    if swap:
+        first, second = candidates[0], candidates[1]
+        candidates[0] = {**first, "answers": second["answers"]}
+        candidates[1] = {**second, "answers": first["answers"]}
     for pair in candidates:
         answer = pair["answers"][0]
         if normalize_answer(answer) in taken or len(value["pairs"]) == 2:
