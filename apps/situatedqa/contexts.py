@@ -9,8 +9,8 @@ The release's rules (PROTOCOLS.md §4.2, ``ml/situatedqa/formats.py``), as follo
   as ``formats.format_date`` writes them ("2018", "April 07, 2019"). A context's answers are
   every timeline's answer at that date (the release's ``["2018", "2018"]`` of two
   collectors). Rows are ordered as the release orders them: each timeline's samples (current
-  span, then previous), then every timeline's starts; ``date_type`` is
-  ``formats.date_type``.
+  span, then previous; a span two collectors share is sampled once), then every timeline's
+  starts; ``date_type`` is ``formats.date_type``.
 - a temporal question judged **not** dependent that has NQ answers gets one static row
   (``orig``): a year sampled after NQ's collection, answered by the NQ answers.
 - a **geographic** question judged dependent has the given (location, answers) pair when the
@@ -226,24 +226,18 @@ def temporal_pairs(
 ) -> list[dict[str, Any]]:
     """The context_answer_pairs of a temporal question judged dependent (see the module)."""
     contexts: list[tuple[When, bool]] = []
+    spans: list[tuple[When, When | None]] = []
     for t in timelines:
+        spans.append((t.cur_start, None))
+        if t.prev_start is not None:
+            spans.append((t.prev_start, t.cur_start))
+    # Two collectors who found the same span share its samples (the release's two identical
+    # timelines have 2 sampled dates per answer, each answered twice).
+    for start, end in dict.fromkeys(spans):
         contexts += [
             (w, False)
-            for w in _sample_span(
-                t.cur_start, None, present_year=present_year, count=per_answer, rng=rng
-            )
+            for w in _sample_span(start, end, present_year=present_year, count=per_answer, rng=rng)
         ]
-        if t.prev_start is not None:
-            contexts += [
-                (w, False)
-                for w in _sample_span(
-                    t.prev_start,
-                    t.cur_start,
-                    present_year=present_year,
-                    count=per_answer,
-                    rng=rng,
-                )
-            ]
     for t in timelines:
         contexts.append((t.cur_start, True))
         if t.prev_start is not None:

@@ -1,0 +1,241 @@
+"""The results page against numbers recomputed here, independently, from the database and
+the shipped official files: Krippendorff's alpha by hand (the coincidence matrix), shares and
+Wilson intervals with statsmodels, exact match with a normalisation written out below."""
+
+from __future__ import annotations
+
+import json
+import re
+import string
+import unicodedata
+from collections import Counter
+
+import numpy as np
+import pytest
+from django.urls import reverse
+from statsmodels.stats.proportion import proportion_confint
+
+from apps.core.models import Annotation, Item
+from apps.situatedqa import results as results_page
+from apps.situatedqa.tasktype import SITUATEDQA
+
+from .conftest import TEMP_ANSWER, answer, person, root, shipped, upload
+
+pytestmark = pytest.mark.django_db
+
+ENGLAND, CHIHUAHUA, ENERGY = -7924170207595297549, 2465456016447421897, 3159480577727537313
+WEED, BENEFITS = 9188546442463987107, -5638292353375059789
+VOTES = {
+    ("temp", ENGLAND): ["yes", "yes", "maybe"],  # dependent
+    ("temp", CHIHUAHUA): ["no", "no", "no"],
+    ("temp", ENERGY): ["yes", "no", "malformed"],  # one yes in three: not dependent
+    ("geo", WEED): ["yes", "yes", "yes"],
+    ("geo", BENEFITS): ["yes", "no", "no"],  # the official release says dependent
+}
+
+
+def alpha_by_hand(units: list[list[str]]) -> float:
+    """Krippendorff's alpha, nominal, from the coincidence matrix (Krippendorff 2011)."""
+    values = sorted({v for unit in units for v in unit})
+    index = {v: i for i, v in enumerate(values)}
+    o = np.zeros((len(values), len(values)))
+    for unit in units:
+        m = len(unit)
+        for i, a in enumerate(unit):
+            for j, b in enumerate(unit):
+                if i != j:
+                    o[index[a], index[b]] += 1 / (m - 1)
+    n_c = o.sum(axis=1)
+    n = n_c.sum()
+    observed = o.sum() - np.trace(o)
+    expected = (n * n - (n_c**2).sum()) / (n - 1)
+    return 1 - observed / expected
+
+
+def squad(text: str) -> str:
+    text = unicodedata.normalize("NFD", text).lower()
+    text = "".join(c for c in text if c not in set(string.punctuation))
+    text = re.sub(r"\b(a|an|the)\b", " ", text)
+    return " ".join(text.split())
+
+
+@pytest.fixture
+def study(sqa_project):
+    project = sqa_project(identify_answers=3, collect_answers=2, validate_answers=1)
+    temp_lines = shipped("raw", "temp").splitlines(keepends=True)
+    picked = [l for l in temp_lines if any(str(q) in l.decode()[:200] for q in (ENGLAND, CHIHUAHUA, ENERGY))]
+    assert len(picked) == 3
+    assert upload(project, b"".join(picked), "temp.dev.jsonl").ok
+    assert upload(project, b"".join(shipped("raw", "geo").splitlines(keepends=True)[:2]), "geo.dev.jsonl").ok
+    a, b, c = (person(project, name) for name in ("A", "B", "C"))
+    for (variant, qid), labels in VOTES.items():
+        for who, label in zip((a, b, c), labels, strict=True):
+            answer(root(project, variant, qid), who, {"dependent": label})
+    england = Item.objects.get(external_id=f"temp:{ENGLAND}/collect")
+    answer(england, a, {**TEMP_ANSWER, "prev_answer": "1990 World Cup"})  # prev: not EM
+    answer(england, b, {**TEMP_ANSWER, "cur_answer": "1990", "cur_answer_start": "1990",
+                        "prev_missing": True, "prev_answer": None, "prev_answer_start": None})
+    weed = Item.objects.get(external_id=f"geo:{WEED}/collect")
+    answer(weed, a, {"orig_is_correct": "yes", "pairs": [
+        {"location": "Texas", "answer": "0 - illegal for recreational use"},
+        {"location": "Connecticut", "answer": "less than 1 ounce"},  # not the official answer
+    ]})
+    answer(weed, b, {"orig_is_correct": "no", "no_other": True, "pairs": [
+        {"location": "washington state", "answer": "2 grams"}]})
+    validations = {
+        (england, "A"): {"correct": "yes"},
+        (england, "B"): {"correct": "no"},  # rejected
+        (weed, "A"): {"correct": "yes"},
+        (weed, "B"): {"correct": "no", "correction": {"orig_is_correct": "yes", "no_other": True,
+                      "pairs": [{"location": "washington d.c.", "answer": "2 ounces"}]}},
+    }
+    for (collect, author), value in validations.items():
+        response = collect.annotations.get(participant__external_id=author)
+        item = collect.children.get(payload__collect_answer=response.pk)
+        answer(item, c, value)
+    return project
+
+
+def _votes(project, variant):
+    units = []
+    for item in Item.objects.filter(project=project, stage="identify", payload__variant=variant):
+        units.append([a.value["dependent"] for a in Annotation.objects.filter(item=item)])
+    return units
+
+
+def test_stage_one_numbers_are_recomputed_by_hand(study):
+    results = SITUATEDQA.results(study)
+    for variant, dependent, decided, agree, official in (
+        ("temp", 1, 3, 3, 3),
+        ("geo", 1, 2, 1, 2),
+    ):
+        units = _votes(study, variant)
+        assert results.value(f"alpha_{variant}") == pytest.approx(alpha_by_hand(units))
+        assert results.value(f"decided_{variant}") == decided
+        assert results.value(f"dependent_share_{variant}") == pytest.approx(100 * dependent / decided)
+        low, high = proportion_confint(dependent, decided, alpha=0.05, method="wilson")
+        interval = results.metric(f"dependent_share_{variant}").interval
+        assert interval == pytest.approx((100 * low, 100 * high))
+        assert results.value(f"official_agreement_{variant}") == pytest.approx(100 * agree / official)
+    # by hand: temp has 9 labels over 3 questions with 4 values
+    assert alpha_by_hand([["a", "a"], ["b", "b"]]) == 1.0
+
+
+def test_stage_two_and_three_numbers_count_the_outcomes(study):
+    results = SITUATEDQA.results(study)
+    assert results.value("collected_temp") == 2 and results.value("collected_geo") == 2
+    assert results.value("accepted_temp") == 50.0  # one accepted, one rejected
+    assert results.value("accepted_geo") == 50.0  # one accepted, one corrected
+    note = results.metric("accepted_geo").note
+    assert "1 of 2 validated; 1 corrected, 0 rejected" in note
+
+
+def test_the_progress_table_counts_items_and_answers_per_stage(study):
+    table = SITUATEDQA.results(study).tables[0]
+    assert table.title == "Progress per stage"
+    expected = []
+    for stage, label in (("identify", "1 · "), ("collect", "2 · "), ("validate", "3 · ")):
+        for variant, name in (("geo", "Geographic"), ("temp", "Temporal")):
+            items = Item.objects.filter(project=study, stage=stage, payload__variant=variant)
+            if not items:
+                continue
+            answers = Annotation.objects.filter(item__in=items).count()
+            complete = sum(
+                Annotation.objects.filter(item=i).count() >= i.wanted_answers for i in items
+            )
+            expected.append([label, name, items.count(), complete, answers])
+    assert [[r[0][:4], *r[1:5]] for r in table.rows] == expected
+    assert [r[2] for r in table.rows] == [2, 3, 1, 1, 2, 2]
+
+
+def _exported(client, owner, project, variant):
+    client.force_login(owner)
+    url = reverse("dashboard:export_download", args=[project.slug, f"qa_data-{variant}", "native"])
+    return [json.loads(line) for line in b"".join(client.get(url).streaming_content).splitlines()]
+
+
+def _em_by_hand(crowd_rows, official_rows, variant):
+    crowd = {}
+    for row in crowd_rows:
+        counts = Counter(squad(a) for a in row["answer"])
+        best = max(counts.values())
+        crowd.setdefault((row["id"], row["edited_question"]),
+                         next(a for a in row["answer"] if counts[squad(a)] == best))
+    cells: dict[str, list[int]] = {}
+
+    def add(cell, right):
+        k, n = cells.setdefault(cell, [0, 0])
+        cells[cell] = [k + right, n + 1]
+
+    ids = {row["id"] for row in crowd_rows}
+    for gold in official_rows:
+        key = (gold["id"], gold["edited_question"])
+        if gold["id"] not in ids or key not in crowd:
+            continue
+        guess = squad(crowd[key])
+        right = guess in {squad(g) for g in gold["answer"]}
+        if variant == "temp":
+            kind = {"orig": "static", "start": "start"}.get(gold["date_type"], "sampled")
+        else:
+            common = {"united states", "india", "united kingdom", "australia", "canada", "china",
+                      "new york", "florida", "japan", "england", "uk", "germany", "spain",
+                      "georgia", "france", "new york city", "alabama", "russia", "kentucky",
+                      "ohio", "us", "california", "texas", "pakistan", "mexico", "new zealand",
+                      "usa", "israel"}
+            kind = "common" if squad(gold["location"]) in common else "rare"
+        add(kind, right)
+        add("total", right)
+        add("any", guess in {squad(g) for g in gold["any_answer"]})
+    return cells
+
+
+def _cell(text: str) -> list[int]:
+    k, n = re.match(r"(\d+) / (\d+) = ", text).groups()
+    return [int(k), int(n)]
+
+
+@pytest.mark.parametrize("variant", ["temp", "geo"])
+def test_exact_match_is_recomputed_from_the_export_and_the_official_file(
+    study, client, owner, variant
+):
+    crowd = _exported(client, owner, study, variant)
+    official = [json.loads(line) for line in shipped("qa", variant).splitlines()]
+    expected = _em_by_hand(crowd, official, variant)
+    results = SITUATEDQA.results(study)
+    (table,) = [t for t in results.tables if t.title.startswith("Exact match") and
+                ("temporal" if variant == "temp" else "geographic") in t.title]
+    shown = dict(zip(table.columns[1:], table.rows[0][1:], strict=True))
+    for column, text in shown.items():
+        cell = column.split(" ")[0]
+        assert _cell(text) == expected.get(cell, [0, 0]), (column, text)
+        k, n = expected.get(cell, [0, 0])
+        if n:
+            assert text == f"{k} / {n} = {100 * k / n:.1f}"
+    if variant == "geo":
+        # maryland, Texas (right), Connecticut (wrong), washington d.c. (the correction)
+        assert expected["total"] == [3, 4] and expected["common"] == [1, 1]
+    else:
+        assert expected["start"] == [1, 2]  # 2018 right; 1990's answer is "1990 World Cup"
+
+
+def test_the_results_page_shows_the_numbers_and_timelines(study, client, owner):
+    client.force_login(owner)
+    html = client.get(reverse("dashboard:results", args=[study.slug])).content.decode()
+    results = SITUATEDQA.results(study)
+    assert "Krippendorff" in html and "Found dependent (%)" in html
+    assert results.metric("alpha_temp").display in html
+    assert "Exact match of the crowd&#x27;s final answers" in html
+    timeline = results.figure(f"timeline-{root(study, 'temp', ENGLAND).pk}")
+    rows = {s.row: [] for s in timeline.spans}
+    for span in timeline.spans:
+        rows[span.row].append((span.label, span.start, span.end))
+    assert rows["Crowd 1"] == [("1990 World Cup", 1990.0, 2018.0), ("2018", 2018.0, 2022.0)]
+    assert rows["Official 1"] == rows["Official 2"] == [("1990", 1990.0, 2018.0), ("2018", 2018.0, 2022.0)]
+    assert 'id="figure-timeline-' in html and "<svg" in html
+
+
+def test_the_crowd_rows_scored_are_the_official_rows_with_the_same_context(study):
+    questions = results_page.selectors.questions(study, variant="geo")
+    rows = results_page.scored_rows(study, "geo", questions, results_page.config_of(study))
+    assert sorted(r["location"] for r in rows) == ["Connecticut", "Texas", "maryland", "washington d.c."]
+    assert {r["location"]: r["pred_answer"] for r in rows}["Connecticut"] == "less than 1 ounce"
