@@ -116,11 +116,11 @@
     root.querySelectorAll("[data-geo-pairs]").forEach(checkPairs);
   }
 
+  // A message first shows when the participant submits (not when they leave a field: the
+  // message appearing would move the page under the pointer on its way to the next field).
   function onChange(event) {
     const root = event.target.closest && event.target.closest("[data-sqa]");
-    if (!root) return;
-    check(root);
-    if (event.type === "change" && event.target.matches("input[type=text]")) show(event.target);
+    if (root) check(root);
   }
 
   document.addEventListener("input", onChange);
