@@ -79,7 +79,9 @@ def qa_records(project: Project, *, variant: str) -> Iterator[dict]:
             for r in formats.qa_rows_from_raw(raw, variant=variant)  # type: ignore[arg-type]
             if selectors.context_key(r, variant) not in have
         ]
-        union = formats.any_answers([*finished_answers.get(str(q.qid), []), *(r["answer"] for r in rows)])
+        union = formats.any_answers(
+            [*finished_answers.get(str(q.qid), []), *(r["answer"] for r in rows)]
+        )
         for row in rows:
             row["any_answer"] = list(union)
             yield formats.official_order(row, layout="qa", variant=variant)  # type: ignore[arg-type]
@@ -91,9 +93,7 @@ def _collected(q: selectors.Question) -> list[dict]:
             "participant": f"p{c.answer.participant}",
             "outcome": c.outcome,
             "response": c.answer.value,
-            "validations": [
-                {"participant": f"p{v.participant}", **v.value} for v in c.validations
-            ],
+            "validations": [{"participant": f"p{v.participant}", **v.value} for v in c.validations],
         }
         for c in q.collected
     ]

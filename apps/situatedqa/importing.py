@@ -24,7 +24,7 @@ import csv
 import hashlib
 import io
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -186,7 +186,7 @@ def _plain_fields(data: bytes, name: str) -> dict[int, dict[str, Any]]:
 
 
 def _plain_questions(
-    data: bytes, name: str, *, dpr: bool, variants: list[str]
+    data: bytes, name: str, *, dpr: bool, variants: Sequence[str]
 ) -> list[QuestionSpec]:
     if dpr:
         rows = formats.read_nq_open(data, name=Path(name).stem + ".csv")

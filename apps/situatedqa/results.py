@@ -148,7 +148,9 @@ def _variant_metrics(v: str, qs: list[selectors.Question], config: Config) -> li
     validated = len(collected) - outcomes["pending"]
     group = f"Stages 2 and 3 · {label.lower()} questions"
     metrics += [
-        Metric(key=f"collected_{v}", label="Responses collected", value=len(collected), group=group),
+        Metric(
+            key=f"collected_{v}", label="Responses collected", value=len(collected), group=group
+        ),
         Metric(
             key=f"accepted_{v}",
             label="Accepted by the validator (%)",
@@ -228,8 +230,15 @@ def _fmt(value: float | None) -> str:
 def _em_table(project: Project, v: str, qs, config: Config) -> tuple[Table, int]:
     rows = scored_rows(project, v, qs, config)
     cells = evaluate.report(rows, variant=v)  # type: ignore[arg-type]
-    names = {"static": "static (orig)", "sampled": "sampled", "start": "start", "total": "total",
-             "any": "any (any_answer)", "common": "common locations", "rare": "rare locations"}
+    names = {
+        "static": "static (orig)",
+        "sampled": "sampled",
+        "start": "start",
+        "total": "total",
+        "any": "any (any_answer)",
+        "common": "common locations",
+        "rare": "rare locations",
+    }
     return (
         Table(
             title=f"Exact match of the crowd's final answers, {VARIANT_LABELS[v].lower()} "
@@ -250,7 +259,9 @@ def _span_rows(t: contexts.Timeline, row: str, end: float) -> list[TimeSpan]:
     spans = []
     cur = t.cur_start.decimal_year
     if t.prev_answer is not None and t.prev_start is not None:
-        spans.append(TimeSpan(row=row, label=t.prev_answer, start=t.prev_start.decimal_year, end=cur))
+        spans.append(
+            TimeSpan(row=row, label=t.prev_answer, start=t.prev_start.decimal_year, end=cur)
+        )
     spans.append(TimeSpan(row=row, label=t.cur_answer, start=cur, end=max(end, cur + 0.5)))
     return spans
 
@@ -336,7 +347,9 @@ def _pairs_table(qs: list[selectors.Question]) -> Table | None:
             rows.append(
                 [
                     q.text,
-                    f"{given['location']}: {', '.join(given.get('answers') or [])}" if given else "—",
+                    f"{given['location']}: {', '.join(given.get('answers') or [])}"
+                    if given
+                    else "—",
                     verified,
                     new or "—",
                     OUTCOME_LABELS[c.outcome],
@@ -395,9 +408,9 @@ def situatedqa_results(*, project: Project) -> Results:
     for q in [q for q in temp if q.timelines][:TIMELINE_FIGURES]:
         if (fig := _timeline_figure(q, config)) is not None:
             results.figures.append(fig)
-    for table in (_timeline_table(temp), _pairs_table(by_variant.get("geo", []))):
-        if table is not None:
-            results.tables.append(table)
+    for listing in (_timeline_table(temp), _pairs_table(by_variant.get("geo", []))):
+        if listing is not None:
+            results.tables.append(listing)
     if not everyone:
         results.notes.append("No questions yet: import some on the Data tab.")
     for v, n in scored.items():

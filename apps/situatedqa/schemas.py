@@ -65,7 +65,7 @@ class Config(pydantic.BaseModel):
         default="both",
         title="Variants this project runs",
         description="An import of the other variant's questions is refused.",
-        json_schema_extra={"choice_labels": VARIANT_CHOICES},
+        json_schema_extra={"choice_labels": dict(VARIANT_CHOICES)},  # type: ignore[dict-item]
     )
     identify_answers: int = pydantic.Field(
         default=3, ge=1, le=50, title="Answers per question in stage 1 (identify)"

@@ -85,7 +85,9 @@ class Collected:
     @property
     def final(self) -> dict | None:
         """The response that counts: the collected one, its correction, or None."""
-        outcome, correction = outcome_of([v.value for v in self.validations], complete=self.complete)
+        outcome, correction = outcome_of(
+            [v.value for v in self.validations], complete=self.complete
+        )
         if outcome == "accepted":
             return self.answer.value
         return correction if outcome == "corrected" else None
@@ -246,11 +248,11 @@ def questions(project: Project, *, variant: str | None = None) -> list[Question]
                 question.collected.append(entry)
                 collected_by_answer[answer.pk] = entry
         elif stage == "validate" and row["parent_id"] in collect_of:
-            entry = collected_by_answer.get((row["payload"] or {}).get("collect_answer"))
-            if entry is not None:
-                entry.validate_item = row["pk"]
-                entry.validations = answers[row["pk"]]
-                entry.complete = len(entry.validations) >= wanted(row)
+            checked = collected_by_answer.get((row["payload"] or {}).get("collect_answer", 0))
+            if checked is not None:
+                checked.validate_item = row["pk"]
+                checked.validations = answers[row["pk"]]
+                checked.complete = len(checked.validations) >= wanted(row)
     return list(roots.values())
 
 
@@ -303,10 +305,14 @@ def stage_counts(project: Project) -> list[StageCount]:
     order = {"identify": 0, "collect": 1, "validate": 2}
     return [
         StageCount(
-            stage,
-            variant,
-            *values,
-            wanted=next(iter(wants[(stage, variant)])) if len(wants[(stage, variant)]) == 1 else None,
+            stage=stage,
+            variant=variant,
+            items=values[0],
+            complete=values[1],
+            answers=values[2],
+            wanted=next(iter(wants[(stage, variant)]))
+            if len(wants[(stage, variant)]) == 1
+            else None,
         )
         for (stage, variant), values in sorted(
             table.items(), key=lambda kv: (order.get(kv[0][0], 9), kv[0][1])

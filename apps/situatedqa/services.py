@@ -166,14 +166,20 @@ def _temp_collect(item: Item, rng: random.Random, *, noisy: bool = True) -> dict
             )
         prev = _date_text(t.get("prev_start"), t.get("prev_start_full"), rng, noisy=False)
         if start and t.get("prev_answers") and prev:
-            value.update(prev_missing=False, prev_answer=t["prev_answers"][0], prev_answer_start=prev)
+            value.update(
+                prev_missing=False, prev_answer=t["prev_answers"][0], prev_answer_start=prev
+            )
             if noisy and rng.random() < NOISE_ANSWER:  # did not notice the latest change
                 value.update(cur_answer=value["prev_answer"], prev_missing=True, prev_answer=None)
                 value["prev_answer_start"] = None
     elif (raw.get("nq_answers") or (item.payload or {}).get("nq_answers")) and rng.random() < 0.5:
         nq = raw.get("nq_answers") or item.payload["nq_answers"]
-        value.update(cur_missing=False, cur_answer=nq[0], cur_answer_start=str(rng.randint(2000, 2020)))
-    return _valid_or(value, item, {"prev_missing": True, "prev_answer": None, "prev_answer_start": None})
+        value.update(
+            cur_missing=False, cur_answer=nq[0], cur_answer_start=str(rng.randint(2000, 2020))
+        )
+    return _valid_or(
+        value, item, {"prev_missing": True, "prev_answer": None, "prev_answer_start": None}
+    )
 
 
 def _valid_or(value: dict, item: Item, fallback: dict) -> dict:
@@ -197,7 +203,12 @@ def _geo_collect(item: Item, rng: random.Random) -> dict:
     raw = _official(item).get("raw") or {}
     given = answers.given_of(item)
     valid = (raw.get("nq_context_answer_pair") or {}).get("is_valid", True)
-    value: dict[str, Any] = {"orig_is_correct": None, "orig_article": "", "no_other": False, "pairs": []}
+    value: dict[str, Any] = {
+        "orig_is_correct": None,
+        "orig_article": "",
+        "no_other": False,
+        "pairs": [],
+    }
     if given is not None:
         right = bool(valid) if rng.random() >= NOISE_LABEL else not valid
         value["orig_is_correct"] = "yes" if right else "no"
@@ -230,7 +241,9 @@ def _right(item: Item, collected: dict) -> bool | None:
         return None
     if answers.variant_of(item) == "temp":
         official = {
-            normalize_answer(a) for t in raw.get("timelines") or [] for a in t.get("cur_answers") or []
+            normalize_answer(a)
+            for t in raw.get("timelines") or []
+            for a in t.get("cur_answers") or []
         }
         if collected.get("cur_missing"):
             return not official
@@ -241,7 +254,9 @@ def _right(item: Item, collected: dict) -> bool | None:
         for a in p.get("answers") or []
     }
     pairs = collected.get("pairs") or []
-    return all((normalize_answer(p["location"]), normalize_answer(p["answer"])) in known for p in pairs)
+    return all(
+        (normalize_answer(p["location"]), normalize_answer(p["answer"])) in known for p in pairs
+    )
 
 
 def _validate(item: Item, rng: random.Random) -> dict:

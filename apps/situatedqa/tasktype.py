@@ -84,10 +84,12 @@ class SituatedQATaskType(PydanticTaskType):
         config = config_of(project)
         changed = 0
         for stage in STAGES:
-            changed += Item.objects.filter(
-                project=project, stage=stage, answer_count=0, kind=Item.Kind.REGULAR
-            ).exclude(wanted_answers=config.wanted(stage)).update(
-                wanted_answers=config.wanted(stage)
+            changed += (
+                Item.objects.filter(
+                    project=project, stage=stage, answer_count=0, kind=Item.Kind.REGULAR
+                )
+                .exclude(wanted_answers=config.wanted(stage))
+                .update(wanted_answers=config.wanted(stage))
             )
         if not changed:
             return None
@@ -209,8 +211,12 @@ def import_formats() -> list[ImportFormat]:
     questions = [
         {"question": "who is the prime minister", "variant": "geo", "id": "pm-1"},
         {"question": "how many championships does the chicago bulls have", "answer": ["6"]},
-        {"question": "what is the legal drinking age", "variant": "geo", "location": "Germany",
-         "answer": ["16"]},
+        {
+            "question": "what is the legal drinking age",
+            "variant": "geo",
+            "location": "Germany",
+            "answer": ["16"],
+        },
     ]
     question_lines = [json.dumps(q) + "\n" for q in questions]
     runs_both = len(Config().variant_list)
@@ -251,7 +257,9 @@ def import_formats() -> list[ImportFormat]:
                 ImportField("id", "The question's id.", True),
                 ImportField("edited_question", "The question with its context.", True),
                 ImportField("date", "Temporal: the date of the context.", True),
-                ImportField("date_type", "Temporal: orig, sampled_year, sampled_date, start.", True),
+                ImportField(
+                    "date_type", "Temporal: orig, sampled_year, sampled_date, start.", True
+                ),
                 ImportField("location", "Geographic: the location of the context.", True),
                 ImportField("answer", "The answers in this context (a list).", True),
                 ImportField("any_answer", "Every answer of the question (a list).", True),

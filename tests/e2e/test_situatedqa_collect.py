@@ -7,17 +7,25 @@ from __future__ import annotations
 import pytest
 
 from apps.core.models import Annotation, Item
+from apps.core.services import project_create
 from apps.situatedqa.answers import MESSAGES
 from tests.e2e.browser import browser_page
-from tests.situatedqa.conftest import answer, person, root, shipped, sqa_project, upload  # noqa: F401
+from tests.situatedqa.conftest import answer, person, root, shipped, upload
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 ONE_EACH = {"identify_answers": 1, "collect_answers": 1, "validate_answers": 1}
 
 
-def _collect_open(sqa_project, layout, variant, qid):
-    project = sqa_project(**ONE_EACH)
+def _collect_open(owner, layout, variant, qid):
+    project = project_create(
+        owner=owner,
+        slug=f"e2e-{variant}",
+        title="SituatedQA",
+        task_type="situatedqa",
+        status="live",
+        config=ONE_EACH,
+    )
     content = shipped(layout, variant).splitlines(keepends=True)[0]
     assert upload(project, content, f"{variant}.dev.jsonl").ok
     answer(root(project, variant, qid), person(project, "identifier"), {"dependent": "yes"})
@@ -30,10 +38,8 @@ def _enter(page, live_server, project, pid):
     page.get_by_role("button", name="Start").click()
 
 
-def test_a_date_without_a_year_is_refused_in_the_browser_and_a_good_one_submits(  # noqa: F811
-    live_server, sqa_project
-):
-    project, collect = _collect_open(sqa_project, "raw", "temp", -7924170207595297549)
+def test_a_date_without_a_year_is_refused_in_the_browser_and_a_good_one_submits(live_server, owner):
+    project, collect = _collect_open(owner, "raw", "temp", -7924170207595297549)
     with browser_page() as page:
         _enter(page, live_server, project, "c-1")
         page.locator("#cur-answer").fill("2018")
@@ -58,8 +64,8 @@ def test_a_date_without_a_year_is_refused_in_the_browser_and_a_good_one_submits(
     assert value["prev_missing"] is True and value["prev_answer"] is None
 
 
-def test_two_places_with_the_same_answer_are_refused_in_the_browser(live_server, sqa_project):  # noqa: F811
-    project, collect = _collect_open(sqa_project, "raw", "geo", 9188546442463987107)
+def test_two_places_with_the_same_answer_are_refused_in_the_browser(live_server, owner):
+    project, collect = _collect_open(owner, "raw", "geo", 9188546442463987107)
     with browser_page() as page:
         _enter(page, live_server, project, "c-2")
         page.get_by_label("Yes").check()

@@ -34,9 +34,7 @@ def sqa_project(owner):
 
 def upload(project, content: bytes, name: str):
     """Import ``content`` through the platform's upload entry point (what the Data tab calls)."""
-    return items_import_upload(
-        project=project, upload=SimpleUploadedFile(name, content), name=name
-    )
+    return items_import_upload(project=project, upload=SimpleUploadedFile(name, content), name=name)
 
 
 def shipped(layout: str, variant: str) -> bytes:

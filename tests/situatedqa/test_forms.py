@@ -66,7 +66,9 @@ def test_the_identify_form_shows_the_question_and_the_four_choices(sqa_project):
     assert "when did england last get to the semi final of a world cup" in html
     for value in ("yes", "no", "maybe", "malformed"):
         assert f'name="dependent" value="{value}"' in html
-    _refused(_post(client, page, dependent="perhaps"), "Choose Yes, No, Maybe or Malformed question.")
+    _refused(
+        _post(client, page, dependent="perhaps"), "Choose Yes, No, Maybe or Malformed question."
+    )
     assert not Annotation.objects.exists()
     assert _post(client, page, dependent="yes").status_code == 302
     assert Annotation.objects.get().value == {"dependent": "yes"}
@@ -109,24 +111,51 @@ def test_missing_answers_are_said_explicitly_and_forged_flags_refused(sqa_projec
     _at_collect(project, "temp", ENGLAND)
     client, page, assignment = _served(project)
     response = _post(
-        client, page, cur_answer="2018", cur_answer_start="2018", prev_missing="on",
-        prev_answer="ignored", list_answer="banana",
+        client,
+        page,
+        cur_answer="2018",
+        cur_answer_start="2018",
+        prev_missing="on",
+        prev_answer="ignored",
+        list_answer="banana",
     )
-    _refused(response, "The “the answer is a list” box came with a value a checkbox cannot send; "
-             "reload the page.")
-    same = _post(client, page, cur_answer="The 2018 cup", cur_answer_start="2018",
-                 prev_answer="the 2018 Cup", prev_answer_start="1990")
+    _refused(
+        response,
+        "The “the answer is a list” box came with a value a checkbox cannot send; reload the page.",
+    )
+    same = _post(
+        client,
+        page,
+        cur_answer="The 2018 cup",
+        cur_answer_start="2018",
+        prev_answer="the 2018 Cup",
+        prev_answer_start="1990",
+    )
     _refused(same, MESSAGES["same_answer"])
-    before = _post(client, page, cur_answer="2018", cur_answer_start="2018",
-                   prev_answer="1990", prev_answer_start="2020")
+    before = _post(
+        client,
+        page,
+        cur_answer="2018",
+        cur_answer_start="2018",
+        prev_answer="1990",
+        prev_answer_start="2020",
+    )
     _refused(before, "The previous answer must start before the current one (2020 is after 2018).")
     assert not Annotation.objects.filter(item=assignment.item).exists()
-    ok = _post(client, page, cur_answer="2018", cur_answer_start="2018", prev_missing="on",
-               prev_answer="ignored")
+    ok = _post(
+        client,
+        page,
+        cur_answer="2018",
+        cur_answer_start="2018",
+        prev_missing="on",
+        prev_answer="ignored",
+    )
     assert ok.status_code == 302
     value = Annotation.objects.get(item=assignment.item).value
     assert (value["prev_missing"], value["prev_answer"], value["prev_answer_start"]) == (
-        True, None, None,
+        True,
+        None,
+        None,
     )
 
 
@@ -147,18 +176,28 @@ def test_the_geographic_collect_form_refuses_equal_answers(sqa_project):
         MESSAGES["given_answer"].format(answer="10 grams or less", place="maryland"),
     )
     _refused(
-        _post(client, page, orig_is_correct="yes", new_location_1="Maryland", new_answer_1="1 g",
-              no_other="on"),
+        _post(
+            client,
+            page,
+            orig_is_correct="yes",
+            new_location_1="Maryland",
+            new_answer_1="1 g",
+            no_other="on",
+        ),
         MESSAGES["given_location"].format(location="Maryland"),
     )
     _refused(
         _post(client, page, **pairs, new_answer_2="2 ounces"),
         "Say whether the given answer is right for maryland: Yes or No.",
     )
-    _refused(_post(client, page, orig_is_correct="yes", new_location_1="Texas"),
-             MESSAGES["pair_incomplete"].format(n=1))
-    _refused(_post(client, page, orig_is_correct="maybe", **pairs, new_answer_2="2 ounces"),
-             "Say whether the given answer is right: Yes or No.")
+    _refused(
+        _post(client, page, orig_is_correct="yes", new_location_1="Texas"),
+        MESSAGES["pair_incomplete"].format(n=1),
+    )
+    _refused(
+        _post(client, page, orig_is_correct="maybe", **pairs, new_answer_2="2 ounces"),
+        "Say whether the given answer is right: Yes or No.",
+    )
     _refused(_post(client, page, orig_is_correct="no"), MESSAGES["two_pairs"])
     assert not Annotation.objects.filter(item=assignment.item).exists()
     ok = _post(client, page, orig_is_correct="no", **pairs, new_answer_2="2 ounces")
@@ -191,22 +230,36 @@ def _at_validate(project, variant, qid, value):
 
 def test_the_validation_form_shows_the_response_and_takes_a_correction(sqa_project):
     project = _project(sqa_project)
-    wrong = {**TEMP_ANSWER, "cur_answer": "1990", "prev_missing": True, "prev_answer": None,
-             "prev_answer_start": None, "cur_answer_start": "1990"}
+    wrong = {
+        **TEMP_ANSWER,
+        "cur_answer": "1990",
+        "prev_missing": True,
+        "prev_answer": None,
+        "prev_answer_start": None,
+        "cur_answer_start": "1990",
+    }
     validate, _ = _at_validate(project, "temp", ENGLAND, wrong)
     client, page, assignment = _served(project)
     assert assignment.item == validate
     html = page.content.decode()
     assert "<strong>1990</strong> since 1990" in html and "Is this response correct?" in html
-    _refused(_post(client, page, correct="maybe"), "Say whether the response is correct: Yes or No.")
-    fix = {"cur_answer": "2018", "cur_answer_start": "2018 or so", "prev_answer": "1990",
-           "prev_answer_start": "sometime"}
+    _refused(
+        _post(client, page, correct="maybe"), "Say whether the response is correct: Yes or No."
+    )
+    fix = {
+        "cur_answer": "2018",
+        "cur_answer_start": "2018 or so",
+        "prev_answer": "1990",
+        "prev_answer_start": "sometime",
+    }
     _refused(
         _post(client, page, correct="no", give_correction="on", **fix),
         MESSAGES["prev_year"].format(date="sometime"),
     )
     assert not Annotation.objects.filter(item=validate).exists()
-    ok = _post(client, page, correct="no", give_correction="on", **{**fix, "prev_answer_start": "1990"})
+    ok = _post(
+        client, page, correct="no", give_correction="on", **{**fix, "prev_answer_start": "1990"}
+    )
     assert ok.status_code == 302
     stored = Annotation.objects.get(item=validate).value
     assert stored["correct"] == "no"

@@ -141,7 +141,9 @@ def test_a_malformed_qa_file_stores_no_context(sqa_project):
     lines = shipped("qa", "temp").splitlines(keepends=True)
     bad = b"".join([lines[0], lines[1].replace(b'"date_type": "sampled_year"', b'"date_type": 7')])
     report = upload(project, bad + lines[2], "qa.jsonl")
-    assert report.errors == [(2, '"date_type" must be one of orig, sampled_year, sampled_date, start')]
+    assert report.errors == [
+        (2, '"date_type" must be one of orig, sampled_year, sampled_date, start')
+    ]
     assert not FinishedContext.objects.filter(project=project).exists()
 
 
@@ -198,7 +200,9 @@ def test_edited_questions_equal_the_official_ones_for_every_shipped_row(variant)
     # The context as a collector would type it ("April 7, 2019", "Texas"), read back and
     # written as the release writes it, gives the release's edited_question byte for byte.
     rows = formats.read_official(
-        shipped("qa", variant), layout="qa", variant=variant  # type: ignore[arg-type]
+        shipped("qa", variant),
+        layout="qa",
+        variant=variant,  # type: ignore[arg-type]
     )
     raw = formats.read_official(shipped("raw", variant), layout="raw", variant=variant)  # type: ignore[arg-type]
     pairs = [(r["question"], p) for r in raw for p in r["context_answer_pairs"]]

@@ -43,9 +43,7 @@ def _advanced(worker, n: int) -> bool:
 
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=True)
-def test_three_participants_drive_identify_collect_and_validate(
-    sqa_project, owner, monkeypatch
-):
+def test_three_participants_drive_identify_collect_and_validate(sqa_project, owner, monkeypatch):
     project = sqa_project(identify_answers=3, collect_answers=1, validate_answers=1)
     lines = "".join(json.dumps(q) + "\n" for q in QUESTIONS).encode()
     assert upload(project, lines, "questions.jsonl").created == 3
@@ -120,7 +118,9 @@ def test_three_participants_drive_identify_collect_and_validate(
     rows = [json.loads(line) for line in b"".join(client.get(url).streaming_content).splitlines()]
     by_date = {(r["id"], r["date"], r["date_type"]): r for r in rows}
     start_now = by_date[(1, "December 18, 2022", "start")]
-    assert start_now["edited_question"] == "who won the most recent world cup as of December 18, 2022"
+    assert (
+        start_now["edited_question"] == "who won the most recent world cup as of December 18, 2022"
+    )
     assert start_now["answer"] == ["Argentina"]
     assert by_date[(1, "July 15, 2018", "start")]["answer"] == ["France"]
     sampled = [r for r in rows if r["id"] == 1 and r["date_type"] == "sampled_date"]

@@ -63,31 +63,67 @@ def squad(text: str) -> str:
 def study(sqa_project):
     project = sqa_project(identify_answers=3, collect_answers=2, validate_answers=1)
     temp_lines = shipped("raw", "temp").splitlines(keepends=True)
-    picked = [l for l in temp_lines if any(str(q) in l.decode()[:200] for q in (ENGLAND, CHIHUAHUA, ENERGY))]
+    wanted = (ENGLAND, CHIHUAHUA, ENERGY)
+    picked = [x for x in temp_lines if any(str(q) in x.decode()[:200] for q in wanted)]
     assert len(picked) == 3
     assert upload(project, b"".join(picked), "temp.dev.jsonl").ok
-    assert upload(project, b"".join(shipped("raw", "geo").splitlines(keepends=True)[:2]), "geo.dev.jsonl").ok
+    assert upload(
+        project, b"".join(shipped("raw", "geo").splitlines(keepends=True)[:2]), "geo.dev.jsonl"
+    ).ok
     a, b, c = (person(project, name) for name in ("A", "B", "C"))
     for (variant, qid), labels in VOTES.items():
         for who, label in zip((a, b, c), labels, strict=True):
             answer(root(project, variant, qid), who, {"dependent": label})
     england = Item.objects.get(external_id=f"temp:{ENGLAND}/collect")
     answer(england, a, {**TEMP_ANSWER, "prev_answer": "1990 World Cup"})  # prev: not EM
-    answer(england, b, {**TEMP_ANSWER, "cur_answer": "1990", "cur_answer_start": "1990",
-                        "prev_missing": True, "prev_answer": None, "prev_answer_start": None})
+    answer(
+        england,
+        b,
+        {
+            **TEMP_ANSWER,
+            "cur_answer": "1990",
+            "cur_answer_start": "1990",
+            "prev_missing": True,
+            "prev_answer": None,
+            "prev_answer_start": None,
+        },
+    )
     weed = Item.objects.get(external_id=f"geo:{WEED}/collect")
-    answer(weed, a, {"orig_is_correct": "yes", "pairs": [
-        {"location": "Texas", "answer": "0 - illegal for recreational use"},
-        {"location": "Connecticut", "answer": "less than 1 ounce"},  # not the official answer
-    ]})
-    answer(weed, b, {"orig_is_correct": "no", "no_other": True, "pairs": [
-        {"location": "washington state", "answer": "2 grams"}]})
+    answer(
+        weed,
+        a,
+        {
+            "orig_is_correct": "yes",
+            "pairs": [
+                {"location": "Texas", "answer": "0 - illegal for recreational use"},
+                {
+                    "location": "Connecticut",
+                    "answer": "less than 1 ounce",
+                },  # not the official answer
+            ],
+        },
+    )
+    answer(
+        weed,
+        b,
+        {
+            "orig_is_correct": "no",
+            "no_other": True,
+            "pairs": [{"location": "washington state", "answer": "2 grams"}],
+        },
+    )
     validations = {
         (england, "A"): {"correct": "yes"},
         (england, "B"): {"correct": "no"},  # rejected
         (weed, "A"): {"correct": "yes"},
-        (weed, "B"): {"correct": "no", "correction": {"orig_is_correct": "yes", "no_other": True,
-                      "pairs": [{"location": "washington d.c.", "answer": "2 ounces"}]}},
+        (weed, "B"): {
+            "correct": "no",
+            "correction": {
+                "orig_is_correct": "yes",
+                "no_other": True,
+                "pairs": [{"location": "washington d.c.", "answer": "2 ounces"}],
+            },
+        },
     }
     for (collect, author), value in validations.items():
         response = collect.annotations.get(participant__external_id=author)
@@ -112,11 +148,15 @@ def test_stage_one_numbers_are_recomputed_by_hand(study):
         units = _votes(study, variant)
         assert results.value(f"alpha_{variant}") == pytest.approx(alpha_by_hand(units))
         assert results.value(f"decided_{variant}") == decided
-        assert results.value(f"dependent_share_{variant}") == pytest.approx(100 * dependent / decided)
+        assert results.value(f"dependent_share_{variant}") == pytest.approx(
+            100 * dependent / decided
+        )
         low, high = proportion_confint(dependent, decided, alpha=0.05, method="wilson")
         interval = results.metric(f"dependent_share_{variant}").interval
         assert interval == pytest.approx((100 * low, 100 * high))
-        assert results.value(f"official_agreement_{variant}") == pytest.approx(100 * agree / official)
+        assert results.value(f"official_agreement_{variant}") == pytest.approx(
+            100 * agree / official
+        )
     # by hand: temp has 9 labels over 3 questions with 4 values
     assert alpha_by_hand([["a", "a"], ["b", "b"]]) == 1.0
 
@@ -159,8 +199,10 @@ def _em_by_hand(crowd_rows, official_rows, variant):
     for row in crowd_rows:
         counts = Counter(squad(a) for a in row["answer"])
         best = max(counts.values())
-        crowd.setdefault((row["id"], row["edited_question"]),
-                         next(a for a in row["answer"] if counts[squad(a)] == best))
+        crowd.setdefault(
+            (row["id"], row["edited_question"]),
+            next(a for a in row["answer"] if counts[squad(a)] == best),
+        )
     cells: dict[str, list[int]] = {}
 
     def add(cell, right):
@@ -177,11 +219,36 @@ def _em_by_hand(crowd_rows, official_rows, variant):
         if variant == "temp":
             kind = {"orig": "static", "start": "start"}.get(gold["date_type"], "sampled")
         else:
-            common = {"united states", "india", "united kingdom", "australia", "canada", "china",
-                      "new york", "florida", "japan", "england", "uk", "germany", "spain",
-                      "georgia", "france", "new york city", "alabama", "russia", "kentucky",
-                      "ohio", "us", "california", "texas", "pakistan", "mexico", "new zealand",
-                      "usa", "israel"}
+            common = {
+                "united states",
+                "india",
+                "united kingdom",
+                "australia",
+                "canada",
+                "china",
+                "new york",
+                "florida",
+                "japan",
+                "england",
+                "uk",
+                "germany",
+                "spain",
+                "georgia",
+                "france",
+                "new york city",
+                "alabama",
+                "russia",
+                "kentucky",
+                "ohio",
+                "us",
+                "california",
+                "texas",
+                "pakistan",
+                "mexico",
+                "new zealand",
+                "usa",
+                "israel",
+            }
             kind = "common" if squad(gold["location"]) in common else "rare"
         add(kind, right)
         add("total", right)
@@ -202,8 +269,12 @@ def test_exact_match_is_recomputed_from_the_export_and_the_official_file(
     official = [json.loads(line) for line in shipped("qa", variant).splitlines()]
     expected = _em_by_hand(crowd, official, variant)
     results = SITUATEDQA.results(study)
-    (table,) = [t for t in results.tables if t.title.startswith("Exact match") and
-                ("temporal" if variant == "temp" else "geographic") in t.title]
+    (table,) = [
+        t
+        for t in results.tables
+        if t.title.startswith("Exact match")
+        and ("temporal" if variant == "temp" else "geographic") in t.title
+    ]
     shown = dict(zip(table.columns[1:], table.rows[0][1:], strict=True))
     for column, text in shown.items():
         cell = column.split(" ")[0]
@@ -230,12 +301,21 @@ def test_the_results_page_shows_the_numbers_and_timelines(study, client, owner):
     for span in timeline.spans:
         rows[span.row].append((span.label, span.start, span.end))
     assert rows["Crowd 1"] == [("1990 World Cup", 1990.0, 2018.0), ("2018", 2018.0, 2022.0)]
-    assert rows["Official 1"] == rows["Official 2"] == [("1990", 1990.0, 2018.0), ("2018", 2018.0, 2022.0)]
+    assert (
+        rows["Official 1"]
+        == rows["Official 2"]
+        == [("1990", 1990.0, 2018.0), ("2018", 2018.0, 2022.0)]
+    )
     assert 'id="figure-timeline-' in html and "<svg" in html
 
 
 def test_the_crowd_rows_scored_are_the_official_rows_with_the_same_context(study):
     questions = results_page.selectors.questions(study, variant="geo")
     rows = results_page.scored_rows(study, "geo", questions, results_page.config_of(study))
-    assert sorted(r["location"] for r in rows) == ["Connecticut", "Texas", "maryland", "washington d.c."]
+    assert sorted(r["location"] for r in rows) == [
+        "Connecticut",
+        "Texas",
+        "maryland",
+        "washington d.c.",
+    ]
     assert {r["location"]: r["pred_answer"] for r in rows}["Connecticut"] == "less than 1 ounce"

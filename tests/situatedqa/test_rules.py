@@ -70,8 +70,12 @@ def test_stage_three_accepts_corrects_or_rejects():
 
 
 ENGLAND = Timeline(
-    cur_answer="2018", cur_start=When(2018), cur_full="2018",
-    prev_answer="1990", prev_start=When(1990), prev_full="1990",
+    cur_answer="2018",
+    cur_start=When(2018),
+    cur_full="2018",
+    prev_answer="1990",
+    prev_start=When(1990),
+    prev_full="1990",
 )
 
 
@@ -98,8 +102,12 @@ def test_a_timeline_makes_sampled_and_start_contexts_as_the_release_does():
 
 def test_full_dates_are_sampled_as_full_dates_and_compared_by_day():
     t = Timeline(
-        cur_answer="BSD", cur_start=When(2019, 4, 7), cur_full="7 April 2019",
-        prev_answer="RDC", prev_start=When(2018, 3, 24), prev_full="24 March 2018",
+        cur_answer="BSD",
+        cur_start=When(2019, 4, 7),
+        cur_full="7 April 2019",
+        prev_answer="RDC",
+        prev_start=When(2018, 3, 24),
+        prev_full="24 March 2018",
     )
     pairs = contexts.temporal_pairs(
         question="q", timelines=[t], present_year=2021, per_answer=2, rng=random.Random(3)
@@ -108,29 +116,48 @@ def test_full_dates_are_sampled_as_full_dates_and_compared_by_day():
     assert len(sampled) == 4
     for p in sampled:
         when = parse_date(p["date"])
-        assert p["answers"] == ["BSD" if (when.year, when.month, when.day) >= (2019, 4, 7) else "RDC"]
-    assert [p["date"] for p in pairs if p["date_type"] == "start"] == ["April 07, 2019", "March 24, 2018"]
+        assert p["answers"] == [
+            "BSD" if (when.year, when.month, when.day) >= (2019, 4, 7) else "RDC"
+        ]
+    assert [p["date"] for p in pairs if p["date_type"] == "start"] == [
+        "April 07, 2019",
+        "March 24, 2018",
+    ]
     assert t.answer_at(When(2019)) == "BSD"  # a year is compared by year
 
 
 def test_a_span_too_short_to_sample_makes_only_its_start():
-    t = Timeline(cur_answer="6", cur_start=When(1998), cur_full="1998",
-                 prev_answer="5", prev_start=When(1997), prev_full="1997")
-    pairs = contexts.temporal_pairs(question="q", timelines=[t], present_year=2021, per_answer=2,
-                                    rng=random.Random(0))
+    t = Timeline(
+        cur_answer="6",
+        cur_start=When(1998),
+        cur_full="1998",
+        prev_answer="5",
+        prev_start=When(1997),
+        prev_full="1997",
+    )
+    pairs = contexts.temporal_pairs(
+        question="q", timelines=[t], present_year=2021, per_answer=2, rng=random.Random(0)
+    )
     assert [p["date_type"] for p in pairs].count("sampled_year") == 2  # only the current span
     assert {p["date"]: p["answers"] for p in pairs if p["date_type"] == "start"} == {
-        "1998": ["6"], "1997": ["5"]
+        "1998": ["6"],
+        "1997": ["5"],
     }
 
 
 def test_a_static_question_gets_one_orig_row_with_its_nq_answers():
-    (pair,) = contexts.static_pairs(question="who wrote hamlet", nq_answers=["Shakespeare"],
-                                    present_year=2021, rng=random.Random(0))
+    (pair,) = contexts.static_pairs(
+        question="who wrote hamlet",
+        nq_answers=["Shakespeare"],
+        present_year=2021,
+        rng=random.Random(0),
+    )
     assert pair["date_type"] == "orig" and 2019 <= int(pair["date"]) <= 2021
     assert pair["answers"] == ["Shakespeare"]
-    assert contexts.static_pairs(question="q", nq_answers=[], present_year=2021,
-                                 rng=random.Random(0)) == []
+    assert (
+        contexts.static_pairs(question="q", nq_answers=[], present_year=2021, rng=random.Random(0))
+        == []
+    )
 
 
 def test_geographic_pairs_merge_one_location_and_keep_the_valid_given_pair():
