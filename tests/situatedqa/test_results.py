@@ -139,7 +139,7 @@ def _votes(project, variant):
     return units
 
 
-def test_stage_one_numbers_are_recomputed_by_hand(study):
+def test_stage_numbers_are_recomputed_by_hand(study):
     results = SITUATEDQA.results(study)
     for variant, dependent, decided, agree, official in (
         ("temp", 1, 3, 3, 3),
@@ -157,21 +157,15 @@ def test_stage_one_numbers_are_recomputed_by_hand(study):
         assert results.value(f"official_agreement_{variant}") == pytest.approx(
             100 * agree / official
         )
-    # by hand: temp has 9 labels over 3 questions with 4 values
     assert alpha_by_hand([["a", "a"], ["b", "b"]]) == 1.0
-
-
-def test_stage_two_and_three_numbers_count_the_outcomes(study):
-    results = SITUATEDQA.results(study)
+    assert alpha_by_hand([["a", "b"], ["b", "a"]]) == pytest.approx(-0.5)  # Krippendorff's table
     assert results.value("collected_temp") == 2 and results.value("collected_geo") == 2
     assert results.value("accepted_temp") == 50.0  # one accepted, one rejected
     assert results.value("accepted_geo") == 50.0  # one accepted, one corrected
     note = results.metric("accepted_geo").note
     assert "1 of 2 validated; 1 corrected, 0 rejected" in note
 
-
-def test_the_progress_table_counts_items_and_answers_per_stage(study):
-    table = SITUATEDQA.results(study).tables[0]
+    table = results.tables[0]
     assert table.title == "Progress per stage"
     expected = []
     for stage, label in (("identify", "1 · "), ("collect", "2 · "), ("validate", "3 · ")):
@@ -261,14 +255,16 @@ def _cell(text: str) -> list[int]:
     return [int(k), int(n)]
 
 
-@pytest.mark.parametrize("variant", ["temp", "geo"])
-def test_exact_match_is_recomputed_from_the_export_and_the_official_file(
-    study, client, owner, variant
-):
+def test_exact_match_is_recomputed_from_the_export_and_the_official_file(study, client, owner):
+    results = SITUATEDQA.results(study)
+    for variant in ("temp", "geo"):
+        _check_em(results, client, owner, study, variant)
+
+
+def _check_em(results, client, owner, study, variant):
     crowd = _exported(client, owner, study, variant)
     official = [json.loads(line) for line in shipped("qa", variant).splitlines()]
     expected = _em_by_hand(crowd, official, variant)
-    results = SITUATEDQA.results(study)
     (table,) = [
         t
         for t in results.tables
@@ -308,8 +304,6 @@ def test_the_results_page_shows_the_numbers_and_timelines(study, client, owner):
     )
     assert 'id="figure-timeline-' in html and "<svg" in html
 
-
-def test_the_crowd_rows_scored_are_the_official_rows_with_the_same_context(study):
     questions = results_page.selectors.questions(study, variant="geo")
     rows = results_page.scored_rows(study, "geo", questions, results_page.config_of(study))
     assert sorted(r["location"] for r in rows) == [
