@@ -33,8 +33,8 @@ GEO_PAIR_FIELDS = ("new_location_{n}", "new_answer_{n}", "new_article_{n}")
 # One wording for the server and the browser (the form's data attributes carry them to
 # situatedqa.js); {date}, {n}, {location}, {answer}, {place} are filled in where used.
 MESSAGES = {
-    "cur_answer": "Write the current answer, or tick “Missing” beside it.",
-    "prev_answer": "Write the previous answer, or tick “Missing” beside it.",
+    "cur_answer": "Write the current answer, or tick “Missing”.",
+    "prev_answer": "Write the previous answer, or tick “Missing”.",
     "cur_answer_start": f"Give the date the current answer started to apply: it {DATE_MESSAGE}.",
     "prev_answer_start": f"Give the date the previous answer started to apply: it {DATE_MESSAGE}.",
     "cur_year": f"The current answer's start date “{{date}}” {DATE_MESSAGE}.",

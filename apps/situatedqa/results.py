@@ -248,8 +248,14 @@ def _em_table(project: Project, v: str, qs, config: Config) -> tuple[Table, int]
             note="SQuAD-normalised exact match as the paper scores it, k / n = %, over the "
             "official rows whose question id and context (edited_question) the crowd's final "
             "rows also have; a context answered by several people counts the most frequent "
-            "answer. Temporal: static = orig, sampled = sampled_year and sampled_date, start; "
-            "geographic: the 28 common locations vs the rest; any = against any_answer.",
+            "answer. "
+            + (
+                "Static = orig, sampled = sampled_year and sampled_date, start = the start "
+                "of an answer"
+                if v == "temp"
+                else "Common = the 28 locations of the official evaluation, rare = the rest"
+            )
+            + "; any = against any_answer (every answer of the question).",
         ),
         len(rows),
     )

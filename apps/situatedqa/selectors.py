@@ -315,6 +315,7 @@ def stage_counts(project: Project) -> list[StageCount]:
             else None,
         )
         for (stage, variant), values in sorted(
-            table.items(), key=lambda kv: (order.get(kv[0][0], 9), kv[0][1])
+            table.items(),
+            key=lambda kv: (order.get(kv[0][0], 9), {"temp": 0, "geo": 1}.get(kv[0][1], 2)),
         )
     ]

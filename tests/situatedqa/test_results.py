@@ -169,7 +169,7 @@ def test_stage_numbers_are_recomputed_by_hand(study):
     assert table.title == "Progress per stage"
     expected = []
     for stage, label in (("identify", "1 · "), ("collect", "2 · "), ("validate", "3 · ")):
-        for variant, name in (("geo", "Geographic"), ("temp", "Temporal")):
+        for variant, name in (("temp", "Temporal"), ("geo", "Geographic")):
             items = Item.objects.filter(project=study, stage=stage, payload__variant=variant)
             if not items:
                 continue
@@ -179,7 +179,7 @@ def test_stage_numbers_are_recomputed_by_hand(study):
             )
             expected.append([label, name, items.count(), complete, answers])
     assert [[r[0][:4], *r[1:5]] for r in table.rows] == expected
-    assert [r[2] for r in table.rows] == [2, 3, 1, 1, 2, 2]
+    assert [r[2] for r in table.rows] == [3, 2, 1, 1, 2, 2]
 
 
 def _exported(client, owner, project, variant):
