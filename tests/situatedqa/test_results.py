@@ -19,19 +19,9 @@ from apps.core.models import Annotation, Item
 from apps.situatedqa import results as results_page
 from apps.situatedqa.tasktype import SITUATEDQA
 
-from .conftest import TEMP_ANSWER, answer, person, root, shipped, upload
+from .conftest import ENGLAND, root, shipped
 
 pytestmark = pytest.mark.django_db
-
-ENGLAND, CHIHUAHUA, ENERGY = -7924170207595297549, 2465456016447421897, 3159480577727537313
-WEED, BENEFITS = 9188546442463987107, -5638292353375059789
-VOTES = {
-    ("temp", ENGLAND): ["yes", "yes", "maybe"],  # dependent
-    ("temp", CHIHUAHUA): ["no", "no", "no"],
-    ("temp", ENERGY): ["yes", "no", "malformed"],  # one yes in three: not dependent
-    ("geo", WEED): ["yes", "yes", "yes"],
-    ("geo", BENEFITS): ["yes", "no", "no"],  # the official release says dependent
-}
 
 
 def alpha_by_hand(units: list[list[str]]) -> float:
@@ -57,79 +47,6 @@ def squad(text: str) -> str:
     text = "".join(c for c in text if c not in set(string.punctuation))
     text = re.sub(r"\b(a|an|the)\b", " ", text)
     return " ".join(text.split())
-
-
-@pytest.fixture
-def study(sqa_project):
-    project = sqa_project(identify_answers=3, collect_answers=2, validate_answers=1)
-    temp_lines = shipped("raw", "temp").splitlines(keepends=True)
-    wanted = (ENGLAND, CHIHUAHUA, ENERGY)
-    picked = [x for x in temp_lines if any(str(q) in x.decode()[:200] for q in wanted)]
-    assert len(picked) == 3
-    assert upload(project, b"".join(picked), "temp.dev.jsonl").ok
-    assert upload(
-        project, b"".join(shipped("raw", "geo").splitlines(keepends=True)[:2]), "geo.dev.jsonl"
-    ).ok
-    a, b, c = (person(project, name) for name in ("A", "B", "C"))
-    for (variant, qid), labels in VOTES.items():
-        for who, label in zip((a, b, c), labels, strict=True):
-            answer(root(project, variant, qid), who, {"dependent": label})
-    england = Item.objects.get(external_id=f"temp:{ENGLAND}/collect")
-    answer(england, a, {**TEMP_ANSWER, "prev_answer": "1990 World Cup"})  # prev: not EM
-    answer(
-        england,
-        b,
-        {
-            **TEMP_ANSWER,
-            "cur_answer": "1990",
-            "cur_answer_start": "1990",
-            "prev_missing": True,
-            "prev_answer": None,
-            "prev_answer_start": None,
-        },
-    )
-    weed = Item.objects.get(external_id=f"geo:{WEED}/collect")
-    answer(
-        weed,
-        a,
-        {
-            "orig_is_correct": "yes",
-            "pairs": [
-                {"location": "Texas", "answer": "0 - illegal for recreational use"},
-                {
-                    "location": "Connecticut",
-                    "answer": "less than 1 ounce",
-                },  # not the official answer
-            ],
-        },
-    )
-    answer(
-        weed,
-        b,
-        {
-            "orig_is_correct": "no",
-            "no_other": True,
-            "pairs": [{"location": "washington state", "answer": "2 grams"}],
-        },
-    )
-    validations = {
-        (england, "A"): {"correct": "yes"},
-        (england, "B"): {"correct": "no"},  # rejected
-        (weed, "A"): {"correct": "yes"},
-        (weed, "B"): {
-            "correct": "no",
-            "correction": {
-                "orig_is_correct": "yes",
-                "no_other": True,
-                "pairs": [{"location": "washington d.c.", "answer": "2 ounces"}],
-            },
-        },
-    }
-    for (collect, author), value in validations.items():
-        response = collect.annotations.get(participant__external_id=author)
-        item = collect.children.get(payload__collect_answer=response.pk)
-        answer(item, c, value)
-    return project
 
 
 def _votes(project, variant):
