@@ -74,7 +74,9 @@ def kind_of(name: str, data: bytes) -> tuple[str, str | None]:
     if suffix == ".csv":
         first = next((t for _, t in formats.iter_lines(data) if t.strip()), "")
         header = [h.strip().lower() for h in next(csv.reader([first]), [])]
-        return ("questions", None) if "question" in header else ("dpr", None)
+        if "question" not in header and "\t" in first:
+            return "dpr", None  # DPR's qas files: question<TAB>['answer', ...], no header
+        return "questions", None
     if suffix not in (".jsonl", ".ndjson"):
         raise Refused(
             [(0, f"{name}: SituatedQA imports JSON lines (.jsonl) and CSV (.csv) files.")]

@@ -86,7 +86,7 @@ def test_imported_qa_rows_come_back_as_they_were_and_the_crowd_adds_only_new_con
     assert texas.payload["official"]["raw"]["id"] == WEED
 
 
-def test_new_answers_per_stage_apply_to_the_items_nobody_answered(study, sqa_project):
+def test_new_answers_per_stage_apply_to_the_items_nobody_answered(study):
     from apps.dashboard.services import project_settings_update
     from apps.situatedqa.tasktype import SITUATEDQA
 

@@ -171,7 +171,13 @@ def test_a_question_list_in_jsonl_and_csv_goes_to_stage_one(sqa_project):
 
 def test_a_bad_question_list_names_its_lines(sqa_project):
     project = sqa_project()
+    report = upload(project, b'[{"question": "q"}]', "mine.json")
+    assert report.errors == [
+        (0, "mine.json: SituatedQA imports JSON lines (.jsonl) and CSV (.csv) files.")
+    ]
     jsonl = b'{"question": "ok"}\n{"question": "x", "variant": "time"}\n{"id": 3}\n'
+    report = upload(project, b"text,id\nwho is it,1\n", "mine.csv")
+    assert report.errors == [(1, 'the header has no "question" column')]
     report = upload(project, jsonl, "mine.jsonl")
     assert report.errors == [(3, 'missing "question"')]
     report = upload(project, jsonl.replace(b'{"id": 3}', b'{"question": "y"}'), "mine.jsonl")
