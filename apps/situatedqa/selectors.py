@@ -62,6 +62,21 @@ def outcome_of(validations: Sequence[dict], *, complete: bool) -> tuple[str, dic
     return ("corrected", correction) if correction else ("rejected", None)
 
 
+def official_label(payload: dict) -> bool | None:
+    """The official release's label of a question (its payload's ``official`` rows), if any."""
+    official = payload.get("official") or {}
+    raw = official.get("raw")
+    if isinstance(raw, dict):
+        if isinstance(raw.get("is_dependent"), bool):
+            return raw["is_dependent"]
+        if payload.get("variant") == "geo":
+            return True  # geo raw_data lists only questions found dependent
+    row = official.get("id_row")
+    if isinstance(row, dict) and row.get("is_dependent") in ("yes", "no"):
+        return row["is_dependent"] == "yes"
+    return None
+
+
 @dataclass(frozen=True)
 class Answer:
     pk: int
@@ -128,17 +143,7 @@ class Question:
 
     @property
     def official_dependent(self) -> bool | None:
-        """The official release's label of this question, where it was imported."""
-        official = self.payload.get("official") or {}
-        raw = official.get("raw")
-        if isinstance(raw, dict) and isinstance(raw.get("is_dependent"), bool):
-            return raw["is_dependent"]
-        if isinstance(raw, dict) and self.variant == "geo":
-            return True  # geo raw_data lists only questions found dependent
-        row = official.get("id_row")
-        if isinstance(row, dict) and row.get("is_dependent") in ("yes", "no"):
-            return row["is_dependent"] == "yes"
-        return None
+        return official_label(self.payload)
 
     @property
     def finals(self) -> list[dict]:

@@ -23,6 +23,7 @@ from ml.situatedqa.evaluate import normalize_answer
 
 from . import answers, importing
 from .contexts import same_place
+from .selectors import official_label
 
 DEMO_INSTRUCTIONS = """\
 You will see questions people asked a search engine. Some have an answer that **changed over
@@ -103,17 +104,6 @@ def _root(item: Item) -> Item:
 
 def _official(item: Item) -> dict:
     return (_root(item).payload or {}).get("official") or {}
-
-
-def official_label(payload: dict) -> bool | None:
-    official = payload.get("official") or {}
-    raw = official.get("raw")
-    if isinstance(raw, dict):
-        return raw["is_dependent"] if isinstance(raw.get("is_dependent"), bool) else True
-    row = official.get("id_row")
-    if isinstance(row, dict):
-        return row.get("is_dependent") == "yes"
-    return None
 
 
 def _identify(item: Item, rng: random.Random) -> dict:
