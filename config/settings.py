@@ -113,6 +113,7 @@ INSTALLED_APPS = [
     "apps.humor",
     "apps.mos",
     "apps.explain",
+    "apps.situatedqa",
 ]
 
 MIDDLEWARE = [

@@ -666,7 +666,8 @@ class AggregateListApi(APIView):
 
 
 class ExportApi(APIView):
-    """Streamed in constant memory; CSV cells beginning = + - @ are neutralised."""
+    """Streamed in constant memory; CSV cells beginning = + - @ are neutralised. ``native`` is
+    a record set's own layout where it has one (SituatedQA's official JSON lines)."""
 
     @extend_schema(
         operation_id="export_download",

@@ -30,6 +30,7 @@ PEEK_ROWS = 1000  # records read ahead to learn a CSV header when the columns ar
 OTHER_COLUMN = "_other"  # keys first seen after the header was written, as one JSON object
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 FORMATS = {"jsonl": "application/x-ndjson", "csv": "text/csv"}
+NATIVE = "native"  # a record set's own layout (``RecordSet.native``), where it has one
 
 ANNOTATION_COLUMNS = [
     "annotation_id",
@@ -460,16 +461,32 @@ class UnknownExport(LookupError):
 
 
 def export_response(project: Project, *, what: str, fmt: str) -> StreamingHttpResponse:
-    """The streamed download ``what`` (a key of ``export_catalog``) of ``project`` as ``fmt``."""
-    if fmt not in FORMATS:
+    """The streamed download ``what`` (a key of ``export_catalog``) of ``project`` as ``fmt``
+    (jsonl, csv, or ``native`` for a record set with a layout of its own)."""
+    if fmt not in FORMATS and fmt != NATIVE:
         raise UnknownExport(f"Unknown format {fmt!r}; use jsonl or csv.")
     name = f"{project.slug}-{what}"
-    if what == "annotations":
+    if what == "annotations" and fmt != NATIVE:
         return annotations_response(project, fmt=fmt, filename=name)
     catalog = {record_set.key: record_set for record_set in export_catalog(project)}
     if what not in catalog:
         raise UnknownExport(f"Unknown export {what!r}; use one of {', '.join(catalog)}.")
     record_set = catalog[what]
+    if fmt == NATIVE:
+        return native_response(project, record_set, filename=name)
     return stream_response(
         record_set.records(project), fmt=fmt, filename=name, columns=record_set.columns
     )
+
+
+def native_response(
+    project: Project, record_set: registry.RecordSet, *, filename: str
+) -> StreamingHttpResponse:
+    """The record set in its own layout (``RecordSet.native``), streamed as written."""
+    native = record_set.native
+    if native is None:
+        raise UnknownExport(f"{record_set.key!r} has no layout of its own; use jsonl or csv.")
+    response = StreamingHttpResponse(native.write(project), content_type=native.content_type)
+    response["Content-Disposition"] = f'attachment; filename="{filename}.{native.extension}"'
+    response["X-Content-Type-Options"] = "nosniff"
+    return response

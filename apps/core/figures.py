@@ -26,6 +26,7 @@ from .results import (
     ImageGridFigure,
     LineFigure,
     ScatterFigure,
+    TimelineFigure,
     UnknownFigureKind,
 )
 
@@ -312,10 +313,43 @@ def _draw_image_grid(figure: ImageGridFigure) -> MplFigure:
     return mpl
 
 
+def _draw_timeline(figure: TimelineFigure) -> MplFigure:
+    rows = figure.rows
+    mpl, ax = _axes(height=0.9 + 0.42 * len(rows))
+    ax.yaxis.grid(False)
+    ax.xaxis.grid(True, color=GRID, linewidth=0.8)
+    colours: dict[str, str] = {}
+    for span in figure.spans:
+        colour = colours.setdefault(span.label, PALETTE[len(colours) % len(PALETTE)])
+        y = len(rows) - 1 - rows.index(span.row)
+        width = max(span.end - span.start, 0.05)
+        ax.broken_barh([(span.start, width)], (y - 0.32, 0.64), color=colour, alpha=0.85)
+        ax.text(
+            span.start + width / 2,
+            y,
+            span.label[:28],
+            ha="center",
+            va="center",
+            fontsize=7.5,
+            color="white",
+            clip_on=True,
+        )
+    ax.set_yticks(range(len(rows)), list(reversed(rows)))
+    ax.set_ylim(-0.6, len(rows) - 0.4)
+    low = min(s.start for s in figure.spans)
+    high = max(s.end for s in figure.spans)
+    pad = max((high - low) * 0.03, 0.5)
+    ax.set_xlim(low - pad, high + pad)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=8))
+    ax.set_xlabel(figure.x_label)
+    return mpl
+
+
 _DRAWERS: dict[type, Callable] = {
     BarFigure: _draw_bar,
     HistogramFigure: _draw_histogram,
     ScatterFigure: _draw_scatter,
     LineFigure: _draw_line,
     ImageGridFigure: _draw_image_grid,
+    TimelineFigure: _draw_timeline,
 }

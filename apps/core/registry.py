@@ -213,6 +213,17 @@ def json_ready(value: Any) -> Any:
 
 
 @dataclass(frozen=True)
+class NativeFormat:
+    """A record set's own file layout beside JSONL and CSV, e.g. a dataset's official
+    JSON lines, byte for byte. ``write`` streams the file's bytes in pieces."""
+
+    title: str  # the download's name on the Export tab: "Official JSONL"
+    extension: str  # the file's: "jsonl"
+    content_type: str
+    write: Callable[[Project], Iterable[bytes]]
+
+
+@dataclass(frozen=True)
 class RecordSet:
     """One named export of a task type: streamed records and their columns (CSV order)."""
 
@@ -221,6 +232,7 @@ class RecordSet:
     description: str
     columns: list[str]
     records: Callable[[Project], Iterable[dict]]
+    native: NativeFormat | None = None
 
 
 @dataclass(frozen=True)

@@ -387,9 +387,56 @@ class ImageGridFigure(Figure):
         )
 
 
+@dataclass(kw_only=True)
+class TimeSpan:
+    """What held on one row of a timeline from ``start`` to ``end`` (x values, e.g. years)."""
+
+    row: str
+    label: str
+    start: float
+    end: float
+
+
+@dataclass(kw_only=True)
+class TimelineFigure(Figure):
+    """Labelled spans on a shared time axis, one row per series: which answer held when.
+    Spans with the same label share a colour, so rows that agree look alike."""
+
+    kind: ClassVar[str] = "timeline"
+    rows: list[str]
+    spans: list[TimeSpan]
+    x_label: str = "year"
+
+    def check(self) -> None:
+        self.rows = [str(r) for r in self.rows]
+        self.spans = [s if isinstance(s, TimeSpan) else TimeSpan(**s) for s in self.spans]
+        if not self.rows or not self.spans:
+            raise InvalidResults(f"Timeline {self.title!r} has no rows or no spans.")
+        for span in self.spans:
+            span.start, span.end = float(span.start), float(span.end)
+            if span.row not in self.rows:
+                raise InvalidResults(f"Timeline {self.title!r}: unknown row {span.row!r}.")
+            if span.end < span.start:
+                raise InvalidResults(f"Timeline {self.title!r}: a span ends before it starts.")
+
+    def table(self) -> Table:
+        return Table(
+            title=self.title,
+            columns=["row", "label", f"{self.x_label} from", "to"],
+            rows=[[s.row, s.label, s.start, s.end] for s in self.spans],
+        )
+
+
 FIGURE_KINDS: dict[str, type[Figure]] = {
     cls.kind: cls
-    for cls in (BarFigure, HistogramFigure, ScatterFigure, LineFigure, ImageGridFigure)
+    for cls in (
+        BarFigure,
+        HistogramFigure,
+        ScatterFigure,
+        LineFigure,
+        ImageGridFigure,
+        TimelineFigure,
+    )
 }
 
 

@@ -481,7 +481,7 @@ def hf_export_download(request: HttpRequest, slug: str, job_id: int) -> HttpResp
 @login_required
 def export_download(request: HttpRequest, slug: str, what: str, fmt: str) -> StreamingHttpResponse:
     project = project_for_user(request, slug)
-    if fmt not in exporting.FORMATS:
+    if fmt not in exporting.FORMATS and fmt != exporting.NATIVE:
         raise Http404("Unknown format.")
     try:
         return exporting.export_response(project, what=what, fmt=fmt)
