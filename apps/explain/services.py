@@ -169,7 +169,11 @@ def demo_seed(*, project: Project) -> None:
     if project.config["design"] == "counterfactual":
         from . import counterfactual
 
-        project.instructions = counterfactual.DEMO_INSTRUCTIONS
+        project.instructions = (
+            counterfactual.DESCRIBE_INSTRUCTIONS
+            if counterfactual.describing(project)
+            else counterfactual.DEMO_INSTRUCTIONS
+        )
         project.save(update_fields=["config", "overlap", "items_per_participant", "instructions"])
         counterfactual.demo_seed(project=project)
         return
