@@ -166,7 +166,7 @@ def _probabilities(predict_proba: PredictProba, texts: Sequence[str]) -> np.ndar
     return probs
 
 
-def memoised(predict_proba: PredictProba) -> PredictProba:
+def memoised(predict_proba: PredictProba) -> Callable[[Sequence[str]], np.ndarray]:
     """``predict_proba`` that asks the model once per distinct text (ERASER's variants repeat:
     the full text for every rationale of a post, the same top-k text for every reader)."""
     memo: dict[str, np.ndarray] = {}

@@ -1,5 +1,6 @@
 """Counterfactual pairs: a manifest zip imports every pair or none, the form flickers without
-script and stores a side-corrected verdict, and the results' binomial tests recompute."""
+script and stores a side-corrected verdict, and the results' binomial tests, intervals and
+chart recompute. The describe variant (free text scored against keywords): ``test_describe``."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import zipfile
 import numpy as np
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from scipy.stats import binomtest
+from scipy.stats import beta, binomtest
 
 from apps.core.demo import demo_answers_simulate
 from apps.core.models import Annotation, Item, ItemMedia
@@ -118,7 +119,20 @@ def test_the_demo_results_recompute_with_a_binomial_test_per_attribute(explain_p
     everything = [v for vs in per_attribute.values() for v in vs]
     for label, verdicts in [("All attributes", everything), *per_attribute.items()]:
         k, n = sum(verdicts), len(verdicts)
-        assert rows[label][1] == f"{k / n:.3f}"
-        assert rows[label][2] == f"{k} / {n}"
-        assert rows[label][3] == f"{binomtest(k, n, 0.5).pvalue:.4g}"
+        # Clopper–Pearson by its beta-quantile formula.
+        low, high = beta.ppf(0.025, k, n - k + 1), beta.ppf(0.975, k + 1, n - k)
+        assert rows[label][1:] == [
+            f"{k / n:.3f}",
+            f"{low:.3f}–{high:.3f}",
+            f"{k} / {n}",
+            f"{binomtest(k, n, 0.5).pvalue:.4g}",
+        ]
     assert set(per_attribute) == {counterfactual.COLOUR, counterfactual.BACKGROUND}
+    figure = EXPLAIN.results(project).figure("counterfactual-accuracy")
+    assert figure.categories == sorted(per_attribute)
+    assert [r.value for r in figure.references] == [0.5]
+    for i, attribute in enumerate(figure.categories):
+        k, n = sum(per_attribute[attribute]), len(per_attribute[attribute])
+        assert figure.series[0].values[i] == pytest.approx(k / n)
+        assert figure.series[0].lower[i] == pytest.approx(beta.ppf(0.025, k, n - k + 1))
+        assert figure.series[0].upper[i] == pytest.approx(beta.ppf(0.975, k + 1, n - k))

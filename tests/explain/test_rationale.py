@@ -227,7 +227,7 @@ def test_imported_posts_get_plausibility_and_agreement_and_no_faithfulness_witho
     assert rows["IOU F1 (spans matched at IoU ≥ 0.5)"][0] == (
         f"{_iou_f1(list(zip(humans, tops, strict=True))):.3f}"
     )
-    assert rows["AUPRC of the word scores"][0] == f"{_auprc(zip(humans, scores)):.3f}"
+    assert rows["AUPRC of the word scores"][0] == f"{_auprc(zip(humans, scores, strict=True)):.3f}"
     assert rows["Krippendorff's α of the highlights (word level)"][1] == f"{_alpha(answers):.3f}"
     rating = np.mean([a.value["score"] for a in answers])
     assert rows["Mean rating of the shown highlighting (1–5)"][0] == f"{rating:.2f}"
@@ -284,7 +284,7 @@ def test_the_text_demo_table_and_examples_recompute_with_the_stored_model(explai
                 np.mean([_f1(h, t) for h, t in pairs]),
             ),
             ("IOU F1 (spans matched at IoU ≥ 0.5)", _iou_f1(pairs)),
-            ("AUPRC of the word scores", _auprc(zip(humans, scores))),
+            ("AUPRC of the word scores", _auprc(zip(humans, scores, strict=True))),
             ("Comprehensiveness p(y|x) − p(y|x∖r) ↑", faith[:, 0].mean()),
             ("Sufficiency p(y|x) − p(y|r) ↓", faith[:, 1].mean()),
             ("AOPC comprehensiveness (top 1–50 % of words)", curves[:, :, 0].mean()),
@@ -298,7 +298,7 @@ def test_the_text_demo_table_and_examples_recompute_with_the_stored_model(explai
         ("Sufficiency p(y|x) − p(y|r) ↓", human[:, 1].mean()),
     ):
         expected[measure].append(f"{value:.3f}")
-    for measure, cells in expected.items():
+    for cells in expected.values():
         if len(cells) == 2:
             cells.append("—")
     expected["Krippendorff's α of the highlights (word level)"] = [
