@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import math
 import re
+import textwrap
 import threading
 from collections.abc import Callable
 from typing import Any, cast
@@ -143,6 +144,8 @@ def _references(ax, references) -> None:
             va="bottom",
             color=MUTED,
             fontsize=8,
+            # Readable where the line crosses a bar.
+            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.85, "pad": 1},
         )
 
 
@@ -182,11 +185,14 @@ def _draw_bar(figure: BarFigure) -> MplFigure:
                 fontsize=8,
                 color="white" if yerr else INK,
             )
-    ax.set_xticks(positions, figure.categories)
     if len(figure.categories) > 6 and max(len(c) for c in figure.categories) > 8:
+        ax.set_xticks(positions, figure.categories)
         ax.tick_params(axis="x", labelrotation=30)
         for label in ax.get_xticklabels():
             label.set_horizontalalignment("right")
+    else:
+        # A few long names ("the brightness of the background") wrap instead of colliding.
+        ax.set_xticks(positions, [textwrap.fill(c, 18) for c in figure.categories])
     ax.set_ylabel(figure.y_label)
     if figure.x_label:
         ax.set_xlabel(figure.x_label)
@@ -344,7 +350,7 @@ def _draw_text_highlight(figure: TextHighlightFigure) -> MplFigure:
     so a word's highlight in each layer lines up; a legend of the layers' colours on top."""
     from matplotlib.patches import Rectangle
 
-    size, small, pad, gap, row = 9.5, 8.0, 2.0, 2.5, 15.0
+    size, small, pad, gap, row = 12.0, 9.5, 2.5, 3.5, 19.0
     names = figure.layer_names
     colours = {name: HIGHLIGHTS[i % len(HIGHLIGHTS)] for i, name in enumerate(names)}
     graded = {
@@ -353,7 +359,7 @@ def _draw_text_highlight(figure: TextHighlightFigure) -> MplFigure:
         for layer in p.layers
         if any(0 < w < 1 for w in layer.weights)
     }
-    width = WIDTH_IN * 72 * 1.4
+    width = WIDTH_IN * 72 * 2.0  # a full-width card: posts read as lines of text
     label_w = max(_text_width(n, small) for n in names) + 10 if names else 0.0
     room = width - label_w
     # Layout first (top-down, in points), drawing after: the height is known only then.

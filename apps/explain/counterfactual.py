@@ -433,7 +433,7 @@ def _describe_results(out: Results, answers, confidence: float) -> None:
     level = f"{confidence:.0%}"
     series = [
         BarSeries(
-            name="Named the attribute",
+            name="Named it",
             values=[s.accuracy.rate for s in scored],
             lower=[s.accuracy.low for s in scored],
             upper=[s.accuracy.high for s in scored],
@@ -442,7 +442,7 @@ def _describe_results(out: Results, answers, confidence: float) -> None:
     if any(s.cross is not None for s in scored):
         series.append(
             BarSeries(
-                name="Other attributes' answers matching (baseline)",
+                name="Baseline: other attributes' answers",
                 values=[None if s.cross is None else s.cross.rate for s in scored],
                 lower=[None if s.cross is None else s.cross.low for s in scored],
                 upper=[None if s.cross is None else s.cross.high for s in scored],

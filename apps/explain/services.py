@@ -173,6 +173,8 @@ def demo_seed(*, project: Project) -> None:
     if project.config["design"] == "counterfactual":
         from . import counterfactual
 
+        # 12 pairs wanting 10 answers each, 4 per person: 20 simulated people leave 40.
+        project.overlap, project.items_per_participant = 10, 4
         project.instructions = (
             counterfactual.DESCRIBE_INSTRUCTIONS
             if counterfactual.describing(project)
@@ -184,6 +186,8 @@ def demo_seed(*, project: Project) -> None:
     if project.config["design"] == "rationale":
         from . import text
 
+        # 8 posts wanting 10 rationales each, 3 per person: 20 simulated people leave 20.
+        project.overlap, project.items_per_participant = 10, 3
         project.instructions = text.DEMO_INSTRUCTIONS
         project.save(update_fields=["config", "overlap", "items_per_participant", "instructions"])
         text.demo_seed(project=project)

@@ -1,5 +1,6 @@
 """The explain TaskType: people inspect saliency maps under four normalisations (pairwise,
-plausibility 1–5, draw the box); the adapter the platform calls. Schemas and the data layout
+plausibility 1–5, draw the box), word attributions (rationales) or counterfactual pairs
+(choose or describe the change); the adapter the platform calls. Schemas and the data layout
 are in ``schemas.py``; writes in ``services.py`` and ``importing.py``.
 """
 
@@ -76,11 +77,13 @@ def _design(item: Item) -> str:
 
 class ExplainTaskType(PydanticTaskType):
     key = "explain"
-    title = "Explanation inspection (saliency maps)"
+    title = "Explanation inspection"
     description = (
         "Inspect a classifier's CAM heatmaps under the MinMax, Max, PaS and IVR normalisations: "
         "pick the better of two maps, rate one 1–5, or draw the box it points at; the "
-        "WSOL metrics (MaxBoxAcc, MaxBoxAccV2, PxAP) beside the human numbers."
+        "WSOL metrics (MaxBoxAcc, MaxBoxAccV2, PxAP) beside the human numbers. Or highlight "
+        "the words that make a post funny against a humor classifier's word attributions "
+        "(ERASER plausibility and faithfulness), or say what a counterfactual image changed."
     )
     Config = Config
     Answer = PlausibilityAnswer  # the plausibility design's; each design has its own (ANSWERS)

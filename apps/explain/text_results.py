@@ -53,6 +53,10 @@ METHOD_LABELS = {
 }
 
 
+def top_words(k: int) -> str:
+    return "top word" if k == 1 else f"top {k} words"
+
+
 def method_label(method: str) -> str:
     return METHOD_LABELS.get(method, method.replace("_", " ").capitalize())
 
@@ -138,7 +142,7 @@ def _table(summary: Summary) -> Table:
     columns = ["Measure"]
     for m in summary.methods:
         shown = " (shown)" if m.method == summary.shown else ""
-        columns.append(f"{method_label(m.method)}{shown}: top {summary.k} words")
+        columns.append(f"{method_label(m.method)}{shown}: {top_words(summary.k)}")
     columns.append("People's rationales")
     dash = ["—"] * len(summary.methods)
 
@@ -194,8 +198,8 @@ def _table(summary: Summary) -> Table:
         ],
     ]
     faithful = (
-        f"Faithfulness asks {summary.model_note}: y is \u201chumorous\u201d, r the method's top "
-        f"{summary.k} words or a person's highlight; high comprehensiveness and low sufficiency "
+        f"Faithfulness asks {summary.model_note}: y is \u201chumorous\u201d, r the method's "
+        f"{top_words(summary.k)} or a person's highlight; high comprehensiveness and low sufficiency "
         "mean the model relies on r. AOPC averages both over the top 1, 5, 10, 20 and 50 % of "
         "each post's words."
         if summary.predict_proba is not None
@@ -207,8 +211,8 @@ def _table(summary: Summary) -> Table:
         rows=rows,
         note=f"DeYoung et al. (ACL 2020), over {summary.n} rationales on "
         f"{summary.agreement.n_items} posts with two or more (each post counted once per "
-        f"rationale). A method's rationale is its top k = {summary.k} words (the mean human "
-        "rationale length); IOU F1 matches a span at IoU ≥ 0.5. " + faithful,
+        f"rationale). A method's rationale is its {top_words(summary.k)} (k = {summary.k}, the "
+        "mean human rationale length); IOU F1 matches a span at IoU ≥ 0.5. " + faithful,
     )
 
 
@@ -232,7 +236,7 @@ def _examples(summary: Summary, answers: Sequence[Answer]) -> TextHighlightFigur
             top = set(top_k_tokens(scores, summary.k))
             layers.append(
                 HighlightLayer(
-                    name=f"{method_label(method)}: top {summary.k}",
+                    name=f"{method_label(method)}: {top_words(summary.k)}",
                     weights=[1.0 if i in top else 0.0 for i in range(len(words))],
                 )
             )
@@ -248,8 +252,8 @@ def _examples(summary: Summary, answers: Sequence[Answer]) -> TextHighlightFigur
         title="Highlighted posts: people and the model",
         passages=passages,
         note="People: the darker the word, the larger the share of participants who "
-        "highlighted it (the data table gives each share). Each method's row marks its top "
-        f"{summary.k} words by attribution. Posts with the most rationales first.",
+        "highlighted it (the data table gives each share). Each method's row marks its "
+        f"{top_words(summary.k)} by attribution. Posts with the most rationales first.",
     )
 
 

@@ -151,9 +151,9 @@ def _named(text: str, keywords) -> bool:
 def test_the_demo_results_recompute_by_hand(explain_project):
     project = _describe_project(explain_project, status="live")
     EXPLAIN.seed_demo(project)
-    demo_answers_simulate(project=project, participants=6)
+    demo_answers_simulate(project=project, participants=10)
     answers = list(Annotation.objects.filter(project=project).select_related("item"))
-    assert len(answers) == 5 * counterfactual.DEMO_PAIRS  # the demo wants 5 answers a pair
+    assert len(answers) == 10 * 4  # four pairs a person
     keywords = counterfactual.DEMO_KEYWORDS
     results = EXPLAIN.results(project)
     summary, listed = results.tables

@@ -95,6 +95,10 @@ def test_a_rationale_is_highlighted_and_rated_through_http(client, owner, explai
 BINS = (0.01, 0.05, 0.1, 0.2, 0.5)
 
 
+def _top_words(k: int) -> str:
+    return "top word" if k == 1 else f"top {k} words"
+
+
 def _top(scores, k: int) -> set[int]:
     return set(np.argsort(-np.asarray(scores, dtype=float), kind="stable")[:k].tolist())
 
@@ -216,7 +220,7 @@ def test_imported_posts_get_plausibility_and_agreement_and_no_faithfulness_witho
     results, table, rows = _table(project)
     assert table.columns == [
         "Measure",
-        f"Integrated Gradients (shown): top {k} words",
+        f"Integrated Gradients (shown): {_top_words(k)}",
         "People's rationales",
     ]
     token = np.mean([_f1(h, t) for h, t in zip(humans, tops, strict=True)])
@@ -242,9 +246,9 @@ def test_the_text_demo_table_and_examples_recompute_with_the_stored_model(explai
     project = explain_project("rationale", status="live")
     EXPLAIN.seed_demo(project)
     project.refresh_from_db()
-    demo_answers_simulate(project=project, participants=4)
+    demo_answers_simulate(project=project, participants=8)
     answers = list(Annotation.objects.filter(project=project).select_related("item"))
-    assert len(answers) == 4 * len(text.DEMO_POSTS)
+    assert len(answers) == 8 * project.items_per_participant
     p_humorous = _stored_model(project)
     humans = [set(a.value["words"]) for a in answers]
     k = max(1, round(np.mean([len(h) for h in humans])))
@@ -259,8 +263,8 @@ def test_the_text_demo_table_and_examples_recompute_with_the_stored_model(explai
 
     results, table, rows = _table(project)
     assert table.columns[1:] == [
-        f"Integrated Gradients (shown): top {k} words",
-        f"Attention rollout: top {k} words",
+        f"Integrated Gradients (shown): {_top_words(k)}",
+        f"Attention rollout: {_top_words(k)}",
         "People's rationales",
     ]
     expected: dict[str, list[str]] = {m: [] for m in rows}
@@ -326,7 +330,7 @@ def test_the_text_demo_table_and_examples_recompute_with_the_stored_model(explai
         ]
         people, ig, rolled = passage.layers
         assert (people.name, people.weights) == ("People", pytest.approx(shares))
-        assert ig.name == f"Integrated Gradients: top {k}"
+        assert ig.name == f"Integrated Gradients: {_top_words(k)}"
         assert {i for i, w in enumerate(ig.weights) if w} == _top(first["attribution"]["scores"], k)
         assert {i for i, w in enumerate(rolled.weights) if w} == _top(
             first["attributions"]["attention_rollout"]["scores"], k
@@ -371,7 +375,6 @@ def test_the_text_demo_attributes_the_joke_to_its_cue_word(explain_project):
     assert re.match(r"integrated_gradients", item.payload["attribution"]["method"])
     rollout = item.payload["attributions"]["attention_rollout"]["scores"]
     assert len(rollout) == len(words)
-    assert (
-        demo_answers_simulate(project=project, participants=2)
-        == 2 * Item.objects.filter(project=project).count()
-    )
+    # Each simulated person does a few posts, and a visitor still finds work after 20.
+    assert demo_answers_simulate(project=project, participants=20) == 20 * 3
+    assert project.overlap * len(text.DEMO_POSTS) > 20 * 3
