@@ -128,7 +128,8 @@ def _legend(ax, n: int) -> None:
 
 
 def _gap(high: float | None, low: float | None) -> float:
-    return math.nan if high is None or low is None else high - low
+    # A bound a rounding error past its value (k = n, an exact interval) is no negative whisker.
+    return math.nan if high is None or low is None else max(0.0, high - low)
 
 
 def _references(ax, references) -> None:
@@ -321,13 +322,13 @@ def _draw_image_grid(figure: ImageGridFigure) -> MplFigure:
     return mpl
 
 
-def _text_width(text: str, size: float, bold: bool = False) -> float:
+def _text_width(text: str, size: float) -> float:
     """The width of ``text`` in points, measured from the font's glyphs (no canvas needed)."""
     from matplotlib.font_manager import FontProperties
     from matplotlib.textpath import TextToPath
 
     # "sans-serif" resolves through rcParams, as the drawn text does (render sets STYLE).
-    font = FontProperties(family="sans-serif", size=size, weight="bold" if bold else "normal")
+    font = FontProperties(family="sans-serif", size=size)
     width, _, _ = TextToPath().get_text_width_height_descent(text, font, ismath=False)
     return float(width)
 

@@ -355,7 +355,9 @@ def accuracy(verdicts: list[bool], confidence: float = 0.95) -> Accuracy | None:
     k = int(sum(verdicts))
     test = binomtest(k, len(verdicts), CHANCE)
     ci = test.proportion_ci(confidence_level=confidence, method="exact")
-    return Accuracy(k, len(verdicts), float(test.pvalue), float(ci.low), float(ci.high))
+    rate = k / len(verdicts)  # the interval holds it, also where rounding says otherwise
+    low, high = min(float(ci.low), rate), max(float(ci.high), rate)
+    return Accuracy(k, len(verdicts), float(test.pvalue), low, high)
 
 
 def accuracies(answers, confidence: float = 0.95) -> dict[str, Accuracy | None]:

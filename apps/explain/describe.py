@@ -126,7 +126,8 @@ def wilson(k: int, n: int, confidence: float = 0.95) -> Proportion | None:
     if n == 0:
         return None
     low, high = proportion_confint(k, n, alpha=1 - confidence, method="wilson")
-    return Proportion(k, n, float(low), float(high))
+    rate = k / n  # the interval holds it, also where rounding says otherwise
+    return Proportion(k, n, min(float(low), rate), max(float(high), rate))
 
 
 @dataclass(frozen=True)

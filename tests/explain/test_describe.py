@@ -210,3 +210,11 @@ def test_a_study_that_changed_mode_reports_both_answer_kinds(explain_project):
     titles = [t.title for t in EXPLAIN.results(project).tables]
     assert titles[0] == "Do people see what the counterfactual changed?"
     assert titles[1].startswith("Can people name what the counterfactual changed?")
+
+
+@pytest.mark.parametrize("k", [0, 3, 7])
+def test_the_wilson_interval_holds_its_rate_even_at_the_edges(k):
+    found = describe.wilson(k, 7)
+    low, high = _wilson(k, 7)
+    assert found.low <= k / 7 <= found.high
+    assert (found.low, found.high) == (pytest.approx(low, abs=1e-12), pytest.approx(high))
