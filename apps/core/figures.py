@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import math
 import re
+import textwrap
 import threading
 from collections.abc import Callable
 from typing import Any, cast
@@ -26,6 +27,7 @@ from .results import (
     ImageGridFigure,
     LineFigure,
     ScatterFigure,
+    TextHighlightFigure,
     TimelineFigure,
     UnknownFigureKind,
 )
@@ -36,6 +38,8 @@ WIDTH_IN, HEIGHT_IN = 4.8, 2.8  # a half-width card at 1:1; a paper column or tw
 
 INK, MUTED, GRID = "#1d2330", "#5b6475", "#dfe3ea"
 PALETTE = ["#3554d1", "#e8590c", "#2b8a3e", "#862e9c", "#c2255c", "#495057"]
+# Highlighter colours: light enough that dark text stays readable on the full colour.
+HIGHLIGHTS = ["#fcc419", "#74c0fc", "#8ce99a", "#e599f7", "#ffa8a8", "#c0eb75"]
 STYLE: dict[str, Any] = {
     "font.family": "sans-serif",
     "font.sans-serif": ["DejaVu Sans", "Helvetica", "Arial"],
@@ -125,7 +129,8 @@ def _legend(ax, n: int) -> None:
 
 
 def _gap(high: float | None, low: float | None) -> float:
-    return math.nan if high is None or low is None else high - low
+    # A bound a rounding error past its value (k = n, an exact interval) is no negative whisker.
+    return math.nan if high is None or low is None else max(0.0, high - low)
 
 
 def _references(ax, references) -> None:
@@ -141,6 +146,8 @@ def _references(ax, references) -> None:
             va="bottom",
             color=MUTED,
             fontsize=8,
+            # Readable where the line crosses a bar.
+            bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.85, "pad": 1},
         )
 
 
@@ -180,11 +187,14 @@ def _draw_bar(figure: BarFigure) -> MplFigure:
                 fontsize=8,
                 color="white" if yerr else INK,
             )
-    ax.set_xticks(positions, figure.categories)
     if len(figure.categories) > 6 and max(len(c) for c in figure.categories) > 8:
+        ax.set_xticks(positions, figure.categories)
         ax.tick_params(axis="x", labelrotation=30)
         for label in ax.get_xticklabels():
             label.set_horizontalalignment("right")
+    else:
+        # A few long names ("the brightness of the background") wrap instead of colliding.
+        ax.set_xticks(positions, [textwrap.fill(c, 18) for c in figure.categories])
     ax.set_ylabel(figure.y_label)
     if figure.x_label:
         ax.set_xlabel(figure.x_label)
@@ -345,6 +355,121 @@ def _draw_timeline(figure: TimelineFigure) -> MplFigure:
     return mpl
 
 
+def _text_width(text: str, size: float) -> float:
+    """The width of ``text`` in points, measured from the font's glyphs (no canvas needed)."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextToPath
+
+    # "sans-serif" resolves through rcParams, as the drawn text does (render sets STYLE).
+    font = FontProperties(family="sans-serif", size=size)
+    width, _, _ = TextToPath().get_text_width_height_descent(text, font, ismath=False)
+    return float(width)
+
+
+def _lines(widths: list[float], room: float, gap: float) -> list[list[int]]:
+    """Word indices per line: as many as fit in ``room`` points, at least one per line."""
+    lines: list[list[int]] = [[]]
+    used = 0.0
+    for i, w in enumerate(widths):
+        if lines[-1] and used + gap + w > room:
+            lines.append([])
+            used = 0.0
+        used += (gap if lines[-1] else 0.0) + w
+        lines[-1].append(i)
+    return lines
+
+
+def _draw_text_highlight(figure: TextHighlightFigure) -> MplFigure:
+    """Each passage: its caption, then one row per layer with the words at the same places,
+    so a word's highlight in each layer lines up; a legend of the layers' colours on top."""
+    from matplotlib.patches import Rectangle
+
+    size, small, pad, gap, row = 12.0, 9.5, 2.5, 3.5, 19.0
+    names = figure.layer_names
+    colours = {name: HIGHLIGHTS[i % len(HIGHLIGHTS)] for i, name in enumerate(names)}
+    graded = {
+        layer.name
+        for p in figure.passages
+        for layer in p.layers
+        if any(0 < w < 1 for w in layer.weights)
+    }
+    width = WIDTH_IN * 72 * 2.0  # a full-width card: posts read as lines of text
+    label_w = max(_text_width(n, small) for n in names) + 10 if names else 0.0
+    room = width - label_w
+    # Layout first (top-down, in points), drawing after: the height is known only then.
+    legend: list[tuple[float, str]] = []
+    x = 0.0
+    for name in names:
+        entry = 12 + 3 * 14 * (name in graded) + _text_width(name, small) + 16
+        if x and x + entry > width:
+            break  # one legend line; the data table names every layer anyway
+        legend.append((x, name))
+        x += entry
+    y = 22.0
+    blocks = []
+    for passage in figure.passages:
+        widths = [_text_width(w, size) + 2 * pad for w in passage.words]
+        lines = _lines(widths, room, gap)
+        blocks.append((y, passage, widths, lines))
+        y += 14 + len(lines) * (len(passage.layers) * row + 5) + 5
+    height = max(y, 30.0)
+    mpl = MplFigure(figsize=(width / 72, height / 72))
+    ax = mpl.add_axes((0, 0, 1, 1))
+    ax.set_xlim(0, width)
+    ax.set_ylim(height, 0)
+    ax.set_axis_off()
+
+    def swatch(x0: float, y0: float, colour: str, alpha: float) -> None:
+        ax.add_patch(Rectangle((x0, y0), 11, 11, facecolor=colour, alpha=alpha, linewidth=0))
+
+    for x0, name in legend:
+        shades = (0.25, 0.5, 1.0) if name in graded else (1.0,)
+        for n, shade in enumerate(shades):
+            swatch(x0 + 14 * n, 3, colours[name], 0.15 + 0.85 * shade)
+        ax.text(x0 + 14 * len(shades) + 2, 8.5, name, fontsize=small, color=INK, va="center")
+    for top, passage, widths, lines in blocks:
+        ax.text(0, top + 5, passage.caption, fontsize=small, color=MUTED, va="center")
+        y = top + 14
+        for line in lines:
+            for layer in passage.layers:
+                ax.text(
+                    label_w - 8,
+                    y + row / 2,
+                    layer.name,
+                    fontsize=small,
+                    color=MUTED,
+                    ha="right",
+                    va="center",
+                )
+                x = label_w
+                for i in line:
+                    weight = layer.weights[i]
+                    if weight > 0:
+                        ax.add_patch(
+                            Rectangle(
+                                (x, y + 1.5),
+                                widths[i],
+                                row - 3,
+                                facecolor=colours[layer.name],
+                                alpha=0.15 + 0.85 * weight,
+                                linewidth=0,
+                            )
+                        )
+                    ax.text(
+                        x + widths[i] / 2,
+                        y + row / 2,
+                        passage.words[i],
+                        fontsize=size,
+                        color=INK,
+                        ha="center",
+                        va="center",
+                    )
+                    x += widths[i] + gap
+                y += row
+            y += 5  # a wrapped passage: a little air between its line groups
+    return mpl
+
+
 _DRAWERS: dict[type, Callable] = {
     BarFigure: _draw_bar,
     HistogramFigure: _draw_histogram,
@@ -352,4 +477,5 @@ _DRAWERS: dict[type, Callable] = {
     LineFigure: _draw_line,
     ImageGridFigure: _draw_image_grid,
     TimelineFigure: _draw_timeline,
+    TextHighlightFigure: _draw_text_highlight,
 }

@@ -144,6 +144,20 @@ def generic_import_format(
 
 
 @dataclass(frozen=True)
+class DemoProject:
+    """One project ``make demo`` seeds for a task type: slug ``demo-<key>``, or
+    ``demo-<key>-<suffix>`` when ``suffix`` is set; ``config`` overrides the default settings
+    before ``seed_demo`` runs (a task type with several designs shows each in its own)."""
+
+    suffix: str = ""
+    title: str = ""
+    config: dict[str, Any] = field(default_factory=dict)
+
+    def slug(self, key: str) -> str:
+        return f"demo-{key}-{self.suffix}" if self.suffix else f"demo-{key}"
+
+
+@dataclass(frozen=True)
 class ChildSpec:
     """One item of the next stage that ``advance`` asks for (see ``item_children_create``).
 
@@ -277,6 +291,7 @@ class TaskType(Protocol):
 
     def import_formats(self) -> list[ImportFormat]: ...
     def import_items(self, project: Project, upload) -> ImportReport: ...
+    def demo_projects(self) -> list[DemoProject]: ...
     def seed_demo(self, project: Project) -> None: ...
     def simulate_answer(self, item: Item, rng: random.Random) -> dict: ...
 
@@ -396,6 +411,10 @@ class PydanticTaskType:
             report = ImportReport()
             report.failed(str(exc))
             return report
+
+    def demo_projects(self) -> list[DemoProject]:
+        """The demo projects to seed (``seed_demo`` fills each); one with the defaults."""
+        return [DemoProject(title=f"Demo: {self.title}")]
 
     def seed_demo(self, project: Project) -> None:
         raise NotImplementedError(f"{type(self).__name__} has no demo.")

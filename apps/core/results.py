@@ -427,6 +427,86 @@ class TimelineFigure(Figure):
         )
 
 
+@dataclass(kw_only=True)
+class HighlightLayer:
+    """One way of highlighting a passage: its name (the row label and the legend's) and one
+    weight per word in [0, 1] (0: not highlighted; 1: full colour)."""
+
+    name: str
+    weights: list[float]
+
+
+@dataclass(kw_only=True)
+class HighlightedPassage:
+    caption: str
+    words: list[str]
+    layers: list[HighlightLayer]
+
+
+@dataclass(kw_only=True)
+class TextHighlightFigure(Figure):
+    """Short passages with their words highlighted in several layers (a person's rationale, a
+    model's attribution), drawn as aligned rows so the same word sits at the same place in
+    each. A layer's colour follows its name, the same in every passage."""
+
+    kind: ClassVar[str] = "text_highlight"
+    passages: list[HighlightedPassage]
+    MAX_PASSAGES: ClassVar[int] = 12
+    MAX_WORDS: ClassVar[int] = 120
+
+    def check(self) -> None:
+        self.passages = [
+            p if isinstance(p, HighlightedPassage) else HighlightedPassage(**p)
+            for p in self.passages
+        ]
+        if not self.passages or len(self.passages) > self.MAX_PASSAGES:
+            raise InvalidResults(
+                f"Text figure {self.title!r}: 1 to {self.MAX_PASSAGES} passages, "
+                f"not {len(self.passages)}."
+            )
+        for passage in self.passages:
+            passage.words = [str(w) for w in passage.words]
+            passage.layers = [
+                layer if isinstance(layer, HighlightLayer) else HighlightLayer(**layer)
+                for layer in passage.layers
+            ]
+            if len(passage.words) > self.MAX_WORDS:
+                raise InvalidResults(
+                    f"Text figure {self.title!r}: {passage.caption!r} has "
+                    f"{len(passage.words)} words; at most {self.MAX_WORDS} fit."
+                )
+            for layer in passage.layers:
+                layer.weights = [float(w) for w in _plain_list(layer.weights)]
+                if len(layer.weights) != len(passage.words) or any(
+                    not 0.0 <= w <= 1.0 for w in layer.weights
+                ):
+                    raise InvalidResults(
+                        f"Text figure {self.title!r}: layer {layer.name!r} of "
+                        f"{passage.caption!r} needs one weight in [0, 1] per word."
+                    )
+
+    @property
+    def layer_names(self) -> list[str]:
+        """Every layer's name once, in order of first appearance (the legend's order)."""
+        return list(dict.fromkeys(layer.name for p in self.passages for layer in p.layers))
+
+    def table(self) -> Table:
+        rows = []
+        for passage in self.passages:
+            for layer in passage.layers:
+                marked = [
+                    f"{word} ({weight:.2f})"
+                    for word, weight in zip(passage.words, layer.weights, strict=True)
+                    if weight > 0
+                ]
+                rows.append([passage.caption, layer.name, ", ".join(marked) or "none"])
+        return Table(
+            title=self.title,
+            columns=["passage", "highlighting", "words highlighted (weight)"],
+            rows=rows,
+        )
+
+
 FIGURE_KINDS: dict[str, type[Figure]] = {
     cls.kind: cls
     for cls in (
@@ -436,6 +516,7 @@ FIGURE_KINDS: dict[str, type[Figure]] = {
         LineFigure,
         ImageGridFigure,
         TimelineFigure,
+        TextHighlightFigure,
     )
 }
 

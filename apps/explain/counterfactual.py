@@ -6,10 +6,15 @@ counterfactual flicker in place and pick which of two descriptions the change be
 the true attribute or a distractor. If the explanation is interpretable, they pick the true
 one more often than chance (0.5), tested per attribute with an exact binomial test.
 
-Item payload: ``pair_id``, ``attribute``, ``distractor_attribute``, ``p_original``,
-``p_counterfactual``, ``width``, ``height``; media keys ``original`` and ``counterfactual``.
-The answer: ``choice`` (``first``/``second``, as shown), ``order`` (``ad`` when the attribute
-was offered first) and ``correct`` (the side-corrected verdict, set by the task type).
+With the setting ``counterfactual_answer = "describe"`` they instead say in a few words what
+changed, scored against the pair's keywords (``describe.py``: matching rule, no chance rate).
+
+Item payload: ``pair_id``, ``attribute``, ``distractor_attribute`` ("" allowed in a describe
+study), ``keywords`` (optional list), ``p_original``, ``p_counterfactual``, ``width``,
+``height``; media keys ``original`` and ``counterfactual``. The choose answer: ``choice``
+(``first``/``second``, as shown), ``order`` (``ad`` when the attribute was offered first) and
+``correct`` (the side-corrected verdict, set by the task type); the describe answer: ``text``
+and ``correct``.
 """
 
 from __future__ import annotations
@@ -30,9 +35,11 @@ from scipy.stats import binomtest
 from apps.core.media import media_storage
 from apps.core.models import Item, ItemMedia, Project
 from apps.core.registry import ImportReport, Metric, Results, Table
+from apps.core.results import BarFigure, BarSeries, ReferenceLine
 from apps.core.ziputil import max_unpacked_bytes
 
-from . import images
+from . import describe, images
+from .schemas import config_of
 
 MANIFEST = "manifest.csv"
 COLUMNS = (
@@ -44,6 +51,7 @@ COLUMNS = (
     "attribute",
     "distractor_attribute",
 )
+OPTIONAL_COLUMNS = ("keywords",)
 CHANCE = 0.5
 
 
@@ -56,6 +64,11 @@ class Pair:
     p_counterfactual: float
     attribute: str
     distractor_attribute: str
+    keywords: tuple[str, ...] = ()
+
+
+def describing(project: Project) -> bool:
+    return config_of(project).counterfactual_answer == "describe"
 
 
 def has_manifest(upload: IO[bytes]) -> bool:
@@ -77,7 +90,7 @@ def pairs_import(*, project: Project, upload: IO[bytes]) -> ImportReport:
             report.error(0, f"The zip unpacks to more than {max_unpacked_bytes() // 2**20} MB.")
             return report
         text = archive.read(MANIFEST).decode("utf-8-sig")
-        pairs = _read_pairs(archive, text, report)
+        pairs = _read_pairs(archive, text, report, describing=describing(project))
     if report.errors:
         return report
     report.created = pairs_store(project=project, pairs=pairs)
@@ -85,16 +98,19 @@ def pairs_import(*, project: Project, upload: IO[bytes]) -> ImportReport:
     return report
 
 
-def _read_pairs(archive: zipfile.ZipFile, text: str, report: ImportReport) -> list[Pair]:
+def _read_pairs(
+    archive: zipfile.ZipFile, text: str, report: ImportReport, *, describing: bool = False
+) -> list[Pair]:
     reader = csv.DictReader(io.StringIO(text))
-    missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
+    needed = [c for c in COLUMNS if not (describing and c == "distractor_attribute")]
+    missing = [c for c in needed if c not in (reader.fieldnames or [])]
     if missing:
         report.error(1, f"{MANIFEST} lacks the column(s) {', '.join(missing)}.")
         return []
     names, pairs, seen = set(archive.namelist()), [], set()
     for line, row in enumerate(reader, start=2):
         try:
-            pairs.append(_pair(archive, names, row))
+            pairs.append(_pair(archive, names, row, describing=describing))
         except ValueError as exc:
             report.error(line, str(exc))
             continue
@@ -106,7 +122,7 @@ def _read_pairs(archive: zipfile.ZipFile, text: str, report: ImportReport) -> li
     return pairs
 
 
-def _pair(archive: zipfile.ZipFile, names: set[str], row: dict) -> Pair:
+def _pair(archive: zipfile.ZipFile, names: set[str], row: dict, *, describing: bool) -> Pair:
     pair_id = (row.get("pair_id") or "").strip()
     if not pair_id:
         raise ValueError("pair_id is empty.")
@@ -129,12 +145,24 @@ def _pair(archive: zipfile.ZipFile, names: set[str], row: dict) -> Pair:
         probabilities.append(p)
     attribute = (row.get("attribute") or "").strip()
     distractor = (row.get("distractor_attribute") or "").strip()
-    if not attribute or not distractor or attribute == distractor:
+    keywords = describe.parse_keywords(row.get("keywords") or "")
+    if not attribute:
+        raise ValueError(f"{pair_id}: attribute is empty.")
+    if not describing and (not distractor or attribute == distractor):
         raise ValueError(f"{pair_id}: attribute and distractor_attribute must be two descriptions.")
+    if describing and not describe.keywords_of({"attribute": attribute, "keywords": keywords}):
+        raise ValueError(f"{pair_id}: the attribute and its keywords have no words to match.")
     original, counterfactual = rgbs
     p_original, p_counterfactual = probabilities
     return Pair(
-        pair_id, original, counterfactual, p_original, p_counterfactual, attribute, distractor
+        pair_id,
+        original,
+        counterfactual,
+        p_original,
+        p_counterfactual,
+        attribute,
+        distractor,
+        keywords,
     )
 
 
@@ -161,6 +189,7 @@ def _item_for(project: Project, pair: Pair, saved: list[str]) -> None:
             "pair_id": pair.pair_id,
             "attribute": pair.attribute,
             "distractor_attribute": pair.distractor_attribute,
+            **({"keywords": list(pair.keywords)} if pair.keywords else {}),
             "p_original": pair.p_original,
             "p_counterfactual": pair.p_counterfactual,
             "width": width,
@@ -179,7 +208,7 @@ def manifest_text(pairs: list[Pair]) -> str:
     """The manifest a zip of ``pairs`` holds (images under ``images/<pair_id>-*.png``)."""
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
-    writer.writerow(COLUMNS)
+    writer.writerow((*COLUMNS, *OPTIONAL_COLUMNS))
     for p in pairs:
         writer.writerow(
             [
@@ -190,6 +219,7 @@ def manifest_text(pairs: list[Pair]) -> str:
                 f"{p.p_counterfactual:.3f}",
                 p.attribute,
                 p.distractor_attribute,
+                "; ".join(p.keywords),
             ]
         )
     return text.getvalue()
@@ -220,9 +250,18 @@ def sample_zip_bytes() -> bytes:
 
 DEMO_PAIRS = 12
 COLOUR, BACKGROUND = "the colour of the object", "the brightness of the background"
+DEMO_KEYWORDS = {
+    COLOUR: ("colour", "color", "colours", "colors", "hue"),
+    BACKGROUND: ("background", "brightness", "darker", "dimmer", "lighting"),
+}
 DEMO_INSTRUCTIONS = """\
 Each screen shows a picture that **flickers** between two versions: something in it changes.
 Pick which of the two descriptions says what changed. Go by what you see.
+"""
+DESCRIBE_INSTRUCTIONS = """\
+Each screen shows a picture that **flickers** between two versions: something in it changes.
+Say in **a few words** what changed (for example “the size of the object”). Go by
+what you see.
 """
 
 
@@ -247,7 +286,16 @@ def demo_pairs() -> list[Pair]:
             pair = (BACKGROUND, COLOUR, p_original - float(rng.uniform(0.0, 0.05)))
         attribute, distractor, p_cf = pair
         pairs.append(
-            Pair(f"pair-{n:03d}", sample.image, changed, p_original, p_cf, attribute, distractor)
+            Pair(
+                f"pair-{n:03d}",
+                sample.image,
+                changed,
+                p_original,
+                p_cf,
+                attribute,
+                distractor,
+                DEMO_KEYWORDS[attribute],
+            )
         )
     return pairs
 
@@ -258,11 +306,20 @@ def demo_seed(*, project: Project) -> None:
 
 # How often the simulated person names the right attribute: colour changes are easy to see.
 SIMULATED_ACCURACY = {COLOUR: 0.9, BACKGROUND: 0.65}
+# What a simulated person writes in the describe study: right, or about something else.
+SIMULATED_DESCRIPTIONS = {
+    COLOUR: ("the colour", "object colour", "its color changed", "colour of the shape", "hue"),
+    BACKGROUND: ("background", "darker background", "the lighting", "brightness", "dimmer"),
+    "": ("the size", "nothing", "position", "the shape", "sharper edges"),
+}
 
 
-def answer_simulate(*, item: Item, rng: random.Random) -> dict:
+def answer_simulate(*, item: Item, rng: random.Random, describing: bool = False) -> dict:
     attribute = item.payload["attribute"]
     correct = rng.random() < SIMULATED_ACCURACY.get(attribute, 0.7)
+    if describing:
+        pool = SIMULATED_DESCRIPTIONS.get(attribute if correct else "", ("something",))
+        return {"text": rng.choice(pool)}
     order = rng.choice(["ad", "da"])
     attribute_side = "first" if order == "ad" else "second"
     other = "second" if attribute_side == "first" else "first"
@@ -284,58 +341,155 @@ class Accuracy:
     correct: int
     n: int
     p_value: float  # two-sided exact binomial test against chance
+    low: float  # exact (Clopper–Pearson) interval of the accuracy
+    high: float
 
     @property
     def rate(self) -> float:
         return self.correct / self.n if self.n else float("nan")
 
 
-def accuracy(verdicts: list[bool]) -> Accuracy | None:
+def accuracy(verdicts: list[bool], confidence: float = 0.95) -> Accuracy | None:
     if not verdicts:
         return None
     k = int(sum(verdicts))
-    return Accuracy(k, len(verdicts), float(binomtest(k, len(verdicts), CHANCE).pvalue))
+    test = binomtest(k, len(verdicts), CHANCE)
+    ci = test.proportion_ci(confidence_level=confidence, method="exact")
+    rate = k / len(verdicts)  # the interval holds it, also where rounding says otherwise
+    low, high = min(float(ci.low), rate), max(float(ci.high), rate)
+    return Accuracy(k, len(verdicts), float(test.pvalue), low, high)
 
 
-def accuracies(answers) -> dict[str, Accuracy | None]:
+def accuracies(answers, confidence: float = 0.95) -> dict[str, Accuracy | None]:
     """``{"all": ..., attribute: ...}`` over the used answers (``selectors.Answer``)."""
     by_attribute: dict[str, list[bool]] = defaultdict(list)
     for a in answers:
         if a.value.get("correct") is not None:
             by_attribute[a.attribute].append(bool(a.value["correct"]))
-    table = {"all": accuracy([v for vs in by_attribute.values() for v in vs])}
-    table.update({k: accuracy(v) for k, v in sorted(by_attribute.items())})
+    table = {"all": accuracy([v for vs in by_attribute.values() for v in vs], confidence)}
+    table.update({k: accuracy(v, confidence) for k, v in sorted(by_attribute.items())})
     return table
 
 
 def _row(label: str, acc: Accuracy | None) -> list:
     if acc is None:
-        return [label, "—", "0", "—"]
-    return [label, f"{acc.rate:.3f}", f"{acc.correct} / {acc.n}", f"{acc.p_value:.4g}"]
+        return [label, "—", "—", "0", "—"]
+    return [
+        label,
+        f"{acc.rate:.3f}",
+        f"{acc.low:.3f}–{acc.high:.3f}",
+        f"{acc.correct} / {acc.n}",
+        f"{acc.p_value:.4g}",
+    ]
+
+
+def _choose_results(out: Results, answers, confidence: float) -> None:
+    table = accuracies(answers, confidence)
+    level = f"{confidence:.0%}"
+    overall = table.pop("all")
+    out.tables.append(
+        Table(
+            title="Do people see what the counterfactual changed?",
+            columns=[
+                "Attribute",
+                "Accuracy",
+                f"{level} CI (exact)",
+                "Correct / answers",
+                "p (binomial, vs 0.5)",
+            ],
+            rows=[_row("All attributes", overall), *(_row(k, v) for k, v in table.items())],
+            note="Each answer picks one of two descriptions, so chance is 0.5; p is the "
+            "two-sided exact binomial test (scipy.stats.binomtest) of the correct count, the "
+            "interval its Clopper–Pearson interval. Blocked participants are left out.",
+        )
+    )
+    shown = {k: v for k, v in table.items() if v is not None}
+    if shown:
+        out.figures.append(
+            BarFigure(
+                key="counterfactual-accuracy",
+                title="Accuracy per attribute (pick one of two)",
+                categories=list(shown),
+                series=[
+                    BarSeries(
+                        name="Accuracy",
+                        values=[v.rate for v in shown.values()],
+                        lower=[v.low for v in shown.values()],
+                        upper=[v.high for v in shown.values()],
+                    )
+                ],
+                y_label="Share correct",
+                x_label="Attribute changed",
+                y_range=(0.0, 1.0),
+                references=[ReferenceLine(value=CHANCE, label="chance")],
+                note=f"Whiskers: the exact {level} interval; the dashed line is chance (0.5).",
+            )
+        )
+
+
+def _describe_results(out: Results, answers, confidence: float) -> None:
+    scored = describe.scores(answers, confidence)
+    out.tables.extend(describe.tables(scored, confidence))
+    if not scored:
+        return
+    level = f"{confidence:.0%}"
+    series = [
+        BarSeries(
+            name="Named it",
+            values=[s.accuracy.rate for s in scored],
+            lower=[s.accuracy.low for s in scored],
+            upper=[s.accuracy.high for s in scored],
+        )
+    ]
+    if any(s.cross is not None for s in scored):
+        series.append(
+            BarSeries(
+                name="Baseline: other attributes' answers",
+                values=[None if s.cross is None else s.cross.rate for s in scored],
+                lower=[None if s.cross is None else s.cross.low for s in scored],
+                upper=[None if s.cross is None else s.cross.high for s in scored],
+            )
+        )
+    out.figures.append(
+        BarFigure(
+            key="counterfactual-descriptions",
+            title="Accuracy per attribute (free descriptions)",
+            categories=[s.attribute for s in scored],
+            series=series,
+            y_label="Share of answers",
+            x_label="Attribute changed",
+            y_range=(0.0, 1.0),
+            note=f"Whiskers: Wilson {level} intervals. A free answer has no chance level; "
+            "the second bar is the baseline instead: how often answers given for the other "
+            "attributes match this attribute's keywords.",
+        )
+    )
 
 
 def results(*, project: Project, answers) -> Results:
-    table = accuracies(answers)
+    config = config_of(project)
+    confidence = config.statistics.confidence
     pairs = Item.objects.filter(project=project, payload__has_key="pair_id").count()
+    chosen = [a for a in answers if "choice" in a.value]
+    described = [a for a in answers if "text" in a.value]
     group = "Pairs and answers"
     out = Results(
         metrics=[
             Metric(key="pairs", label="Counterfactual pairs", value=pairs, group=group),
             Metric(key="answers", label="Answers used", value=len(answers), group=group),
+            Metric(
+                key="participants",
+                label="Participants",
+                value=len({a.participant for a in answers}),
+                group=group,
+            ),
         ]
     )
-    rows = [_row("All attributes", table.pop("all"))]
-    rows += [_row(attribute, acc) for attribute, acc in table.items()]
-    out.tables.append(
-        Table(
-            title="Do people see what the counterfactual changed?",
-            columns=["Attribute", "Accuracy", "Correct / answers", "p (binomial, vs 0.5)"],
-            rows=rows,
-            note="Each answer picks one of two descriptions, so chance is 0.5; p is the "
-            "two-sided exact binomial test (scipy.stats.binomtest) of the correct count. "
-            "Blocked participants are left out.",
-        )
-    )
+    # Each answer kind the study holds (a setting changed mid-study holds both).
+    if chosen or config.counterfactual_answer == "choose":
+        _choose_results(out, chosen, confidence)
+    if described or config.counterfactual_answer == "describe":
+        _describe_results(out, described, confidence)
     if not answers:
         out.notes.append("No answers yet: the table fills in as participants answer.")
     return out

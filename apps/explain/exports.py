@@ -25,6 +25,8 @@ ANSWER_COLUMNS = [
     "box",
     "box_iou",
     "words",
+    "attribute",
+    "correct",
     "simulated",
     "blocked",
     "timestamp",
@@ -42,15 +44,21 @@ def answer_records(project: Project) -> Iterator[dict]:
             "participant": f"p{a.participant}",
             "image_id": a.image_id,
             "class_name": a.class_name,
-            "design": "rationale" if a.is_text else design,
+            "design": "rationale" if a.is_text else ("describe" if "text" in a.value else design),
             "normalisation": a.normalisations[0] or None,
             "normalisation_b": a.normalisations[1] if pair else None,
-            "answer": a.value.get("choice", a.value.get("score")) if box is None else None,
+            "answer": (
+                a.value.get("choice", a.value.get("text", a.value.get("score")))
+                if box is None
+                else None
+            ),
             "preferred": (stats.winner(a) or "same") if pair else None,
             "score": a.value.get("score"),
             "box": box,
             "box_iou": round(stats.human_box_iou(a), 4) if box is not None else None,
             "words": a.value.get("words"),
+            "attribute": a.attribute or None,
+            "correct": a.value.get("correct"),
             "simulated": a.simulated,
             "blocked": a.blocked,
             "timestamp": a.created_at.isoformat(),
@@ -73,7 +81,8 @@ RECORD_SETS = [
         title="Answers",
         description="One row per answer: the image, the normalisation(s) shown and the answer "
         "(pairwise: the side chosen and the normalisation preferred; a drawn box with its IoU "
-        "with the ground truth).",
+        "with the ground truth; a rationale's words; a counterfactual pair's attribute, the "
+        "side or description given and whether it named the attribute).",
         columns=ANSWER_COLUMNS,
         records=answer_records,
     ),

@@ -1,5 +1,7 @@
 """The explain results page: the normalisation table laid out like "Normalization Matters in
-WSOL" (MinMax | Max | PaS | IVR), automatic and human numbers in one table, and a gallery.
+WSOL" (MinMax | Max | PaS | IVR), automatic and human numbers in one table, and a gallery;
+the text design's ERASER table and highlighted posts (``text_results.py``); the counterfactual
+design's accuracies (``counterfactual.py``).
 
 Automatic rows come from the items' per-image scores (``metrics.set_scores``), human rows from
 the answers of participants who are not blocked (``stats.py``).
@@ -12,7 +14,7 @@ from apps.core.registry import Metric, Results, Table
 from apps.core.results import GridImage, ImageGridFigure
 from ml.explain.saliency import NORMALISATIONS
 
-from . import counterfactual, metrics, selectors, stats, text
+from . import counterfactual, metrics, selectors, stats, text_results
 from .schemas import NORMALISATION_LABELS, config_of
 
 GALLERY_IMAGES = 8
@@ -95,51 +97,18 @@ def _gallery(project: Project) -> ImageGridFigure | None:
     )
 
 
-def _rationale_table(answers: list[selectors.Answer]) -> Table:
-    rows = text.rationale_rows(answers)
-    p, agreement = rows["plausibility"], rows["agreement"]
-    return Table(
-        title="Rationales against the shown attributions (ERASER)",
-        columns=["Measure", "Value", "Over"],
-        rows=[
-            [
-                "Token F1 (top-k words vs the rationale)",
-                _fmt(p.token_f1, 3),
-                f"{p.n} rationales, k = {p.k}",
-            ],
-            ["IOU F1 (spans, IoU ≥ 0.5)", _fmt(p.iou_f1, 3), f"{p.n} rationales"],
-            ["AUPRC (word scores vs the rationale)", _fmt(p.auprc, 3), f"{p.n} rationales"],
-            [
-                "Mean rating of the attribution (1–5)",
-                _fmt(rows["mean_rating"], 2),
-                f"{rows['n']} ratings",
-            ],
-            [
-                "Human–human: mean pairwise F1",
-                _fmt(agreement.mean_pairwise_f1, 3),
-                f"{agreement.n_items} posts",
-            ],
-            [
-                "Human–human: Krippendorff's α (word level)",
-                _fmt(agreement.alpha, 3),
-                f"{agreement.n_annotators} people",
-            ],
-        ],
-        note="DeYoung et al. (ACL 2020): the model's rationale is each post's top k words, k the "
-        "mean human rationale length; IOU F1 counts a predicted span matched when its IoU "
-        "with a human span is at least 0.5. Faithfulness (comprehensiveness, sufficiency) "
-        "needs the model and is not computed here.",
-    )
-
-
 def explain_results(*, project: Project) -> Results:
     everyone = selectors.used_answers(project)
-    if config_of(project).design == "counterfactual":
+    design = config_of(project).design
+    if design == "counterfactual":
         return counterfactual.results(project=project, answers=everyone)
-    results = _image_results(project, [a for a in everyone if not a.is_text], everyone)
     texts = [a for a in everyone if a.is_text]
-    if texts:
-        results.tables.append(_rationale_table(texts))
+    if design == "rationale" and not selectors.image_scores(project):
+        results = Results()
+    else:
+        results = _image_results(project, [a for a in everyone if not a.is_text], everyone)
+    if texts or design == "rationale":
+        text_results.add(results, project=project, answers=texts)
         results.notes[:] = [n for n in results.notes if not n.startswith("No images")]
     return results
 

@@ -9,7 +9,9 @@ One project runs one inspection design (PROTOCOLS.md §5a, issue 13):
 ``box``           the participant draws the box around what the heatmap points at; one item
                   per (image, normalisation), scored by IoU with the ground truth.
 ``counterfactual``  (original, counterfactual) image pairs shown as a flicker: which of two
-                  attribute descriptions did the change alter? (``counterfactual.py``)
+                  attribute descriptions did the change alter (``counterfactual.py``), or,
+                  with ``counterfactual_answer = "describe"``, say in a few words what
+                  changed, scored against the pair's keywords (``describe.py``)
 ``rationale``     text: highlight the words that make a post funny and rate the shown word
                   attribution 1–5 (``text.py`` holds that half's layout). A post row always
                   becomes a rationale item, whatever the design; the design picks the demo.
@@ -51,6 +53,13 @@ DESIGN_LABELS = {
     "rationale": "Text: highlight the words that make a post funny, rate the attribution 1–5",
     "counterfactual": "Counterfactual pairs: which attribute did the flickering change alter?",
 }
+CounterfactualMode = Literal["choose", "describe"]
+COUNTERFACTUAL_MODE_LABELS = {
+    "choose": "Pick which of two descriptions the change belongs to (chance 50 %)",
+    "describe": "Describe the change in a few words (scored against the pair's keywords)",
+}
+DESCRIBE_MAX_CHARS = 60
+DESCRIBE_MAX_WORDS = 6
 PLAUSIBILITY_SCALE = [
     (1, "Not at all"),
     (2, "Slightly"),
@@ -92,6 +101,14 @@ class Config(pydantic.BaseModel):
         title="Class name shown",
         description="Empty: each image's own class name (\u201cWhich map better covers the "
         "circle?\u201d); otherwise this word for every image (e.g. \u201cobject\u201d).",
+    )
+    counterfactual_answer: CounterfactualMode = pydantic.Field(
+        default="choose",
+        title="Counterfactual answer",
+        description="How participants answer in the counterfactual design (StylEx's two "
+        "studies): pick one of two attribute descriptions, or describe the change in their "
+        "own words.",
+        json_schema_extra={"choice_labels": dict(COUNTERFACTUAL_MODE_LABELS.items())},
     )
     statistics: Statistics = pydantic.Field(default_factory=Statistics)
 
@@ -163,12 +180,23 @@ class CounterfactualAnswer(pydantic.BaseModel):
     correct: bool
 
 
+class DescribeAnswer(pydantic.BaseModel):
+    """``text``: what the participant says changed, in a few words (cleaned by
+    ``describe.clean_description``); ``correct``: whether it names one of the pair's keywords
+    (set by the task type, ``describe.matches``)."""
+
+    model_config = pydantic.ConfigDict(extra="forbid")
+    text: str = pydantic.Field(min_length=1, max_length=DESCRIBE_MAX_CHARS)
+    correct: bool
+
+
 ANSWERS: dict[str, type[pydantic.BaseModel]] = {
     "pairwise": PairwiseAnswer,
     "plausibility": PlausibilityAnswer,
     "box": BoxAnswer,
     "rationale": RationaleAnswer,
     "counterfactual": CounterfactualAnswer,
+    "describe": DescribeAnswer,
 }
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from apps.core.models import Annotation, Item, ItemMedia, Participant, Project
+
+from .describe import keywords_of
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,9 @@ class Answer:
     created_at: Any
     attribution: list[float]  # a post's word scores (rationale items); [] for an image
     attribute: str = ""  # the attribute a counterfactual pair changes; "" otherwise
+    keywords: tuple[str, ...] = ()  # the words that name it (a describe answer's scoring)
+    text: str = ""  # a post's text (rationale items)
+    attributions: dict[str, list[float]] = field(default_factory=dict)  # method -> word scores
 
     @property
     def is_text(self) -> bool:
@@ -56,7 +61,21 @@ def answers(project: Project) -> Iterator[Answer]:
             created_at=a.created_at,
             attribution=(payload.get("attribution") or {}).get("scores", []),
             attribute=payload.get("attribute", ""),
+            keywords=tuple(keywords_of(payload)) if "pair_id" in payload else (),
+            text=payload.get("text", ""),
+            attributions=attribution_scores(payload),
         )
+
+
+def attribution_scores(payload: dict) -> dict[str, list[float]]:
+    """A post's word attributions by method: the one shown first, then the others stored."""
+    shown = payload.get("attribution") or {}
+    if not shown:
+        return {}
+    out = {shown.get("method") or "integrated_gradients": list(shown.get("scores", []))}
+    for method, other in (payload.get("attributions") or {}).items():
+        out.setdefault(method, list(other.get("scores", [])))
+    return out
 
 
 def used_answers(project: Project) -> list[Answer]:

@@ -10,6 +10,7 @@ written are deleted again if anything fails.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import random
 from collections.abc import Sequence
@@ -127,9 +128,12 @@ trick questions; go by what you see.
 """
 
 
-def demo_records() -> list[ImageRecord]:
+@functools.lru_cache(maxsize=1)
+def demo_records() -> tuple[ImageRecord, ...]:
     """The demo's images: generated test images and the CAMs of a CamNet trained in seconds on
-    the CPU (a few hundred generated training images, a narrow network), for the GT class."""
+    the CPU (a few hundred generated training images, a narrow network), for the GT class.
+
+    Deterministic, so a process trains it once for every demo it seeds (read-only records)."""
     import torch
 
     from ml.explain import cnn, data
@@ -143,7 +147,7 @@ def demo_records() -> list[ImageRecord]:
     samples = data.generate("test", config.n_test, **recipe)
     cams = cnn.cam(model, [s.image for s in samples], [s.label for s in samples])
     names = data.class_names(config.num_classes)
-    return [
+    return tuple(
         ImageRecord(
             image_id=s.image_id,
             rgb=s.image,
@@ -155,7 +159,7 @@ def demo_records() -> list[ImageRecord]:
             mask=s.mask,
         )
         for i, s in enumerate(samples)
-    ]
+    )
 
 
 def demo_seed(*, project: Project) -> None:
@@ -169,13 +173,21 @@ def demo_seed(*, project: Project) -> None:
     if project.config["design"] == "counterfactual":
         from . import counterfactual
 
-        project.instructions = counterfactual.DEMO_INSTRUCTIONS
+        # 12 pairs wanting 10 answers each, 4 per person: 20 simulated people leave 40.
+        project.overlap, project.items_per_participant = 10, 4
+        project.instructions = (
+            counterfactual.DESCRIBE_INSTRUCTIONS
+            if counterfactual.describing(project)
+            else counterfactual.DEMO_INSTRUCTIONS
+        )
         project.save(update_fields=["config", "overlap", "items_per_participant", "instructions"])
         counterfactual.demo_seed(project=project)
         return
     if project.config["design"] == "rationale":
         from . import text
 
+        # 8 posts wanting 10 rationales each, 3 per person: 20 simulated people leave 20.
+        project.overlap, project.items_per_participant = 10, 3
         project.instructions = text.DEMO_INSTRUCTIONS
         project.save(update_fields=["config", "overlap", "items_per_participant", "instructions"])
         text.demo_seed(project=project)

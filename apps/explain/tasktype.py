@@ -1,5 +1,6 @@
 """The explain TaskType: people inspect saliency maps under four normalisations (pairwise,
-plausibility 1–5, draw the box); the adapter the platform calls. Schemas and the data layout
+plausibility 1–5, draw the box), word attributions (rationales) or counterfactual pairs
+(choose or describe the change); the adapter the platform calls. Schemas and the data layout
 are in ``schemas.py``; writes in ``services.py`` and ``importing.py``.
 """
 
@@ -17,6 +18,7 @@ from apps.core.media import media_urls
 from apps.core.models import Item
 from apps.core.registry import (
     AggregationMethod,
+    DemoProject,
     ImportField,
     ImportFormat,
     ImportReport,
@@ -26,10 +28,12 @@ from apps.core.registry import (
     Results,
 )
 
-from . import counterfactual, exports, importing, services, text
+from . import counterfactual, describe, exports, importing, services, text
 from . import results as results_page
 from .schemas import (
     ANSWERS,
+    DESCRIBE_MAX_CHARS,
+    DESCRIBE_MAX_WORDS,
     NORMALISATION_LABELS,
     PLAUSIBILITY_SCALE,
     Config,
@@ -45,6 +49,7 @@ ANSWER_MESSAGES = {
     "x1": "Draw a box on the image.",
     "y1": "Draw a box on the image.",
     "words": "Highlight at least one word.",
+    "text": "Describe the change in a few words.",
 }
 BOX_FIELDS = ("x0", "y0", "x1", "y1")
 
@@ -62,6 +67,9 @@ def _design(item: Item) -> str:
     if "text" in (item.payload or {}):
         return "rationale"
     if "pair_id" in (item.payload or {}):
+        # A pair without a distractor can only be described.
+        if counterfactual.describing(item.project) or not item.payload.get("distractor_attribute"):
+            return "describe"
         return "counterfactual"
     design = config_of(item.project).design
     return "plausibility" if design == "rationale" else design
@@ -69,11 +77,13 @@ def _design(item: Item) -> str:
 
 class ExplainTaskType(PydanticTaskType):
     key = "explain"
-    title = "Explanation inspection (saliency maps)"
+    title = "Explanation inspection"
     description = (
         "Inspect a classifier's CAM heatmaps under the MinMax, Max, PaS and IVR normalisations: "
         "pick the better of two maps, rate one 1–5, or draw the box it points at; the "
-        "WSOL metrics (MaxBoxAcc, MaxBoxAccV2, PxAP) beside the human numbers."
+        "WSOL metrics (MaxBoxAcc, MaxBoxAccV2, PxAP) beside the human numbers. Or highlight "
+        "the words that make a post funny against a humor classifier's word attributions "
+        "(ERASER plausibility and faithfulness), or say what a counterfactual image changed."
     )
     Config = Config
     Answer = PlausibilityAnswer  # the plausibility design's; each design has its own (ANSWERS)
@@ -201,14 +211,38 @@ class ExplainTaskType(PydanticTaskType):
             return importing.layout_import(project=project, upload=upload)
         return text.posts_import(project=project, upload=upload)
 
+    def demo_projects(self) -> list[DemoProject]:
+        """One demo per kind of explanation: image maps (pairwise), text (rationales), and
+        counterfactual pairs answered both ways."""
+        return [
+            DemoProject(title="Demo: saliency maps under four normalisations (pairwise)"),
+            DemoProject(
+                suffix="text",
+                title="Demo: word attributions and human rationales (ERASER)",
+                config={"design": "rationale"},
+            ),
+            DemoProject(
+                suffix="counterfactual",
+                title="Demo: counterfactual pairs, pick the attribute",
+                config={"design": "counterfactual"},
+            ),
+            DemoProject(
+                suffix="describe",
+                title="Demo: counterfactual pairs, describe the change",
+                config={"design": "counterfactual", "counterfactual_answer": "describe"},
+            ),
+        ]
+
     def seed_demo(self, project) -> None:
         services.demo_seed(project=project)
 
     def simulate_answer(self, item: Item, rng: random.Random) -> dict[str, Any]:
         if _design(item) == "rationale":
             return text.answer_simulate(item=item, rng=rng)
-        if _design(item) == "counterfactual":
-            return counterfactual.answer_simulate(item=item, rng=rng)
+        if _design(item) in ("counterfactual", "describe"):
+            return counterfactual.answer_simulate(
+                item=item, rng=rng, describing=_design(item) == "describe"
+            )
         return services.answer_simulate(item=item, rng=rng)
 
     # the participant
@@ -218,7 +252,7 @@ class ExplainTaskType(PydanticTaskType):
     def item_context(self, item: Item, participant) -> dict:
         if _design(item) == "rationale":
             return self._rationale_context(item)
-        if _design(item) == "counterfactual":
+        if _design(item) in ("counterfactual", "describe"):
             return self._counterfactual_context(item, participant)
         config = config_of(item.project)
         payload = item.payload or {}
@@ -258,18 +292,23 @@ class ExplainTaskType(PydanticTaskType):
         """The flicker of the pair, and the two descriptions in this participant's order."""
         payload = item.payload
         urls = media_urls(item=item, participant=participant)
-        flipped = _flipped(item, participant)
-        options = [payload["attribute"], payload["distractor_attribute"]]
-        return {
-            "design": "counterfactual",
+        context = {
+            "design": _design(item),
             "question": "The picture flickers between two versions. What changed?",
             "width": payload.get("width"),
             "height": payload.get("height"),
             "original_url": urls.get("original"),
             "counterfactual_url": urls.get("counterfactual"),
-            "order": "da" if flipped else "ad",
-            "options": options[::-1] if flipped else options,
         }
+        if context["design"] == "describe":
+            context["max_chars"] = DESCRIBE_MAX_CHARS
+            context["max_words"] = DESCRIBE_MAX_WORDS
+            return context
+        flipped = _flipped(item, participant)
+        options = [payload["attribute"], payload["distractor_attribute"]]
+        context["order"] = "da" if flipped else "ad"
+        context["options"] = options[::-1] if flipped else options
+        return context
 
     def _rationale_context(self, item: Item) -> dict:
         payload = item.payload
@@ -295,6 +334,8 @@ class ExplainTaskType(PydanticTaskType):
             return {"words": words, "score": data.get("score")}
         if design in ("pairwise", "counterfactual"):
             return {"choice": data.get("choice"), "order": data.get("order")}
+        if design == "describe":
+            return {"text": data.get("text")}
         if design == "plausibility":
             return {"score": data.get("score")}
         return {name: data.get(name) for name in BOX_FIELDS}
@@ -305,6 +346,7 @@ class ExplainTaskType(PydanticTaskType):
         fields = {
             "pairwise": ("choice", "order"),
             "counterfactual": ("choice", "order"),
+            "describe": ("text",),
             "plausibility": ("score",),
             "box": BOX_FIELDS,
         }
@@ -320,6 +362,11 @@ class ExplainTaskType(PydanticTaskType):
             )
         if design == "counterfactual":
             value["correct"] = counterfactual.corrected(value)
+        if design == "describe":
+            value["text"] = describe.description_check(value.get("text"))
+            value["correct"] = (
+                describe.matches(value["text"], describe.keywords_of(item.payload)) is not None
+            )
         if design == "box":
             value = {k: (None if v in ("", None) else v) for k, v in value.items()}
         try:
@@ -346,6 +393,8 @@ class ExplainTaskType(PydanticTaskType):
             return None
         if "preferred" in value:
             return value["preferred"]
+        if "text" in value and "correct" in value:
+            return "attribute" if value["correct"] else "other"
         if "correct" in value:
             return "attribute" if value["correct"] else "distractor"
         if "x0" in value:

@@ -7,23 +7,26 @@ the shown attribution explains it, 1–5. The results compare rationales with at
 ERASER way (token F1 and IOU F1 of the top-k words, AUPRC) and people with each other.
 
 Item payload of a rationale item: ``text``, ``words`` ([{index, text, start, end}]),
-``attribution`` ({method, scores (one per word), output, ...}) and ``label`` (the class
-explained, 1 = humorous). Answer: ``words`` (indices highlighted, at least one) and ``score``.
+``attribution`` ({method, scores (one per word), output, ...}: the one shown), optionally
+``attributions`` ({method: {scores, ...}}: other methods, compared in the results only) and
+``label`` (the class explained, 1 = humorous). Answer: ``words`` (indices highlighted, at
+least one) and ``score``. The demo also stores its classifier (``textmodel.py``) for the
+faithfulness metrics (``text_results.py``).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import random
-from collections import defaultdict
-from collections.abc import Hashable, Sequence
+from collections.abc import Sequence
 
 from django.db import transaction
 
 from apps.core.importing import ImportFailed, iter_rows
 from apps.core.models import Item, Project
 from apps.core.registry import ImportReport
-from ml.explain_text import plausibility, rationale_agreement, split_words
+from ml.explain_text import split_words
 
 # Posts of the demo; a toy humor model learns that "haha" and "lol" mark a joke.
 DEMO_POSTS = [
@@ -62,8 +65,16 @@ def rationale_item_create(
     return Item.objects.create(project=project, external_id=external_id, payload=payload)
 
 
+TOY_TITLE = "the demo's toy humor classifier (a post is funny when it says haha or lol)"
+TOY_MAX_LENGTH = 64  # the toy BERT's position embeddings
+
+
+@functools.lru_cache(maxsize=1)
 def _toy_model():
-    """The toy humor model (``ml.explain_text.toy``) over the bundled MiniLM tokenizer."""
+    """The toy humor model (``ml.explain_text.toy``) over the bundled MiniLM tokenizer.
+
+    Training is deterministic, so one process trains it once (a few seconds on a CPU) for
+    every text demo it seeds."""
     from transformers import AutoTokenizer
 
     from ml.common.encoder import default_encoder_path
@@ -74,16 +85,28 @@ def _toy_model():
 
 
 def demo_seed(*, project: Project) -> None:
-    """The text demo: each post with the Integrated Gradients attribution of p(humorous)."""
-    from ml.explain_text.attributions import integrated_gradients
+    """The text demo: each post with the Integrated Gradients attribution of the humorous
+    logit (shown to participants) and the attention rollout (compared in the results), and
+    the classifier itself stored with the project for the faithfulness metrics."""
+    from .textmodel import one_torch_thread
 
-    model, tokenizer = _toy_model()
+    with one_torch_thread():
+        model, tokenizer = _toy_model()
+        _items_with_attributions(project, model, tokenizer)
+
+
+def _items_with_attributions(project: Project, model, tokenizer) -> None:
+    from ml.explain_text.attributions import attention_rollout, integrated_gradients
+
+    from .textmodel import text_model_store
+
     with transaction.atomic():
         for n, text in enumerate(DEMO_POSTS, start=1):
             attribution = integrated_gradients(
                 model, tokenizer, text, target=1, n_steps=32, output="logit"
             )
-            rationale_item_create(
+            rolled = attention_rollout(model, tokenizer, text)
+            item = rationale_item_create(
                 project=project,
                 external_id=f"post-{n}",
                 text=text,
@@ -92,6 +115,17 @@ def demo_seed(*, project: Project) -> None:
                 output=attribution.output,
                 delta=attribution.delta,
             )
+            item.payload["attributions"] = {
+                rolled.method: {"scores": rolled.scores, "row": "cls", "output": rolled.output}
+            }
+            item.save(update_fields=["payload"])
+        text_model_store(
+            project=project,
+            model=model,
+            tokenizer=tokenizer,
+            title=TOY_TITLE,
+            max_length=TOY_MAX_LENGTH,
+        )
 
 
 def answer_simulate(*, item: Item, rng: random.Random) -> dict:
@@ -106,29 +140,6 @@ def answer_simulate(*, item: Item, rng: random.Random) -> dict:
     base = 4.5 if top in picked else 2.0
     score = int(min(5, max(1, round(base + rng.gauss(0, 0.6)))))
     return {"words": sorted(picked), "score": score}
-
-
-def rationale_rows(answers) -> dict:
-    """ERASER plausibility of the shown attributions against every human rationale, the
-    mean rating, and human–human agreement."""
-    humans, scores, ratings = [], [], []
-    per_item: dict[int, dict[Hashable, list[int]]] = defaultdict(dict)
-    n_words: dict[int, int] = {}
-    for a in answers:
-        humans.append(a.value["words"])
-        scores.append(a.attribution)
-        ratings.append(a.value["score"])
-        per_item[a.item][a.participant] = a.value["words"]
-        n_words[a.item] = len(a.attribution)
-    result = plausibility(humans, scores) if humans else None
-    items = sorted(per_item)
-    agreement = rationale_agreement([per_item[i] for i in items], [n_words[i] for i in items])
-    return {
-        "plausibility": result,
-        "mean_rating": sum(ratings) / len(ratings) if ratings else math.nan,
-        "agreement": agreement,
-        "n": len(humans),
-    }
 
 
 def posts_import(*, project: Project, upload) -> ImportReport:

@@ -166,6 +166,22 @@ def _probabilities(predict_proba: PredictProba, texts: Sequence[str]) -> np.ndar
     return probs
 
 
+def memoised(predict_proba: PredictProba) -> Callable[[Sequence[str]], np.ndarray]:
+    """``predict_proba`` that asks the model once per distinct text (ERASER's variants repeat:
+    the full text for every rationale of a post, the same top-k text for every reader)."""
+    memo: dict[str, np.ndarray] = {}
+
+    def call(texts: Sequence[str]) -> np.ndarray:
+        todo = [t for t in dict.fromkeys(texts) if t not in memo]
+        if todo:
+            memo.update(zip(todo, _probabilities(predict_proba, todo), strict=True))
+        if not texts:
+            return np.zeros((0, 2))
+        return np.stack([memo[t] for t in texts])
+
+    return call
+
+
 def _targets(full: np.ndarray, target: int | None) -> np.ndarray:
     """The explained class per text: ``target`` for all, or (ERASER) the predicted class."""
     if target is None:

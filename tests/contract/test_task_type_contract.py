@@ -2,8 +2,8 @@
 
 A sixth task type passes this file before it is done: its demo seeds and simulates answers,
 one item is annotated through HTTP, a bad answer is a field error that stores nothing, the
-results page renders, every export parses with one row per record, and its trainer (if any)
-trains for a few steps on a CPU.
+results page of every demo project it names renders with numbers, every export parses with one
+row per record, and its trainer (if any) trains for a few steps on a CPU.
 """
 
 from __future__ import annotations
@@ -44,14 +44,17 @@ pytestmark = [
 
 @pytest.fixture
 def seeded(owner):
-    """A live demo project of the task type under test, seeded as ``make demo`` seeds it."""
+    """A live demo project of the task type under test, seeded as ``make demo`` seeds it
+    (its first demo project unless ``demo`` names another)."""
 
-    def make(task_type) -> Project:
+    def make(task_type, demo: registry.DemoProject | None = None) -> Project:
+        demo = demo or task_type.demo_projects()[0]
         project = project_create(
             owner=owner,
-            slug=f"contract-{task_type.key}",
+            slug=f"contract-{demo.slug(task_type.key)}",
             title=f"Contract: {task_type.title}",
             task_type=task_type.key,
+            config=demo.config,
             status=Project.Status.LIVE,
         )
         task_type.seed_demo(project)
@@ -134,14 +137,24 @@ def test_a_bad_answer_is_a_field_error_and_stores_nothing(task_type, seeded, cli
     assert assignment.status == Assignment.Status.RESERVED  # the item is still theirs
 
 
-def test_its_results_page_renders_with_numbers(task_type, seeded, client, owner):
-    project = seeded(task_type)
-    demo_answers_simulate(project=project, participants=3)
+def test_the_results_page_of_each_of_its_demo_projects_renders_with_numbers(
+    task_type, seeded, client, owner
+):
+    demos = task_type.demo_projects()
+    assert demos, "a task type seeds at least one demo project"
+    slugs = [demo.slug(task_type.key) for demo in demos]
+    assert len(set(slugs)) == len(slugs) and all(
+        s.startswith(f"demo-{task_type.key}") for s in slugs
+    )
     client.force_login(owner)
-    response = client.get(reverse("dashboard:results", args=[project.slug]))
-    assert response.status_code == 200
-    results = task_type.results(project)
-    assert results.metrics or results.tables or results.figures
+    for demo in demos:
+        project = seeded(task_type, demo)
+        assert project.items.exists(), demo
+        assert demo_answers_simulate(project=project, participants=3) > 0, demo
+        response = client.get(reverse("dashboard:results", args=[project.slug]))
+        assert response.status_code == 200, demo
+        results = task_type.results(project)
+        assert any(m.value is not None for m in results.metrics) or results.tables, demo
 
 
 def test_every_export_parses_with_one_row_per_record(task_type, seeded, client, owner):

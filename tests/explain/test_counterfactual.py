@@ -1,5 +1,6 @@
 """Counterfactual pairs: a manifest zip imports every pair or none, the form flickers without
-script and stores a side-corrected verdict, and the results' binomial tests recompute."""
+script and stores a side-corrected verdict, and the results' binomial tests, intervals and
+chart recompute. The describe variant (free text scored against keywords): ``test_describe``."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import zipfile
 import numpy as np
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from scipy.stats import binomtest
+from scipy.stats import beta, binomtest
 
 from apps.core.demo import demo_answers_simulate
 from apps.core.models import Annotation, Item, ItemMedia
@@ -101,12 +102,19 @@ def test_the_form_flickers_without_script_and_stores_whether_the_attribute_was_p
     assert value["correct"] == (order == "ad")
 
 
+def _clopper_pearson(k: int, n: int) -> tuple[float, float]:
+    """The exact 95 % interval by its beta-quantile formula (0 and 1 at the edges)."""
+    low = 0.0 if k == 0 else beta.ppf(0.025, k, n - k + 1)
+    high = 1.0 if k == n else beta.ppf(0.975, k + 1, n - k)
+    return low, high
+
+
 def test_the_demo_results_recompute_with_a_binomial_test_per_attribute(explain_project):
     project = explain_project("counterfactual", status="live")
     EXPLAIN.seed_demo(project)
     assert project.items.count() == counterfactual.DEMO_PAIRS
     assert ItemMedia.objects.filter(item__project=project).count() == 2 * counterfactual.DEMO_PAIRS
-    demo_answers_simulate(project=project, participants=6)
+    demo_answers_simulate(project=project, participants=10)
 
     per_attribute: dict[str, list[bool]] = {}
     for a in Annotation.objects.filter(project=project).select_related("item"):
@@ -118,7 +126,20 @@ def test_the_demo_results_recompute_with_a_binomial_test_per_attribute(explain_p
     everything = [v for vs in per_attribute.values() for v in vs]
     for label, verdicts in [("All attributes", everything), *per_attribute.items()]:
         k, n = sum(verdicts), len(verdicts)
-        assert rows[label][1] == f"{k / n:.3f}"
-        assert rows[label][2] == f"{k} / {n}"
-        assert rows[label][3] == f"{binomtest(k, n, 0.5).pvalue:.4g}"
+        low, high = _clopper_pearson(k, n)
+        assert rows[label][1:] == [
+            f"{k / n:.3f}",
+            f"{low:.3f}–{high:.3f}",
+            f"{k} / {n}",
+            f"{binomtest(k, n, 0.5).pvalue:.4g}",
+        ]
     assert set(per_attribute) == {counterfactual.COLOUR, counterfactual.BACKGROUND}
+    figure = EXPLAIN.results(project).figure("counterfactual-accuracy")
+    assert figure.categories == sorted(per_attribute)
+    assert [r.value for r in figure.references] == [0.5]
+    for i, attribute in enumerate(figure.categories):
+        k, n = sum(per_attribute[attribute]), len(per_attribute[attribute])
+        assert figure.series[0].values[i] == pytest.approx(k / n)
+        low, high = _clopper_pearson(k, n)
+        assert figure.series[0].lower[i] == pytest.approx(low)
+        assert figure.series[0].upper[i] == pytest.approx(high)

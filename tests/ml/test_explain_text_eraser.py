@@ -13,6 +13,7 @@ from ml.explain_text import (
     auprc,
     faithfulness,
     iou_prf,
+    memoised,
     pairwise_f1,
     plausibility,
     rationale_agreement,
@@ -172,3 +173,18 @@ def test_identical_rationales_agree_perfectly_and_a_single_value_leaves_alpha_un
     assert same.alpha == pytest.approx(1.0) and same.mean_pairwise_f1 == 1.0
     blank = rationale_agreement([{"a": set(), "b": set()}], [4])
     assert math.isnan(blank.alpha) and blank.mean_pairwise_f1 == 1.0
+
+
+def test_memoised_asks_the_model_once_per_distinct_text_and_keeps_the_answers():
+    asked: list[str] = []
+
+    def counting(texts):
+        asked.extend(texts)
+        return haha_model(texts)
+
+    cached = memoised(counting)
+    plain = faithfulness(haha_model, [TEXT, TEXT], [{2}, {2}])
+    again = faithfulness(cached, [TEXT, TEXT], [{2}, {2}])
+    assert again == plain
+    assert sorted(asked) == sorted({TEXT, "that was  so funny", "haha"})
+    assert cached([]).shape == (0, 2)

@@ -1,4 +1,7 @@
-"""Create the demo admin account and one demo project per registered task type (idempotent)."""
+"""Create the demo admin account and each registered task type's demo projects (idempotent).
+
+A task type names its demo projects (``TaskType.demo_projects``: one by default, more for a
+task type with several designs); each is seeded and then answered by simulated people."""
 
 from __future__ import annotations
 
@@ -27,7 +30,7 @@ def demo_password() -> str:
 
 
 class Command(BaseCommand):
-    help = "Create the demo admin and seed one demo project per task type."
+    help = "Create the demo admin and seed each task type's demo projects."
 
     def handle(self, *args, **options) -> None:
         User = get_user_model()
@@ -38,19 +41,21 @@ class Command(BaseCommand):
         admin.set_password(password)
         admin.save()
         for task_type in registry.all_task_types():
-            slug = f"demo-{task_type.key}"
-            if Project.objects.filter(slug=slug).exists():
-                continue
-            project = project_create(
-                owner=admin,
-                slug=slug,
-                title=f"Demo: {task_type.title}",
-                task_type=task_type.key,
-                status=Project.Status.LIVE,
-            )
-            task_type.seed_demo(project)
-            answers = demo_answers_simulate(project=project, participants=DEMO_PARTICIPANTS)
-            self.stdout.write(
-                f"Seeded {slug}: {project.items.count()} items, {answers} simulated answers"
-            )
+            for demo in task_type.demo_projects():
+                slug = demo.slug(task_type.key)
+                if Project.objects.filter(slug=slug).exists():
+                    continue
+                project = project_create(
+                    owner=admin,
+                    slug=slug,
+                    title=demo.title or f"Demo: {task_type.title}",
+                    task_type=task_type.key,
+                    config=demo.config,
+                    status=Project.Status.LIVE,
+                )
+                task_type.seed_demo(project)
+                answers = demo_answers_simulate(project=project, participants=DEMO_PARTICIPANTS)
+                self.stdout.write(
+                    f"Seeded {slug}: {project.items.count()} items, {answers} simulated answers"
+                )
         self.stdout.write(f"Admin: admin / {password}")
