@@ -8,7 +8,10 @@ class SituatedQAConfig(AppConfig):
 
     def ready(self) -> None:
         from apps.core import registry
+        from apps.training import trainers
 
         from .tasktype import SITUATEDQA
+        from .trainer import SITUATEDQA_TRAINER
 
         registry.register(SITUATEDQA)
+        trainers.register(SITUATEDQA_TRAINER)
