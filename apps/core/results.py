@@ -46,6 +46,15 @@ def _plain_optional(values: Iterable[Any] | None) -> list[Any] | None:
 # --- metrics ---------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Link:
+    """A link the Results tab shows under its heading: ``label`` in words, ``url`` a path."""
+
+    label: str
+    url: str
+    note: str = ""
+
+
 @dataclass(kw_only=True)
 class Metric:
     """One number on a card: a human label, its value, and the group it belongs to.
@@ -542,6 +551,8 @@ class Results:
     tables: list[Table] = field(default_factory=list)
     figures: list[Figure] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # Pages of the task type's own that belong with its results (``urlpatterns``).
+    links: list[Link] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if isinstance(self.metrics, dict):
@@ -608,6 +619,7 @@ class Results:
             "tables": [asdict(t) for t in self.tables],
             "figures": [f.to_dict() for f in self.figures],
             "notes": list(self.notes),
+            "links": [asdict(link) for link in self.links],
         }
 
     @classmethod
@@ -617,4 +629,5 @@ class Results:
             tables=[Table(**t) for t in data.get("tables", [])],
             figures=[figure_from_dict(f) for f in data.get("figures", [])],
             notes=list(data.get("notes", [])),
+            links=[Link(**link) for link in data.get("links", [])],
         )

@@ -36,7 +36,7 @@ from .results import InvalidResults, Results, UnknownFigureKind
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1  # bump when Results.to_dict() changes shape: stored snapshots are then recomputed
+FORMAT = 2  # bump when Results.to_dict() changes shape: stored snapshots are then recomputed
 INLINE_AFTER = timedelta(seconds=20)
 
 

@@ -14,14 +14,17 @@ from collections import Counter
 from typing import Any
 
 import pandas as pd
+from django.urls import reverse
 
 from apps.core.models import Project
 from apps.core.quality import compare_to_reference, krippendorff_alpha, proportion_interval
 from apps.core.registry import Metric, Results, Table
-from apps.core.results import BarFigure, BarSeries, TimelineFigure, TimeSpan
+from apps.core.results import BarFigure, BarSeries, Link, TimelineFigure, TimeSpan
 from ml.situatedqa import evaluate, formats
 
 from . import contexts, selectors
+from .evaluation import cells_of, last_evaluations, model_vs_crowd
+from .models import Evaluation
 from .schemas import (
     DEPENDENT_CHOICES,
     DEPENDENT_LABELS,
@@ -227,23 +230,24 @@ def _fmt(value: float | None) -> str:
     return "—" if value is None else f"{value:.3f}"
 
 
-def _em_table(project: Project, v: str, qs, config: Config) -> tuple[Table, int]:
-    rows = scored_rows(project, v, qs, config)
+CELL_NAMES = {
+    "static": "static (orig)",
+    "sampled": "sampled",
+    "start": "start",
+    "total": "total",
+    "any": "any (any_answer)",
+    "common": "common locations",
+    "rare": "rare locations",
+}
+
+
+def _em_table(v: str, rows: list[dict]) -> tuple[Table, int]:
     cells = evaluate.report(rows, variant=v)  # type: ignore[arg-type]
-    names = {
-        "static": "static (orig)",
-        "sampled": "sampled",
-        "start": "start",
-        "total": "total",
-        "any": "any (any_answer)",
-        "common": "common locations",
-        "rare": "rare locations",
-    }
     return (
         Table(
             title=f"Exact match of the crowd's final answers, {VARIANT_LABELS[v].lower()} "
             "(against the official qa_data rows)",
-            columns=["Answers", *(names[c] for c in cells)],
+            columns=["Answers", *(CELL_NAMES[c] for c in cells)],
             rows=[["Crowd (final answers)", *(str(score) for score in cells.values())]],
             note="SQuAD-normalised exact match as the paper scores it, k / n = %, over the "
             "official rows whose question id and context (edited_question) the crowd's final "
@@ -259,6 +263,40 @@ def _em_table(project: Project, v: str, qs, config: Config) -> tuple[Table, int]
         ),
         len(rows),
     )
+
+
+def _model_tables(v: str, last: Evaluation, crowd_rows: list[dict]) -> list[Table]:
+    """The uploaded predictions' exact match, and the model against the crowd where both
+    answered the same official rows."""
+    label = VARIANT_LABELS[v].lower()
+    cells = cells_of(last.cells)
+    tables = [
+        Table(
+            title=f"Exact match of the uploaded predictions, {label} (against every final row)",
+            columns=["Predictions", *(CELL_NAMES[c] for c in cells)],
+            rows=[[last.filename, *(str(score) for score in cells.values())]],
+            note=f"Uploaded {last.created_at:%Y-%m-%d %H:%M}; scored against the imported "
+            "official rows and the crowd's final rows. "
+            f"{last.missing_count} final rows had no prediction (counted wrong), "
+            f"{last.unknown_count} prediction lines matched no final row.",
+        )
+    ]
+    comparison = model_vs_crowd(last, crowd_rows)
+    if comparison is not None:
+        tables.append(
+            Table(
+                title=f"Model vs. crowd on the same questions, {label}",
+                columns=["Answers", *(CELL_NAMES[c] for c in comparison.model)],
+                rows=[
+                    [f"Model ({last.filename})", *map(str, comparison.model.values())],
+                    ["Crowd (final answers)", *map(str, comparison.crowd.values())],
+                ],
+                note=f"Exact match on the {comparison.rows} official rows that the crowd's "
+                "final rows share (same id and edited_question) and the model predicted; "
+                "both scored against the official answers.",
+            )
+        )
+    return tables
 
 
 def _span_rows(t: contexts.Timeline, row: str, end: float) -> list[TimeSpan]:
@@ -402,11 +440,23 @@ def situatedqa_results(*, project: Project) -> Results:
     if figure is not None:
         results.figures.append(figure)
     scored: dict[str, Any] = {}
+    evaluations = last_evaluations(project)
     for v, qs in by_variant.items():
         results.metrics += _variant_metrics(v, qs, config)
-        table, n = _em_table(project, v, qs, config)
+        crowd_rows = scored_rows(project, v, qs, config)
+        table, n = _em_table(v, crowd_rows)
         scored[v] = n
         results.tables.append(table)
+        if v in evaluations:
+            results.tables += _model_tables(v, evaluations[v], crowd_rows)
+    results.links.append(
+        Link(
+            label="Evaluate a QA model's predictions",
+            url=reverse("situatedqa:evaluate", args=[project.slug]),
+            note="upload a predictions JSONL for the paper's exact match; the last one is "
+            "scored next to the crowd on this page",
+        )
+    )
     official = _official_table(by_variant)
     if official is not None:
         results.tables.insert(1, official)

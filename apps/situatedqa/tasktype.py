@@ -195,6 +195,11 @@ class SituatedQATaskType(PydanticTaskType):
     def results(self, project) -> Results:
         return results_page.situatedqa_results(project=project)
 
+    def urlpatterns(self) -> list:
+        from .urls import urlpatterns
+
+        return urlpatterns
+
     def exports(self) -> list[RecordSet]:
         return exports.RECORD_SETS
 
