@@ -113,6 +113,7 @@ INSTALLED_APPS = [
     "apps.humor",
     "apps.mos",
     "apps.explain",
+    "apps.cophy",
 ]
 
 MIDDLEWARE = [
@@ -321,7 +322,7 @@ CONTENT_SECURITY_POLICY = {
         "img-src": ["'self'", "data:", "blob:", *_CSP_MEDIA],
         "media-src": ["'self'", "blob:", *_CSP_MEDIA],
         "font-src": ["'self'"],
-        "connect-src": ["'self'"],
+        "connect-src": ["'self'", *_CSP_MEDIA],  # CoPhy's scenes are fetched as arrays
         "object-src": ["'none'"],
         "base-uri": ["'self'"],
         "form-action": ["'self'"],

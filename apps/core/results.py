@@ -405,6 +405,24 @@ def figure_from_dict(data: dict) -> Figure:
     return cls(**{k: v for k, v in data.items() if k in names})
 
 
+# --- links -----------------------------------------------------------------------------------
+
+
+@dataclass(kw_only=True)
+class Link:
+    """A page or download of the task type's own that the results lead to (a per-item
+    replay, a native-format download), shown under the numbers; ``url`` is a path on this
+    site, reached through the task type's access-checked views."""
+
+    label: str
+    url: str
+    note: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.url.startswith("/"):
+            raise InvalidResults(f"Link {self.label!r}: the URL must be a path on this site.")
+
+
 # --- the whole page --------------------------------------------------------------------------
 
 
@@ -414,8 +432,10 @@ class Results:
     tables: list[Table] = field(default_factory=list)
     figures: list[Figure] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    links: list[Link] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        self.links = [x if isinstance(x, Link) else Link(**x) for x in self.links]
         if isinstance(self.metrics, dict):
             raise InvalidResults(
                 "Results.metrics is a list of Metric entries (label, value, group), not a dict."
@@ -480,6 +500,7 @@ class Results:
             "tables": [asdict(t) for t in self.tables],
             "figures": [f.to_dict() for f in self.figures],
             "notes": list(self.notes),
+            "links": [asdict(x) for x in self.links],
         }
 
     @classmethod
@@ -489,4 +510,5 @@ class Results:
             tables=[Table(**t) for t in data.get("tables", [])],
             figures=[figure_from_dict(f) for f in data.get("figures", [])],
             notes=list(data.get("notes", [])),
+            links=[Link(**x) for x in data.get("links", [])],
         )
