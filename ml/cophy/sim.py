@@ -60,10 +60,15 @@ import numpy as np
 import pybullet as pb
 
 from .layout import (
+    BALLS_ARENA,
     CONFOUNDERS,
+    CUBE_HALF_EXTENT,
+    CYLINDER_HEIGHT,
+    CYLINDER_RADIUS,
     FOLDERS,
     OBJECT_COUNTS,
     PALETTES,
+    SPHERE_RADIUS,
     TIMESTEPS,
     Example,
     color_lines,
@@ -87,10 +92,8 @@ RESTITUTIONS = (0.1, 0.5, 1.0)
 GRAVITY_TILTS = (-0.5, 0.0, 0.5)
 DELTAS_UP = tuple(round(0.10 + 0.05 * i, 2) for i in range(39))  # 0.10 … 2.00
 REMOVE_FIRST = 0.3
-RADIUS = 0.3  # balls and the collision sphere
-ARENA = 3.0  # balls: walls at x, y = ±ARENA
-CYLINDER_RADIUS = 0.3
-CYLINDER_HEIGHT = 1.2
+RADIUS = SPHERE_RADIUS  # balls and the collision sphere
+ARENA = BALLS_ARENA
 
 ProgressFn = Callable[[float, str], bool]
 
@@ -160,7 +163,9 @@ class GenerateResult:
 
 def _shape(client: int, shape: str) -> int:
     if shape == "cube":
-        return pb.createCollisionShape(pb.GEOM_BOX, halfExtents=[0.5] * 3, physicsClientId=client)
+        return pb.createCollisionShape(
+            pb.GEOM_BOX, halfExtents=[CUBE_HALF_EXTENT] * 3, physicsClientId=client
+        )
     if shape == "sphere":
         return pb.createCollisionShape(pb.GEOM_SPHERE, radius=RADIUS, physicsClientId=client)
     return pb.createCollisionShape(
