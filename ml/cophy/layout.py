@@ -63,6 +63,13 @@ CONFOUNDERS = {
     "collision": ("mass", "friction", "restitution"),
 }
 OBJECT_COUNTS = {"blocktower": (3, 4), "balls": (2, 3, 4, 5, 6)}  # the <n> folder level
+# Object sizes in metres, for drawing a replay. Towers: the official unit cubes. Balls and
+# collision: those of our generator (ml.cophy.sim); the official release does not state its.
+CUBE_HALF_EXTENT = 0.5
+SPHERE_RADIUS = 0.3
+CYLINDER_RADIUS = 0.3
+CYLINDER_HEIGHT = 1.2
+BALLS_ARENA = 3.0  # balls roll inside walls at x, y = ±3
 STATE_DIM = 13
 POSITION = slice(0, 3)
 QUATERNION = slice(3, 7)
