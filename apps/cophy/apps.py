@@ -8,7 +8,10 @@ class CophyConfig(AppConfig):
 
     def ready(self) -> None:
         from apps.core import registry
+        from apps.training import trainers
 
         from .tasktype import COPHY
+        from .trainer import COPHY_TRAINER
 
         registry.register(COPHY)
+        trainers.register(COPHY_TRAINER)

@@ -50,7 +50,14 @@ from typing import Literal
 
 import pydantic
 
-from ml.cophy.layout import TITLES
+from ml.cophy.layout import (
+    BALLS_ARENA,
+    CUBE_HALF_EXTENT,
+    CYLINDER_HEIGHT,
+    CYLINDER_RADIUS,
+    SPHERE_RADIUS,
+    TITLES,
+)
 
 Condition = Literal["observed", "counterfactual_only"]
 CONDITIONS: tuple[str, ...] = ("observed", "counterfactual_only")
@@ -77,15 +84,18 @@ COLOR_HEX = {
     "magenta": "#d63ab0",
 }
 
-# Sizes of the rendered objects (the states hold centres and orientations only): unit cubes
-# as in CoPhy's tower generator; spheres and cylinders as Chorus's generator (ml/cophy/sim.py)
-# makes them. The first-contact truth uses the same radii.
+# Sizes of the rendered objects (the states hold centres and orientations only), from
+# ml.cophy.layout: unit cubes as in CoPhy's tower generator; spheres and cylinders as Chorus's
+# generator makes them. The first-contact truth uses the same radii.
 SHAPE_SIZES = {
-    "cube": {"half": 0.5},
-    "sphere": {"radius": 0.3},
-    "cylinder_up": {"radius": 0.3, "height": 1.2},
-    "cylinder_down": {"radius": 0.3, "height": 1.2},
+    "cube": {"half": CUBE_HALF_EXTENT},
+    "sphere": {"radius": SPHERE_RADIUS},
+    "cylinder_up": {"radius": CYLINDER_RADIUS, "height": CYLINDER_HEIGHT},
+    "cylinder_down": {"radius": CYLINDER_RADIUS, "height": CYLINDER_HEIGHT},
 }
+# The walls balls bounce off (ml/cophy/sim.py: inner faces at ±3, 0.2 thick, 0.6 high), drawn
+# so that a bounce is not a mystery.
+WALLS = {"balls": {"half": BALLS_ARENA, "thick": 0.2, "height": 0.6}}
 SHAPE_NOUNS = {
     "cube": "block",
     "sphere": "ball",
@@ -97,9 +107,9 @@ SHAPE_NOUNS = {
 # view: a side view of the tower as in CoPhy's videos, an oblique view from above for balls
 # and collisions. It never moves while a scene plays.
 CAMERAS = {
-    "blocktower": {"position": [0.0, -9.5, 3.4], "target": [0.0, 0.0, 1.6], "fov": 42},
-    "balls": {"position": [0.0, -6.2, 8.6], "target": [0.0, -0.2, 0.0], "fov": 45},
-    "collision": {"position": [0.0, -7.5, 7.5], "target": [0.0, 0.0, 0.3], "fov": 45},
+    "blocktower": {"position": [0.0, -12.5, 4.6], "target": [0.0, 0.0, 1.3], "fov": 40},
+    "balls": {"position": [0.0, -6.4, 8.4], "target": [0.0, -0.3, 0.0], "fov": 45},
+    "collision": {"position": [0.0, -9.0, 8.5], "target": [-0.8, 0.0, 0.3], "fov": 45},
 }
 PLANE_MIN_HALF = {"blocktower": 4.0, "balls": 3.5, "collision": 3.5}
 PLANE_MARGIN = 1.5

@@ -36,6 +36,7 @@ from .schemas import (
     COLOR_HEX,
     NOTHING,
     SHAPE_SIZES,
+    WALLS,
     Config,
     config_of,
 )
@@ -162,6 +163,7 @@ class CophyTaskType(PydanticTaskType):
                 {**o, "hex": COLOR_HEX.get(o["color"], "#888888")} for o in payload["objects"]
             ],
             "sizes": SHAPE_SIZES,
+            "walls": WALLS.get(payload["scenario"]),
             "camera": CAMERAS[payload["scenario"]],
             "plane": payload["plane"],
             "removed": payload.get("removed"),

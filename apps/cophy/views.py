@@ -25,6 +25,7 @@ from .schemas import (
     NOTHING,
     SCENARIO_TITLES,
     SHAPE_SIZES,
+    WALLS,
     config_of,
 )
 
@@ -141,6 +142,7 @@ def scene_replay(request: HttpRequest, slug: str, scene_id: int) -> HttpResponse
         "question": truth.question,
         "objects": [{**o, "hex": COLOR_HEX.get(o["color"], "#888888")} for o in payload["objects"]],
         "sizes": SHAPE_SIZES,
+        "walls": WALLS.get(scene.scenario),
         "camera": CAMERAS[scene.scenario],
         "plane": payload["plane"],
         "removed": payload.get("removed"),

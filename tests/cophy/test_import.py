@@ -36,9 +36,7 @@ def _npy(item: Item, key: str) -> np.ndarray:
         return np.load(io.BytesIO(handle.read()), allow_pickle=False)
 
 
-def test_the_data_tab_imports_every_example_as_one_item_per_condition(
-    client, owner, cophy_project
-):
+def test_the_data_tab_imports_every_example_as_one_item_per_condition(client, owner, cophy_project):
     project = cophy_project("observed", "counterfactual_only")
     client.force_login(owner)
     examples = [scenes.tower(), scenes.tower("2", remove=True), scenes.balls(), scenes.collision()]

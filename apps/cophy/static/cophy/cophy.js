@@ -137,6 +137,19 @@ class View {
     grid.rotation.x = Math.PI / 2; // GridHelper lies in x-z; the ground here is x-y
     grid.position.set((x0 + x1) / 2, (y0 + y1) / 2, 0.002);
     this.scene.add(grid);
+    const walls = this.spec.walls;
+    if (walls) {
+      const material = new THREE.MeshStandardMaterial({ color: 0x9aa3b5, roughness: 0.8 });
+      const { half, thick, height } = walls;
+      for (const [x, y, w, d] of [
+        [0, half + thick / 2, 2 * (half + thick), thick], [0, -half - thick / 2, 2 * (half + thick), thick],
+        [half + thick / 2, 0, thick, 2 * half], [-half - thick / 2, 0, thick, 2 * half],
+      ]) {
+        const wall = new THREE.Mesh(new THREE.BoxGeometry(w, d, height), material);
+        wall.position.set(x, y, height / 2);
+        this.scene.add(wall);
+      }
+    }
   }
 
   geometry(shape) {
