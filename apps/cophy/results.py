@@ -29,11 +29,12 @@ from apps.core.registry import Metric, Results, Table
 from apps.core.results import BarFigure, BarSeries, Link
 
 from . import scoring, selectors
-from .schemas import CONDITION_LABELS, CONDITION_SHORT, SCENARIO_TITLES, config_of
+from .schemas import CONDITION_LABELS, CONDITION_SHORT, CONDITIONS, SCENARIO_TITLES, config_of
 
 SCENARIO_ORDER = ("blocktower", "balls", "collision")
 BASELINES = (("copy_c", "Copy C"), ("copy_b", "Copy B"))
 NOT_RUN = "not run"
+NOT_TRAINED = "not trained yet"
 NOT_REPORTED = "not available"
 
 
@@ -90,12 +91,12 @@ ALL_CLICKS = (1, 99, "All balls and collisions")
 
 def _percent(tally: Tally) -> str | None:
     share = tally.share
-    return None if share is None else f"{100 * share:.1f}% (n = {tally.total})"
+    return None if share is None else f"{100 * share:.1f}% (n={tally.total})"
 
 
 def _mean(values: Values, digits: int = 2) -> str | None:
     mean = values.mean
-    return None if mean is None else f"{mean:.{digits}f} (n = {len(values.values)})"
+    return None if mean is None else f"{mean:.{digits}f} (n={len(values.values)})"
 
 
 @dataclass
@@ -124,9 +125,9 @@ def compare(project: Project) -> Comparison:
     conditions = [c for c in config.conditions] + sorted(
         {a.condition for a in used} - set(config.conditions)
     )
-    model_label = f"Model v{version.number} (CoPhyNet-style)" if version else None
-    predictors = [*BASELINES, ("model", model_label or "Model (none trained yet)")]
-    predictors += [(f"people:{c}", f"People: {CONDITION_LABELS.get(c, c)}") for c in conditions]
+    model_label = f"Model v{version.number}" if version else None
+    predictors = [*BASELINES, ("model", model_label or "Model")]
+    predictors += [(f"people:{c}", CONDITION_SHORT.get(c, c)) for c in conditions]
 
     groups: dict[tuple, dict[str, Scores]] = defaultdict(lambda: defaultdict(Scores))
     people: dict[str, Scores] = defaultdict(Scores)
@@ -219,7 +220,7 @@ def _cells(c: Comparison, group: tuple, measure: str) -> list:
     for key, _ in c.predictors:
         scores = c.groups.get(group, {}).get(key)
         if key == "model" and c.model_label is None:
-            row.append(NOT_RUN)
+            row.append(NOT_TRAINED)
             continue
         if scores is None:
             row.append(None)
@@ -236,7 +237,7 @@ def _table(c: Comparison, title: str, measure: str, question: str, note: str) ->
     rows = []
     for group in [*groups, total]:
         cells = _cells(c, group, measure)
-        if all(cell in (None, NOT_RUN) for cell in cells):
+        if all(cell in (None, NOT_TRAINED) for cell in cells):
             continue
         rows.append([group[2], *cells])
     if not rows:
@@ -254,7 +255,7 @@ def _mse_table(c: Comparison) -> Table | None:
             if key.startswith("people:"):
                 cells.append("not applicable")
             elif key == "model" and c.model_label is None:
-                cells.append(NOT_RUN)
+                cells.append(NOT_TRAINED)
             else:
                 cells.append(_mean(c.mse[group].get(key, Values()), 4))
         rows.append([group[2], *cells])
@@ -276,7 +277,7 @@ def _table4(c: Comparison) -> Table:
     group = group_of("collision", 2)
     values = c.mse.get(group, {})
     n = len(values.get("copy_c", Values()).values)
-    model = _mean(values["model"], 4) if "model" in values else NOT_RUN
+    model = _mean(values["model"], 4) if "model" in values else NOT_TRAINED
     return Table(
         title="CoPhy Table 4 layout: CollisionCF, MSE on 3-D pose averaged over time",
         columns=["Source", "Copy C", "Copy B", "IN", "NPE", "CoPhyNet", "IN sup."],
@@ -309,7 +310,7 @@ def _bar(c: Comparison, key: str, title: str, group: tuple, measure: str, y_labe
         number = value.mean if isinstance(value, Values) else value.share
         if number is None:
             continue
-        names.append(label)
+        names.append(label.replace(" (", "\n("))  # bar labels sit side by side
         values.append(100 * number if measure != "error" else number)
     if not names:
         return None
@@ -331,9 +332,13 @@ def _wilson(tally: Tally) -> tuple[float, float] | None:
     return float(low), float(high)
 
 
+def _condition_order(condition: str) -> int:
+    return CONDITIONS.index(condition) if condition in CONDITIONS else len(CONDITIONS)
+
+
 def _people_metrics(c: Comparison) -> list[Metric]:
     metrics = []
-    for condition, scores in sorted(c.people.items()):
+    for condition, scores in sorted(c.people.items(), key=lambda kv: _condition_order(kv[0])):
         group = f"People: {CONDITION_LABELS.get(condition, condition)}"
         for measure, label, help_text in (
             ("blocks", "Will each block move? (accuracy)", "Share of per-block answers right."),
@@ -381,7 +386,6 @@ def cophy_results(*, project: Project) -> Results:
     metrics = [
         Metric(key="scenes", label="Scenes", value=c.scenes, group="Study"),
         Metric(key="answered", label="Scenes people answered", value=c.answered, group="Study"),
-        Metric(key="answers", label="Answers counted", value=c.answers, group="Study"),
         Metric(key="participants", label="Participants", value=participants, group="Study"),
         *_people_metrics(c),
     ]
@@ -471,9 +475,10 @@ def cophy_results(*, project: Project) -> Results:
         figures=figures,
         notes=[
             "The human study is Chorus's protocol (PROTOCOLS.md §3.5), not the paper's: CoPhy "
-            "reports a comparison with people but not how it ran it. "
-            + "; ".join(f"{CONDITION_SHORT[k]}: {v}" for k, v in CONDITION_LABELS.items())
-            + "."
+            "compares its model with people but does not say how. \u201cWatched A \u2192 B\u201d "
+            "is CoPhy's setting (the hidden masses and frictions can be inferred from the "
+            "observed run); \u201cC only\u201d is the control without it. Model columns hold "
+            f"\u201c{NOT_TRAINED}\u201d until a model is trained on the Models tab."
         ],
         links=[
             Link(

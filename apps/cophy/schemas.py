@@ -65,7 +65,8 @@ CONDITION_LABELS = {
     "observed": "Watched A → B, then saw C",
     "counterfactual_only": "Saw only C (no A → B)",
 }
-CONDITION_SHORT = {"observed": "people, watched A → B", "counterfactual_only": "people, C only"}
+# Column and bar names (short: they sit side by side).
+CONDITION_SHORT = {"observed": "People (saw A → B)", "counterfactual_only": "People (C only)"}
 
 QUESTION_OF_SCENARIO = {"blocktower": "tower", "balls": "click", "collision": "click"}
 SCENARIO_TITLES = TITLES
@@ -107,11 +108,11 @@ SHAPE_NOUNS = {
 # view: a side view of the tower as in CoPhy's videos, an oblique view from above for balls
 # and collisions. It never moves while a scene plays.
 CAMERAS = {
-    "blocktower": {"position": [0.0, -12.5, 4.6], "target": [0.0, 0.0, 1.3], "fov": 40},
+    "blocktower": {"position": [0.0, -9.0, 3.8], "target": [0.0, 0.0, 1.4], "fov": 40},
     "balls": {"position": [0.0, -6.4, 8.4], "target": [0.0, -0.3, 0.0], "fov": 45},
-    "collision": {"position": [0.0, -9.0, 8.5], "target": [-0.8, 0.0, 0.3], "fov": 45},
+    "collision": {"position": [-0.4, -9.0, 8.5], "target": [-0.4, 0.0, 0.3], "fov": 45},
 }
-PLANE_MIN_HALF = {"blocktower": 4.0, "balls": 3.5, "collision": 3.5}
+PLANE_MIN_HALF = {"blocktower": 4.0, "balls": BALLS_ARENA, "collision": 3.5}
 PLANE_MARGIN = 1.5
 
 

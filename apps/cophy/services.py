@@ -32,6 +32,7 @@ from apps.core.models import Item, ItemMedia, Project
 from apps.core.registry import ImportReport
 from apps.core.ziputil import MAX_ENTRIES, MAX_RATIO, max_unpacked_bytes
 from ml.cophy.layout import (
+    BALLS_ARENA,
     FPS,
     POSITION,
     QUATERNION,
@@ -190,6 +191,13 @@ def _poses(states: np.ndarray) -> np.ndarray:
     )
 
 
+def _noun(scenario: str, shape: str) -> str:
+    """What a participant calls the object: a block, a ball; in a collision, a sphere."""
+    if scenario == "collision" and shape == "sphere":
+        return "sphere"
+    return SHAPE_NOUNS.get(shape, "object")
+
+
 def _objects(example: Example) -> list[dict[str, Any]]:
     """Every object present in A (the removed block too), towers bottom → top."""
     shapes = scoring.shapes_of(example, "ab")
@@ -201,7 +209,7 @@ def _objects(example: Example) -> list[dict[str, Any]]:
             "slot": k,
             "color": example.slot_color(k),
             "shape": shapes[k],
-            "label": f"{example.slot_color(k)} {SHAPE_NOUNS.get(shapes[k], 'object')}",
+            "label": f"{example.slot_color(k)} {_noun(example.scenario, shapes[k])}",
             "in_c": bool(in_c[k]),
         }
         for k in order
@@ -214,7 +222,10 @@ def _plane(example: Example) -> dict[str, list[float]]:
     seen = np.concatenate([example.ab[:, :, :2], example.cd[:1, :, :2]], axis=0)
     present = (example.presence_ab > 0) | (example.presence_cd > 0)
     reach = float(np.abs(seen[:, present]).max()) if present.any() else 0.0
-    half = max(PLANE_MIN_HALF[example.scenario], float(np.ceil(reach + PLANE_MARGIN)))
+    if example.scenario == "balls":  # inside the walls, where a ball can be
+        half = max(BALLS_ARENA, float(np.ceil(reach * 10) / 10))
+    else:
+        half = max(PLANE_MIN_HALF[example.scenario], float(np.ceil(reach + PLANE_MARGIN)))
     return {"x": [-half, half], "y": [-half, half]}
 
 

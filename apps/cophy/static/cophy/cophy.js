@@ -93,15 +93,30 @@ async function fetchTrack(url) {
 
 // --- drawing ---------------------------------------------------------------------------------
 
+// Every live view, so the WebGL contexts of an item swapped out are given back (a browser
+// keeps only a few, and drops the oldest once there are too many).
+const views = new Set();
+
+function disposeDetached() {
+  for (const view of views) {
+    if (view.canvas.isConnected) continue;
+    view.renderer.dispose();
+    view.renderer.forceContextLoss();
+    views.delete(view);
+  }
+}
+
 class View {
   constructor(THREE, canvas, spec) {
+    views.add(this);
     this.THREE = THREE;
     this.canvas = canvas;
     this.spec = spec;
     this.renderer = new THREE.WebGLRenderer({ canvas, antialias: true });
     this.renderer.setPixelRatio(Math.min(window.devicePixelRatio || 1, 2));
     this.scene = new THREE.Scene();
-    this.scene.background = new THREE.Color(0xeef1f6);
+    this.scene.background = new THREE.Color(0xf3f5f9);
+    this.scene.fog = new THREE.Fog(0xf3f5f9, 30, 70);
     const cam = spec.camera;
     this.camera = new THREE.PerspectiveCamera(cam.fov, 4 / 3, 0.1, 200);
     this.camera.up.set(0, 0, 1);
@@ -109,7 +124,13 @@ class View {
     this.camera.lookAt(new THREE.Vector3(...cam.target));
     this.scene.add(new THREE.HemisphereLight(0xffffff, 0x7d8699, 2.2));
     const sun = new THREE.DirectionalLight(0xffffff, 2.2);
-    sun.position.set(4, -6, 12);
+    sun.position.set(3, -4, 14);
+    // Shadows on the ground tell where an object is in depth (a ball in the air or not).
+    this.renderer.shadowMap.enabled = true;
+    this.renderer.shadowMap.type = THREE.PCFShadowMap;
+    sun.castShadow = true;
+    sun.shadow.mapSize.set(1024, 1024);
+    Object.assign(sun.shadow.camera, { left: -9, right: 9, top: 9, bottom: -9, near: 1, far: 40 });
     this.scene.add(sun);
     this.addGround();
     this.bodies = new Map();
@@ -125,17 +146,25 @@ class View {
     const THREE = this.THREE;
     const [x0, x1] = this.spec.plane.x;
     const [y0, y1] = this.spec.plane.y;
+    // The floor runs to the horizon; the gridded square is the plane a click may land on.
+    const floor = new THREE.Mesh(
+      new THREE.PlaneGeometry(200, 200),
+      new THREE.MeshStandardMaterial({ color: 0xe4e7ed, roughness: 1 })
+    );
+    floor.receiveShadow = true;
+    this.scene.add(floor);
     const ground = new THREE.Mesh(
       new THREE.PlaneGeometry(x1 - x0, y1 - y0),
-      new THREE.MeshStandardMaterial({ color: 0xd7dbe3, roughness: 0.95 })
+      new THREE.MeshStandardMaterial({ color: 0xd3d8e1, roughness: 0.95 })
     );
-    ground.position.set((x0 + x1) / 2, (y0 + y1) / 2, 0);
+    ground.position.set((x0 + x1) / 2, (y0 + y1) / 2, 0.001);
+    ground.receiveShadow = true;
     this.scene.add(ground);
     this.ground = ground;
     const size = Math.max(x1 - x0, y1 - y0);
     const grid = new THREE.GridHelper(size, Math.round(size), 0x9aa3b5, 0xbfc6d3);
     grid.rotation.x = Math.PI / 2; // GridHelper lies in x-z; the ground here is x-y
-    grid.position.set((x0 + x1) / 2, (y0 + y1) / 2, 0.002);
+    grid.position.set((x0 + x1) / 2, (y0 + y1) / 2, 0.003);
     this.scene.add(grid);
     const walls = this.spec.walls;
     if (walls) {
@@ -170,6 +199,7 @@ class View {
       transparent: opacity < 1, opacity, depthWrite: opacity >= 1,
     });
     const mesh = new THREE.Mesh(geometry, material);
+    mesh.castShadow = opacity >= 1;
     const group = new THREE.Group();
     group.add(mesh);
     if (edges !== null) {
@@ -510,6 +540,9 @@ async function study(root) {
       bar.value = String(t / (ab.T - 1));
       playButton.textContent = state === "playing" ? "Pause" : state === "paused" ? "Resume" : "Play";
       playButton.setAttribute("aria-pressed", state === "playing" ? "true" : "false");
+      // Once it has run to the end, Replay starts it again; while it runs, it restarts it.
+      playButton.hidden = state === "ended";
+      replayButton.hidden = state === "ready";
     },
     onStart() { reported = report(root, spec.played_url, "started"); },
     onEnd() {
@@ -517,12 +550,11 @@ async function study(root) {
       Promise.resolve(reported).then(() => report(root, spec.played_url, "ended")).then(() => {
         unlock(root);
         setState(root, "ended");
-        replayButton.hidden = false;
       });
     },
   });
   clock.textContent = `0.0 s of ${total} s`;
-  if (spec.watched) { unlock(root); replayButton.hidden = false; }
+  if (spec.watched) unlock(root);
   playButton.addEventListener("click", () => {
     if (player.state === "playing") player.pause(); else player.play();
   });
@@ -629,6 +661,7 @@ async function replay(root) {
 // --- start -----------------------------------------------------------------------------------
 
 function init() {
+  disposeDetached();
   document.querySelectorAll("[data-cophy]:not([data-cophy-ready])").forEach((root) => {
     root.setAttribute("data-cophy-ready", "");
     const run = root.dataset.cophy === "replay" ? replay : study;
