@@ -144,8 +144,8 @@ def compare(project: Project) -> Comparison:
         truth = truths[a.example_id]
         score = scoring.answer_score(example, truth, a.value)
         for key in (group_of(example.scenario, example.n_objects), _all_of(truth.question)):
-            _add_answer(groups[key][f"people:{a.condition}"], score)
-        _add_answer(people[a.condition], score)
+            _add(groups[key][f"people:{a.condition}"], score)
+        _add(people[a.condition], score)
 
     mse: dict[tuple, dict[str, Values]] = defaultdict(lambda: defaultdict(Values))
     trained_on = 0
@@ -159,13 +159,13 @@ def compare(project: Project) -> Comparison:
         if example_id in model:
             trajectories["model"] = model[example_id].positions
         row = group_of(example.scenario, example.n_objects)
-        for key, prediction in trajectories.items():
-            score = scoring.trajectory_score(example, truth, prediction)
-            mse[row][key].values.append(score.mse)
+        for name, prediction in trajectories.items():
+            predicted = scoring.trajectory_score(example, truth, prediction)
+            mse[row][name].values.append(predicted.mse)
             if example_id not in answered:
                 continue
             for group in (row, _all_of(truth.question)):
-                _add_trajectory(groups[group][key], score)
+                _add(groups[group][name], predicted)
         if example_id in answered and example_id in model and model[example_id].split == "train":
             trained_on += 1
     return Comparison(
@@ -193,18 +193,7 @@ def _gold_right(project: Project, answer: selectors.Answer) -> bool:
     return COPHY.gold_correct(item, answer.value)
 
 
-def _add_answer(target: Scores, score: scoring.AnswerScore) -> None:
-    for right in score.blocks:
-        target.blocks.add(right)
-    if score.falls is not None:
-        target.falls.add(score.falls)
-    if score.error is not None:
-        target.error.values.append(score.error)
-    if score.contact is not None:
-        target.contact.add(score.contact)
-
-
-def _add_trajectory(target: Scores, score: scoring.TrajectoryScore) -> None:
+def _add(target: Scores, score: scoring.AnswerScore | scoring.TrajectoryScore) -> None:
     for right in score.blocks:
         target.blocks.add(right)
     if score.falls is not None:

@@ -116,10 +116,14 @@ PLANE_MIN_HALF = {"blocktower": 4.0, "balls": BALLS_ARENA, "collision": 3.5}
 PLANE_MARGIN = 1.5
 
 
+def _observed_only() -> list[Condition]:
+    return ["observed"]
+
+
 class Config(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(extra="forbid")
     conditions: list[Condition] = pydantic.Field(
-        default_factory=lambda: ["observed"],
+        default_factory=_observed_only,
         title="Conditions",
         description="Each scene is shown once per condition, to different people. "
         "\u201cSaw only C\u201d is the control: without A \u2192 B the hidden masses and "

@@ -148,7 +148,8 @@ def gold_value(example: Example) -> dict:
     if truth.question == "tower":
         return {
             "moves": {
-                example.slot_color(k): bool(truth.moves[k]) for k in np.flatnonzero(truth.present)
+                example.slot_color(int(k)): bool(truth.moves[k])
+                for k in np.flatnonzero(truth.present)
             },
             "falls": truth.falls,
         }
@@ -174,7 +175,7 @@ def answer_score(example: Example, truth: Truth, value: dict) -> AnswerScore:
     if truth.question == "tower":
         moves = value.get("moves") or {}
         blocks = [
-            bool(moves.get(example.slot_color(k))) == bool(truth.moves[k])
+            bool(moves.get(example.slot_color(int(k)))) == bool(truth.moves[k])
             for k in np.flatnonzero(truth.present)
         ]
         return AnswerScore(blocks, bool(value.get("falls")) == truth.falls, None, None)
