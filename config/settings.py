@@ -114,6 +114,7 @@ INSTALLED_APPS = [
     "apps.mos",
     "apps.explain",
     "apps.situatedqa",
+    "apps.cophy",
 ]
 
 MIDDLEWARE = [
@@ -322,7 +323,7 @@ CONTENT_SECURITY_POLICY = {
         "img-src": ["'self'", "data:", "blob:", *_CSP_MEDIA],
         "media-src": ["'self'", "blob:", *_CSP_MEDIA],
         "font-src": ["'self'"],
-        "connect-src": ["'self'"],
+        "connect-src": ["'self'", *_CSP_MEDIA],  # CoPhy's scenes are fetched as arrays
         "object-src": ["'none'"],
         "base-uri": ["'self'"],
         "form-action": ["'self'"],

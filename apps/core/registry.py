@@ -307,6 +307,9 @@ class TaskType(Protocol):
     # media keys of ``item`` the participant must hear to the end before answering, checked
     # on the server from the player's play events (``apps.core.plays``); [] for none
     def must_play(self, item: Item) -> list[str]: ...
+    # what an answer sent before those media were played to the end is told (``missing``:
+    # the keys not yet played)
+    def unplayed_message(self, item: Item, missing: list[str]) -> str: ...
     def item_context(self, item: Item, participant: Participant) -> dict: ...
     def value_from_form(self, item: Item, data: Mapping[str, Any]) -> Any: ...
     def form_data_for(self, item: Item, value: Mapping[str, Any]) -> dict[str, str]: ...
@@ -429,6 +432,11 @@ class PydanticTaskType:
 
     def must_play(self, item: Item) -> list[str]:
         return []
+
+    def unplayed_message(self, item: Item, missing: list[str]) -> str:
+        if len(missing) == 1:
+            return "Please listen to the whole clip before you answer."
+        return "Please listen to every clip to the end before you answer."
 
     def item_context(self, item: Item, participant: Participant) -> dict:
         return {}

@@ -46,15 +46,6 @@ def _plain_optional(values: Iterable[Any] | None) -> list[Any] | None:
 # --- metrics ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Link:
-    """A link the Results tab shows under its heading: ``label`` in words, ``url`` a path."""
-
-    label: str
-    url: str
-    note: str = ""
-
-
 @dataclass(kw_only=True)
 class Metric:
     """One number on a card: a human label, its value, and the group it belongs to.
@@ -542,6 +533,24 @@ def figure_from_dict(data: dict) -> Figure:
     return cls(**{k: v for k, v in data.items() if k in names})
 
 
+# --- links -----------------------------------------------------------------------------------
+
+
+@dataclass(kw_only=True)
+class Link:
+    """A page or download of the task type's own that the results lead to (a per-item
+    replay, a native-format download), shown under the numbers; ``url`` is a path on this
+    site, reached through the task type's access-checked views."""
+
+    label: str
+    url: str
+    note: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.url.startswith("/"):
+            raise InvalidResults(f"Link {self.label!r}: the URL must be a path on this site.")
+
+
 # --- the whole page --------------------------------------------------------------------------
 
 
@@ -555,6 +564,7 @@ class Results:
     links: list[Link] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        self.links = [x if isinstance(x, Link) else Link(**x) for x in self.links]
         if isinstance(self.metrics, dict):
             raise InvalidResults(
                 "Results.metrics is a list of Metric entries (label, value, group), not a dict."

@@ -46,14 +46,22 @@ def results_version(project: Project) -> str:
     skips = Assignment.objects.filter(
         item__project=project, status=Assignment.Status.SKIPPED
     ).aggregate(n=Count("id"), last=Max("id"))
-    items = Item.objects.filter(project=project).aggregate(n=Count("id"), last=Max("id"))
+    # A model's new predictions change results that compare people with it (the model loop's
+    # Prediction rows, reached by their relation name: the core does not import the app).
+    items = Item.objects.filter(project=project).aggregate(
+        n=Count("id", distinct=True), last=Max("id"), predictions=Max("predictions__id")
+    )
     blocked = list(
         Participant.objects.filter(project=project, status=Participant.Status.BLOCKED)
         .order_by("id")
         .values_list("id", flat=True)
     )
     # Settings, and what the task type derived from them (e.g. scores recomputed on the worker).
-    settings = Project.objects.filter(pk=project.pk).values_list("config", "derived").first()
+    settings = (
+        Project.objects.filter(pk=project.pk)
+        .values_list("config", "derived", "model_loop__active_version")
+        .first()
+    )
     basis = [FORMAT, project.task_type, answers, skips, items, blocked, settings]
     return hashlib.sha256(json.dumps(basis, sort_keys=True, default=str).encode()).hexdigest()
 

@@ -570,11 +570,7 @@ def annotation_submit(request: HttpRequest, slug: str, assignment_id: int) -> Ht
         and assignment.status != Assignment.Status.SUBMITTED
         and _valid(task_type, assignment, value)
     ):
-        message = (
-            "Please listen to the whole clip before you answer."
-            if len(unheard) == 1
-            else "Please listen to every clip to the end before you answer."
-        )
+        message = task_type.unplayed_message(assignment.item, unheard)
         context = _card_context(project, participant, assignment, errors=[message], value=value)
         return _render_card(request, context, status=409)
     try:

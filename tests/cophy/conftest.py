@@ -1,0 +1,1 @@
+from tests.cophy.scenes import cophy_project  # noqa: F401
