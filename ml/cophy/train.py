@@ -90,6 +90,10 @@ def _fit(
         optimizer = torch.optim.AdamW(
             net.parameters(), lr=config.lr, weight_decay=config.weight_decay
         )
+        # Cosine decay to zero: the autoregressive rollouts make late steps at the full rate
+        # jump between solutions (a balls run ended at 5x the MSE it had reached mid-way).
+        n_steps = config.epochs * len(batches(members, config.batch_size))
+        schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=n_steps)
         for epoch in range(config.epochs):
             net.train()
             for batch in batches(members, config.batch_size, generator):
@@ -100,6 +104,7 @@ def _fit(
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
                 optimizer.step()
+                schedule.step()
                 step += 1
                 history[epoch] += float(loss.item()) * len(batch.ids) / len(examples)
                 report(
