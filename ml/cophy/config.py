@@ -13,7 +13,9 @@ class CophyTrainConfig(Config):
 
     epochs: int = field(40, min=1, max=1000)
     lr: float = field(3e-3, label="Learning rate", min=1e-6, max=0.1)
-    batch_size: int = field(16, min=1, max=512)
+    batch_size: int = field(
+        8, min=1, max=512, help="Scenes per step; small sets (the demo's 56) need many steps."
+    )
     val_fraction: float = field(
         0.25,
         label="Held-out share of scenes",

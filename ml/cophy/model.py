@@ -23,6 +23,8 @@ Input positions are divided by ``scale`` (2 m): the scenes are a few metres wide
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import nn
 
@@ -133,6 +135,23 @@ class CoPhyNet(nn.Module):
             positions.append(pos)
             logits.append(logit)
         return torch.stack(positions, 1) * self.scale, torch.stack(logits, 1)
+
+
+class CoPhyModels(nn.Module):
+    """One CoPhyNet per scenario, as the paper trains them: a tower model does not share its
+    stability head with balls, which are always moving (trained jointly, the towers' head
+    learnt "everything moves" and their MSE stayed above Copy C's)."""
+
+    def __init__(self, scenarios: Sequence[str], hidden: int = 64):
+        super().__init__()
+        self.scenarios = sorted(scenarios, key=SCENARIOS.index)
+        self.nets = nn.ModuleDict({s: CoPhyNet(hidden) for s in self.scenarios})
+
+    def net(self, scenario: str) -> CoPhyNet:
+        if scenario not in self.nets:
+            trained = ", ".join(self.scenarios)
+            raise ValueError(f"This model was trained on {trained} scenes, not {scenario}.")
+        return self.nets[scenario]  # type: ignore[return-value]
 
 
 def parameter_count(model: nn.Module) -> int:

@@ -20,7 +20,7 @@ from ml.common.checkpoint import read_config
 from .config import CophyTrainConfig
 from .data import Record, as_items, batches
 from .layout import Example
-from .model import CoPhyNet
+from .model import CoPhyModels
 
 KIND = "cophy"
 
@@ -45,21 +45,21 @@ class CophyPrediction:
         }
 
 
-def build_model(config: CophyTrainConfig) -> CoPhyNet:
-    return CoPhyNet(hidden=config.hidden)
+def build_model(config: CophyTrainConfig, scenarios: Sequence[str]) -> CoPhyModels:
+    return CoPhyModels(scenarios, hidden=config.hidden)
 
 
 @torch.no_grad()
 def run_model(
-    model: CoPhyNet, examples: Sequence[Example], device: torch.device, batch_size: int = 32
+    models: CoPhyModels, examples: Sequence[Example], device: torch.device, batch_size: int = 32
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """example id → (positions (T−1, K, 3), moving probabilities (T−1, K)), eval mode."""
-    model.eval()
+    models.eval()
     out: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for batch in batches(examples, batch_size):
         batch = batch.to(device)
         with autocast(device):
-            positions, logits = model(
+            positions, logits = models.net(batch.scenario)(
                 batch.ab, batch.present_ab, batch.c, batch.present_cd, batch.kind, batch.steps
             )
         mask = batch.present_cd[:, None, :, None]
@@ -96,7 +96,7 @@ class Predictor:
             raise ValueError(f"{directory} holds a {checkpoint.get('kind')!r} model, not CoPhy.")
         self.config = CophyTrainConfig.from_dict(checkpoint["train_config"])
         self.device = device
-        self.model = build_model(self.config)
+        self.model = build_model(self.config, checkpoint["scenarios"])
         load_checkpoint(directory, self.model, torch.device("cpu"))
         self.model.to(device).eval()
 
@@ -108,6 +108,8 @@ class Predictor:
     ) -> list[CophyPrediction]:
         """One prediction per record, in order."""
         examples = [item.example for item in as_items(records)]
+        for example in examples:
+            self.model.net(example.scenario)  # refuse a scenario it was not trained on, first
         out: list[CophyPrediction] = []
         for start in range(0, len(examples), batch_size):
             chunk = examples[start : start + batch_size]

@@ -14,7 +14,7 @@ from ml.common.checkpoint import CONFIG
 from ml.cophy.baselines import copy_c
 from ml.cophy.config import CophyTrainConfig
 from ml.cophy.data import as_items, split_items
-from ml.cophy.layout import read_examples
+from ml.cophy.layout import SCENARIOS, read_examples
 from ml.cophy.metrics import will_move
 from ml.cophy.predict import Predictor, build_model, run_model
 from ml.cophy.train import train
@@ -60,7 +60,7 @@ def _mse_by_loops(pred, states, dim):
 
 
 def test_an_untrained_model_is_copy_c(subset):
-    model = build_model(TINY)
+    model = build_model(TINY, SCENARIOS)
     raw = run_model(model, subset, CPU)
     for example in subset:
         present = example.presence_cd > 0
@@ -143,9 +143,14 @@ def test_records_may_be_paths_or_mappings_and_a_named_split_wins(demo):
         as_items([{"example_id": "x", "ab": [], "cd": []}])
 
 
-def test_a_cancelled_run_stops_and_a_foreign_checkpoint_is_refused(subset, tmp_path):
+def test_a_cancelled_run_stops_and_a_foreign_checkpoint_or_scenario_is_refused(subset, tmp_path):
     with pytest.raises(Cancelled):
         train(subset[:2], TINY, CPU, lambda f, m: False, tmp_path / "stopped")
+    collisions = [e for e in subset if e.scenario == "collision"][:2]
+    one = CophyTrainConfig(epochs=1, hidden=8, val_fraction=0.0)
+    result = train(collisions, one, CPU, None, tmp_path / "collisions")
+    with pytest.raises(ValueError, match="trained on collision scenes, not blocktower"):
+        Predictor(result.artifact_dir, CPU).predict([subset[0]])
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / CONFIG).write_text('{"kind": "mos"}')
     with pytest.raises(ValueError, match="not CoPhy"):
