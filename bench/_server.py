@@ -106,13 +106,18 @@ def bench_env(*, database_url: str | None, var_dir: Path | str, **extra: str) ->
     return env
 
 
-def django_setup(env: dict[str, str]) -> None:
-    """Configure Django in this process with ``env`` and register the bench task type."""
+def django_setup(env: dict[str, str], *, code: Path | None = None) -> None:
+    """Configure Django in this process with ``env`` and register the bench task type.
+
+    ``code``: import the platform from that checkout instead of this one (an A/B comparison
+    of two versions with the same bench script).
+    """
     os.environ.clear()
     os.environ.update(env)
-    for path in (str(REPO), str(BENCH_DIR)):
-        if path not in sys.path:
-            sys.path.insert(0, path)
+    for path in (str(REPO), str(BENCH_DIR), str(code or REPO)):
+        if path in sys.path:
+            sys.path.remove(path)
+        sys.path.insert(0, path)
     import django
 
     django.setup()

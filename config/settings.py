@@ -170,6 +170,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file (not :memory:) so a real Celery worker in the tests can open the test database.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test_chorus.sqlite3")}
 USING_POSTGRES = DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql")
+if USING_POSTGRES and env_bool("DB_PREPARED_STATEMENTS", True):
+    # psycopg prepares a statement run on a server-side-binding cursor the 5th time a
+    # connection runs it, and PostgreSQL then skips planning it (it spent longer planning the
+    # annotate loop's statements than running them). Only the hot statements use such a
+    # cursor (apps.core.hotsql); the ORM's client-side binding never prepares. Turn it off
+    # (DB_PREPARED_STATEMENTS=0) behind a pooler that cannot keep prepared statements.
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 5
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
