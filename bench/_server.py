@@ -191,8 +191,12 @@ def gunicorn_running(
     log_path: Path | None = None,
     extra_args: list[str] | None = None,
     config: Path = GUNICORN_CONFIG,
+    code: Path | None = None,
 ) -> Iterator[str]:
-    """Serve config.wsgi with gunicorn (bench task type registered); yields the base URL."""
+    """Serve config.wsgi with gunicorn (bench task type registered); yields the base URL.
+
+    ``code``: serve that checkout instead of this one (gunicorn imports from its folder).
+    """
     port = port or free_port()
     args = [
         str(VENV_BIN / "gunicorn"),
@@ -213,7 +217,7 @@ def gunicorn_running(
     ]
     log = open(log_path, "ab") if log_path else subprocess.DEVNULL
     process = subprocess.Popen(
-        args, cwd=REPO, env=env, stdout=log, stderr=log, start_new_session=True
+        args, cwd=code or REPO, env=env, stdout=log, stderr=log, start_new_session=True
     )
     base_url = f"http://127.0.0.1:{port}"
     SERVERS[base_url] = process.pid

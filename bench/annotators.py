@@ -384,6 +384,13 @@ def main(argv: list[str] | None = None) -> int:
         "(see bench/gunicorn_bench.py)",
     )
     parser.add_argument(
+        "--code",
+        type=Path,
+        default=None,
+        help="serve the platform from another checkout (e.g. a worktree of main), for an A/B "
+        "comparison with the same load generator; give each its own database",
+    )
+    parser.add_argument(
         "--sqlite",
         action="store_true",
         help="use the embedded SQLite default instead of DATABASE_URL",
@@ -422,7 +429,8 @@ def main(argv: list[str] | None = None) -> int:
     env = _server.bench_env(database_url=database_url, var_dir=var_dir)
     if database_url:
         _server.postgres_database_ensure(database_url)
-    _server.django_setup(env)
+    code = args.code.resolve() if args.code else None
+    _server.django_setup(env, code=code)
 
     from django.core.management import call_command
     from django.db import connection
@@ -437,7 +445,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"{backend}: {annotators} annotators × {args.seconds:.0f}s, {args.items} items, "
         f"overlap {args.overlap}, gunicorn -w {args.workers} --threads {args.threads}, "
-        f"{args.flow} flow, think {args.think_ms:.0f} ms, double submits {args.double_rate:.0%}",
+        f"{args.flow} flow, think {args.think_ms:.0f} ms, double submits {args.double_rate:.0%}; "
+        f"serving {code or _server.REPO}; {_server.uptime()}",
         flush=True,
     )
 
@@ -449,6 +458,7 @@ def main(argv: list[str] | None = None) -> int:
         threads=args.threads,
         log_path=log_path,
         config=args.gunicorn_config,
+        code=code,
     ) as base_url:
         threads = [Annotator(n, base_url=base_url, slug=slug, run=run) for n in range(annotators)]
         for t in threads:
@@ -563,6 +573,7 @@ def main(argv: list[str] | None = None) -> int:
             json.dumps(
                 {
                     "backend": backend,
+                    "code": str(code or _server.REPO),
                     "annotators": annotators,
                     "seconds": args.seconds,
                     "workers": args.workers,

@@ -212,7 +212,7 @@ AXES_IPWARE_META_PRECEDENCE_ORDER = (
 # Server-side sessions, so logging out (or a password change) ends a session for good; a
 # copied cookie is worth nothing afterwards. Participants use the same session (their
 # participant id per project), one small row each.
-SESSION_ENGINE = "django.contrib.sessions.backends.db"
+SESSION_ENGINE = "apps.core.sessions"  # Django's database sessions, read with one SQL statement
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = 60 * 60 * 24 * 14
 

@@ -258,7 +258,11 @@ def _lock_next(participant: Participant, *, exclude: list[int], now) -> Item | N
 
 
 class _Full(Exception):
-    pass
+    """The locked candidate had no room after all (a reservation committed meanwhile)."""
+
+    def __init__(self, item_id: int):
+        super().__init__(item_id)
+        self.item_id = item_id
 
 
 def _pick_control(participant: Participant, *, now) -> Assignment | None:
@@ -268,26 +272,23 @@ def _pick_control(participant: Participant, *, now) -> Assignment | None:
     return _reserve(participant, item, now) if item is not None else None
 
 
-def _pick(participant: Participant, *, now) -> Assignment | None:
-    overlap = participant.project.overlap
-    rejected: list[int] = []
-    while True:
-        try:
-            # A savepoint per candidate: rolling it back releases the row lock of an item
-            # found full, so this transaction never holds a lock while it waits for another.
-            with transaction.atomic():
-                item = _lock_next(participant, exclude=rejected, now=now)
-                if item is None:
-                    return None
-                # The row lock is held, so the locked row's answer_count is the latest, and
-                # the reservation's recount sees every committed reservation.
-                room = _wanted(item, overlap) - item.answer_count
-                assignment = _reserve(participant, item, now, room=room) if room > 0 else None
-                if assignment is not None:
-                    return assignment
-                raise _Full(item.pk)
-        except _Full as full:
-            rejected.append(full.args[0])
+def _pick(participant: Participant, *, now, rejected: list[int]) -> Assignment | None:
+    """Lock and reserve the best regular candidate; raises ``_Full`` when it had no room.
+
+    The caller then rolls its transaction back, which releases that item's row lock, and
+    picks again without it: so a transaction never holds an item's lock while it waits for
+    another's (and the usual case, a candidate with room, needs no savepoint).
+    """
+    item = _lock_next(participant, exclude=rejected, now=now)
+    if item is None:
+        return None
+    # The row lock is held, so the locked row's answer_count is the latest, and the
+    # reservation's recount sees every committed reservation.
+    room = _wanted(item, participant.project.overlap) - item.answer_count
+    assignment = _reserve(participant, item, now, room=room) if room > 0 else None
+    if assignment is None:
+        raise _Full(item.pk)
+    return assignment
 
 
 def _retry_deadlocks(fn):
@@ -370,37 +371,46 @@ def next_item(*, participant: Participant, now=None) -> NextOutcome:
     project = participant.project
     if not project.is_live:
         return NextOutcome(NextStatus.NOT_LIVE)
-    with transaction.atomic():
-        # The participant's row lock makes their requests take turns: a second tab waits
-        # here, then finds the first tab's reservation below instead of making its own
-        # (in a statement of its own, whose snapshot is taken once the lock is held).
-        # NO KEY: a submit's insert only takes a key-share lock on this row (foreign key) and
-        # must not wait for it. (Not on SQLite, whose writers are serialised anyway.)
-        if connection.features.has_select_for_update:
-            with hotsql.cursor() as cursor:
-                cursor.execute(_LOCK_PARTICIPANT_SQL, [participant.pk])
-                if cursor.fetchone() is None:
-                    raise Participant.DoesNotExist(participant.pk)
-        counts, held = _held(participant)
-        done = counts["total"]
-        for assignment in held:
-            if assignment.expires_at > now:
-                return NextOutcome(NextStatus.ASSIGNED, assignment, done=done)
-        if held:
-            Assignment.objects.filter(pk__in=[a.pk for a in held]).update(
-                status=Assignment.Status.EXPIRED
-            )
+    rejected: list[int] = []  # regular items found full under their lock
+    while True:
+        try:
+            with transaction.atomic():
+                # The participant's row lock makes their requests take turns: a second tab
+                # waits here, then finds the first tab's reservation below instead of making
+                # its own (in a statement of its own, whose snapshot is taken once the lock
+                # is held). NO KEY: a submit's insert only takes a key-share lock on this row
+                # (foreign key) and must not wait for it. (Not on SQLite, whose writers are
+                # serialised anyway.)
+                if connection.features.has_select_for_update:
+                    with hotsql.cursor() as cursor:
+                        cursor.execute(_LOCK_PARTICIPANT_SQL, [participant.pk])
+                        if cursor.fetchone() is None:
+                            raise Participant.DoesNotExist(participant.pk)
+                counts, held = _held(participant)
+                done = counts["total"]
+                for assignment in held:
+                    if assignment.expires_at > now:
+                        return NextOutcome(NextStatus.ASSIGNED, assignment, done=done)
+                if held:
+                    Assignment.objects.filter(pk__in=[a.pk for a in held]).update(
+                        status=Assignment.Status.EXPIRED
+                    )
 
-        cap = project.items_per_participant
-        if cap is not None and done >= cap:
-            return NextOutcome(NextStatus.CAP_REACHED, done=done)
-        picked = None
-        if _wants_control(project, done, counts["control"]):
-            picked = _pick_control(participant, now=now)
-        if picked is None:
-            picked = _pick(participant, now=now)
-    # Committed: what is left needs no lock.
-    return _assigned(picked, done)
+                cap = project.items_per_participant
+                if cap is not None and done >= cap:
+                    return NextOutcome(NextStatus.CAP_REACHED, done=done)
+                picked = None
+                if _wants_control(project, done, counts["control"]):
+                    picked = _pick_control(participant, now=now)
+                if picked is None:
+                    picked = _pick(participant, now=now, rejected=rejected)
+        except _Full as full:
+            # Rolled back (a savepoint's rollback when a caller holds a transaction): the
+            # full item's row lock is released before anything else is tried.
+            rejected.append(full.item_id)
+            continue
+        # Committed: what is left needs no lock.
+        return _assigned(picked, done)
 
 
 def work_waiting(*, participant: Participant, now=None) -> bool:
