@@ -229,9 +229,12 @@ MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Fingerprinted names and gzip copies, cached by browsers for good (apps.core.staticfiles);
+    # with DEBUG (development, the demo, the test suite) files keep their names and whitenoise
+    # serves them from the source folders as they change.
     "staticfiles": {
-        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
-        if PRODUCTION
+        "BACKEND": "apps.core.staticfiles.FingerprintedStaticFilesStorage"
+        if not DEBUG
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
