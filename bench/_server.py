@@ -106,13 +106,18 @@ def bench_env(*, database_url: str | None, var_dir: Path | str, **extra: str) ->
     return env
 
 
-def django_setup(env: dict[str, str]) -> None:
-    """Configure Django in this process with ``env`` and register the bench task type."""
+def django_setup(env: dict[str, str], *, code: Path | None = None) -> None:
+    """Configure Django in this process with ``env`` and register the bench task type.
+
+    ``code``: import the platform from that checkout instead of this one (an A/B comparison
+    of two versions with the same bench script).
+    """
     os.environ.clear()
     os.environ.update(env)
-    for path in (str(REPO), str(BENCH_DIR)):
-        if path not in sys.path:
-            sys.path.insert(0, path)
+    for path in (str(REPO), str(BENCH_DIR), str(code or REPO)):
+        if path in sys.path:
+            sys.path.remove(path)
+        sys.path.insert(0, path)
     import django
 
     django.setup()
@@ -186,8 +191,12 @@ def gunicorn_running(
     log_path: Path | None = None,
     extra_args: list[str] | None = None,
     config: Path = GUNICORN_CONFIG,
+    code: Path | None = None,
 ) -> Iterator[str]:
-    """Serve config.wsgi with gunicorn (bench task type registered); yields the base URL."""
+    """Serve config.wsgi with gunicorn (bench task type registered); yields the base URL.
+
+    ``code``: serve that checkout instead of this one (gunicorn imports from its folder).
+    """
     port = port or free_port()
     args = [
         str(VENV_BIN / "gunicorn"),
@@ -208,7 +217,7 @@ def gunicorn_running(
     ]
     log = open(log_path, "ab") if log_path else subprocess.DEVNULL
     process = subprocess.Popen(
-        args, cwd=REPO, env=env, stdout=log, stderr=log, start_new_session=True
+        args, cwd=code or REPO, env=env, stdout=log, stderr=log, start_new_session=True
     )
     base_url = f"http://127.0.0.1:{port}"
     SERVERS[base_url] = process.pid

@@ -172,6 +172,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file (not :memory:) so a real Celery worker in the tests can open the test database.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test_chorus.sqlite3")}
 USING_POSTGRES = DATABASES["default"]["ENGINE"].startswith("django.db.backends.postgresql")
+if USING_POSTGRES and env_bool("DB_PREPARED_STATEMENTS", True):
+    # psycopg prepares a statement run on a server-side-binding cursor the 5th time a
+    # connection runs it, and PostgreSQL then skips planning it (it spent longer planning the
+    # annotate loop's statements than running them). Only the hot statements use such a
+    # cursor (apps.core.hotsql); the ORM's client-side binding never prepares. Turn it off
+    # (DB_PREPARED_STATEMENTS=0) behind a pooler that cannot keep prepared statements.
+    DATABASES["default"].setdefault("OPTIONS", {})["prepare_threshold"] = 5
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -207,7 +214,7 @@ AXES_IPWARE_META_PRECEDENCE_ORDER = (
 # Server-side sessions, so logging out (or a password change) ends a session for good; a
 # copied cookie is worth nothing afterwards. Participants use the same session (their
 # participant id per project), one small row each.
-SESSION_ENGINE = "django.contrib.sessions.backends.db"
+SESSION_ENGINE = "apps.core.sessions"  # Django's database sessions, read with one SQL statement
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = 60 * 60 * 24 * 14
 
@@ -224,9 +231,12 @@ MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Fingerprinted names and gzip copies, cached by browsers for good (apps.core.staticfiles);
+    # with DEBUG (development, the demo, the test suite) files keep their names and whitenoise
+    # serves them from the source folders as they change.
     "staticfiles": {
-        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
-        if PRODUCTION
+        "BACKEND": "apps.core.staticfiles.FingerprintedStaticFilesStorage"
+        if not DEBUG
         else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }

@@ -35,7 +35,7 @@ from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from . import answer_rules, registry, stages
+from . import answer_rules, hotsql, registry, stages
 from .models import Annotation, Assignment, Item, Participant
 
 
@@ -61,6 +61,9 @@ class NextOutcome:
 
     status: NextStatus
     assignment: Assignment | None = None
+    # The participant's finished items (submitted or skipped), counted under their row lock:
+    # the item card's progress reuses it instead of counting again. None when not counted.
+    done: int | None = None
 
     @property
     def assigned(self) -> bool:
@@ -78,13 +81,19 @@ class SubmitOutcome:
     created: bool  # False when this was a repeated submit of an answer already stored
 
 
+_ITEM = hotsql.Columns(Item, "i")
+_ASSIGNMENT = hotsql.Columns(Assignment, "a")
+
+_LIVE_SQL = """
+    SELECT COUNT(*) FROM core_assignment r
+    WHERE r.item_id = %s AND r.status = 'reserved' AND r.expires_at > %s AND r.id <> %s
+"""
+
+
 def _live_reservations(item_id: int, now, *, exclude_assignment: int | None = None) -> int:
-    qs = Assignment.objects.filter(
-        item_id=item_id, status=Assignment.Status.RESERVED, expires_at__gt=now
-    )
-    if exclude_assignment is not None:
-        qs = qs.exclude(pk=exclude_assignment)
-    return qs.count()
+    with hotsql.cursor() as cursor:
+        cursor.execute(_LIVE_SQL, [item_id, hotsql.param(now), exclude_assignment or 0])
+        return cursor.fetchone()[0]
 
 
 def _wants_control(project, total_done: int, control_done: int) -> bool:
@@ -94,28 +103,56 @@ def _wants_control(project, total_done: int, control_done: int) -> bool:
     return control_done < math.floor((total_done + 1) * project.gold_rate + 1e-9)
 
 
-def _reserve(participant: Participant, item: Item, now) -> Assignment:
-    # One upsert: a participant's own expired assignment for this item is re-reserved.
-    (assignment,) = Assignment.objects.bulk_create(
-        [
-            Assignment(
-                item=item,
-                participant=participant,
-                status=Assignment.Status.RESERVED,
-                reserved_at=now,
-                expires_at=now + participant.project.reservation_ttl,
-            )
-        ],
-        update_conflicts=True,
-        unique_fields=["item", "participant"],
-        update_fields=["status", "reserved_at", "expires_at"],
-    )
+# One upsert reserves the item: a participant's own expired assignment for it is re-reserved.
+# For a regular item it inserts only while the item has room — the recount of live
+# reservations, in this statement's fresh snapshot, taken while the item's row lock is held,
+# so it sees every committed reservation (theirs were made under the same lock).
+_RESERVE_SQL = """
+    INSERT INTO core_assignment (item_id, participant_id, status, reserved_at, expires_at)
+    SELECT %(item)s, %(participant)s, 'reserved', %(now)s, %(expires)s
+    WHERE {room}
+    ON CONFLICT (item_id, participant_id) DO UPDATE SET
+        status = excluded.status, reserved_at = excluded.reserved_at,
+        expires_at = excluded.expires_at
+    RETURNING {columns}
+"""
+_ROOM = """(SELECT COUNT(*) FROM core_assignment r WHERE r.item_id = %(item)s
+           AND r.status = 'reserved' AND r.expires_at > %(now)s) < %(room)s"""
+_RESERVE_REGULAR = _RESERVE_SQL.format(room=_ROOM, columns=_ASSIGNMENT.bare)
+_RESERVE_CONTROL = _RESERVE_SQL.format(room="1 = 1", columns=_ASSIGNMENT.bare)
+
+
+def _reserve(participant: Participant, item: Item, now, *, room: int | None = None):
+    """Reserve ``item``; with ``room`` (a regular item, row-locked) only if fewer than
+    ``room`` live reservations hold it. None when it had no room."""
+    params = {
+        "item": item.pk,
+        "participant": participant.pk,
+        "now": hotsql.param(now),
+        "expires": hotsql.param(now + participant.project.reservation_ttl),
+        "room": room,
+    }
+    with hotsql.cursor() as cursor:
+        cursor.execute(_RESERVE_CONTROL if room is None else _RESERVE_REGULAR, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    assignment = _ASSIGNMENT.build(row)
     assignment.item = item
+    assignment.participant = participant
+    return assignment
+
+
+def _prefill(assignment: Assignment) -> None:
+    """Store the pre-filled answer of a new reservation (the model loop's), if it changed.
+
+    Called once the reservation is committed: the providers' queries have no need of the
+    item's row lock, which the reservation's transaction holds until it ends.
+    """
     prefill = registry.prefill_for(assignment)
     if prefill != assignment.prefill:
         assignment.prefill = prefill
         assignment.save(update_fields=["prefill"])
-    return assignment
 
 
 # The candidate query is the hot path of every request in the annotate loop, so it is written
@@ -127,7 +164,7 @@ def _reserve(participant: Participant, item: Item, now) -> Assignment:
 # answers, then age. Control items come in an order of their own per participant (MD5 is
 # built into PostgreSQL and registered by Django on SQLite).
 _CANDIDATE_SQL = """
-    SELECT i.* FROM core_item i
+    SELECT {columns} FROM core_item i
     WHERE i.project_id = %(project)s AND {kind}
       AND NOT EXISTS (
         SELECT 1 FROM core_assignment s
@@ -179,6 +216,7 @@ def _candidate(
 ) -> Item | None:
     listed = participant.list_index is not None
     sql = _CANDIDATE_SQL.format(
+        columns=_ITEM.sql,
         kind="i.kind <> 'regular'" if control else _REGULAR,
         lists=_LISTS if listed else "",
         exclude=f"AND i.id NOT IN ({', '.join(str(int(pk)) for pk in exclude)})" if exclude else "",
@@ -189,10 +227,13 @@ def _candidate(
         "project": participant.project_id,
         "participant": participant.pk,
         "overlap": participant.project.overlap,
-        "now": now,
+        "now": hotsql.param(now),
         "list_bit": 1 << participant.list_index if listed else 0,
     }
-    return next(iter(Item.objects.raw(sql, params)), None)
+    with hotsql.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    return _ITEM.build(row) if row is not None else None
 
 
 def _lock_next(participant: Participant, *, exclude: list[int], now) -> Item | None:
@@ -217,7 +258,11 @@ def _lock_next(participant: Participant, *, exclude: list[int], now) -> Item | N
 
 
 class _Full(Exception):
-    pass
+    """The locked candidate had no room after all (a reservation committed meanwhile)."""
+
+    def __init__(self, item_id: int):
+        super().__init__(item_id)
+        self.item_id = item_id
 
 
 def _pick_control(participant: Participant, *, now) -> Assignment | None:
@@ -227,23 +272,23 @@ def _pick_control(participant: Participant, *, now) -> Assignment | None:
     return _reserve(participant, item, now) if item is not None else None
 
 
-def _pick(participant: Participant, *, now) -> Assignment | None:
-    overlap = participant.project.overlap
-    rejected: list[int] = []
-    while True:
-        try:
-            # A savepoint per candidate: rolling it back releases the row lock of an item
-            # found full, so this transaction never holds a lock while it waits for another.
-            with transaction.atomic():
-                item = _lock_next(participant, exclude=rejected, now=now)
-                if item is None:
-                    return None
-                # The row lock is held: this fresh count sees every committed reservation.
-                if item.answer_count + _live_reservations(item.pk, now) < _wanted(item, overlap):
-                    return _reserve(participant, item, now)
-                raise _Full(item.pk)
-        except _Full as full:
-            rejected.append(full.args[0])
+def _pick(participant: Participant, *, now, rejected: list[int]) -> Assignment | None:
+    """Lock and reserve the best regular candidate; raises ``_Full`` when it had no room.
+
+    The caller then rolls its transaction back, which releases that item's row lock, and
+    picks again without it: so a transaction never holds an item's lock while it waits for
+    another's (and the usual case, a candidate with room, needs no savepoint).
+    """
+    item = _lock_next(participant, exclude=rejected, now=now)
+    if item is None:
+        return None
+    # The row lock is held, so the locked row's answer_count is the latest, and the
+    # reservation's recount sees every committed reservation.
+    room = _wanted(item, participant.project.overlap) - item.answer_count
+    assignment = _reserve(participant, item, now, room=room) if room > 0 else None
+    if assignment is None:
+        raise _Full(item.pk)
+    return assignment
 
 
 def _retry_deadlocks(fn):
@@ -278,10 +323,41 @@ def participant_counts(participant: Participant) -> dict[str, int]:
     )
 
 
-def _assigned(assignment: Assignment | None) -> NextOutcome:
+# The participant's reservations and their finished counts (``participant_counts``) in one
+# statement: one row per reservation, or one row of NULLs beside the counts when they hold none.
+_HELD_SQL = f"""
+    SELECT t.total, t.control, {_ASSIGNMENT.sql}, {_ITEM.sql}
+    FROM (SELECT COUNT(*) AS total, COUNT(CASE WHEN fi.kind <> 'regular' THEN 1 END) AS control
+          FROM core_assignment f JOIN core_item fi ON fi.id = f.item_id
+          WHERE f.participant_id = %(participant)s AND f.status IN ('submitted', 'skipped')) t
+    LEFT JOIN core_assignment a ON a.participant_id = %(participant)s AND a.status = 'reserved'
+    LEFT JOIN core_item i ON i.id = a.item_id
+    ORDER BY a.reserved_at
+"""
+_LOCK_PARTICIPANT_SQL = "SELECT id FROM core_participant WHERE id = %s FOR NO KEY UPDATE"
+
+
+def _held(participant: Participant) -> tuple[dict[str, int], list[Assignment]]:
+    with hotsql.cursor() as cursor:
+        cursor.execute(_HELD_SQL, {"participant": participant.pk})
+        rows = cursor.fetchall()
+    counts = {"total": rows[0][0], "control": rows[0][1]}
+    held = []
+    for row in rows:
+        if row[2] is None:
+            continue
+        assignment = _ASSIGNMENT.build(row, 2)
+        assignment.item = _ITEM.build(row, 2 + _ASSIGNMENT.width)
+        assignment.participant = participant
+        held.append(assignment)
+    return counts, held
+
+
+def _assigned(assignment: Assignment | None, done: int) -> NextOutcome:
     if assignment is None:
-        return NextOutcome(NextStatus.QUEUE_EMPTY)
-    return NextOutcome(NextStatus.ASSIGNED, assignment)
+        return NextOutcome(NextStatus.QUEUE_EMPTY, done=done)
+    _prefill(assignment)
+    return NextOutcome(NextStatus.ASSIGNED, assignment, done=done)
 
 
 @_retry_deadlocks
@@ -295,38 +371,46 @@ def next_item(*, participant: Participant, now=None) -> NextOutcome:
     project = participant.project
     if not project.is_live:
         return NextOutcome(NextStatus.NOT_LIVE)
-    with transaction.atomic():
-        # The participant's row lock makes their requests take turns: a second tab waits
-        # here, then finds the first tab's reservation below instead of making its own.
-        # NO KEY: a submit's insert only takes a key-share lock on this row (foreign key) and
-        # must not wait for it. (A no-op on SQLite, whose writers are serialised anyway.)
-        Participant.objects.select_for_update(no_key=True).filter(pk=participant.pk).values_list(
-            "pk"
-        ).get()
-        held = list(
-            participant.assignments.filter(status=Assignment.Status.RESERVED)
-            .select_related("item")
-            .order_by("reserved_at")
-        )
-        for assignment in held:
-            if assignment.expires_at > now:
-                return NextOutcome(NextStatus.ASSIGNED, assignment)
-        if held:
-            Assignment.objects.filter(pk__in=[a.pk for a in held]).update(
-                status=Assignment.Status.EXPIRED
-            )
+    rejected: list[int] = []  # regular items found full under their lock
+    while True:
+        try:
+            with transaction.atomic():
+                # The participant's row lock makes their requests take turns: a second tab
+                # waits here, then finds the first tab's reservation below instead of making
+                # its own (in a statement of its own, whose snapshot is taken once the lock
+                # is held). NO KEY: a submit's insert only takes a key-share lock on this row
+                # (foreign key) and must not wait for it. (Not on SQLite, whose writers are
+                # serialised anyway.)
+                if connection.features.has_select_for_update:
+                    with hotsql.cursor() as cursor:
+                        cursor.execute(_LOCK_PARTICIPANT_SQL, [participant.pk])
+                        if cursor.fetchone() is None:
+                            raise Participant.DoesNotExist(participant.pk)
+                counts, held = _held(participant)
+                done = counts["total"]
+                for assignment in held:
+                    if assignment.expires_at > now:
+                        return NextOutcome(NextStatus.ASSIGNED, assignment, done=done)
+                if held:
+                    Assignment.objects.filter(pk__in=[a.pk for a in held]).update(
+                        status=Assignment.Status.EXPIRED
+                    )
 
-        cap = project.items_per_participant
-        if cap is None and project.gold_rate <= 0:
-            return _assigned(_pick(participant, now=now))
-        counts = participant_counts(participant)
-        if cap is not None and counts["total"] >= cap:
-            return NextOutcome(NextStatus.CAP_REACHED)
-        if _wants_control(project, counts["total"], counts["control"]):
-            picked = _pick_control(participant, now=now)
-            if picked is not None:
-                return NextOutcome(NextStatus.ASSIGNED, picked)
-        return _assigned(_pick(participant, now=now))
+                cap = project.items_per_participant
+                if cap is not None and done >= cap:
+                    return NextOutcome(NextStatus.CAP_REACHED, done=done)
+                picked = None
+                if _wants_control(project, done, counts["control"]):
+                    picked = _pick_control(participant, now=now)
+                if picked is None:
+                    picked = _pick(participant, now=now, rejected=rejected)
+        except _Full as full:
+            # Rolled back (a savepoint's rollback when a caller holds a transaction): the
+            # full item's row lock is released before anything else is tried.
+            rejected.append(full.item_id)
+            continue
+        # Committed: what is left needs no lock.
+        return _assigned(picked, done)
 
 
 def work_waiting(*, participant: Participant, now=None) -> bool:
@@ -342,6 +426,91 @@ def work_waiting(*, participant: Participant, now=None) -> bool:
     if cap is not None and participant_counts(participant)["total"] >= cap:
         return False
     return _candidate(participant, control=False, exclude=[], now=now or timezone.now()) is not None
+
+
+# One statement locks the assignment and its item.
+_LOCK_ASSIGNMENT_SQL = f"""
+    SELECT {_ASSIGNMENT.sql}, {_ITEM.sql}
+    FROM core_assignment a JOIN core_item i ON i.id = a.item_id
+    WHERE a.id = %s {{lock}}
+"""
+
+
+def _lock_assignment(pk: int) -> Assignment:
+    sql = _LOCK_ASSIGNMENT_SQL.format(lock=hotsql.lock_clause("FOR UPDATE OF a, i"))
+    with hotsql.cursor() as cursor:
+        cursor.execute(sql, [pk])
+        row = cursor.fetchone()
+    if row is None:
+        raise Assignment.DoesNotExist(pk)
+    locked = _ASSIGNMENT.build(row)
+    locked.item = _ITEM.build(row, _ASSIGNMENT.width)
+    return locked
+
+
+_ANNOTATION_INSERT_SQL = """
+    INSERT INTO core_annotation
+        (assignment_id, project_id, item_id, participant_id, value, duration_ms, client_token,
+         created_at)
+    VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+    RETURNING id
+"""
+_ASSIGNMENT_SUBMITTED_SQL = (
+    "UPDATE core_assignment SET status = 'submitted', finished_at = %s WHERE id = %s"
+)
+# A blocked participant's answer is stored but not counted (Participant.block). The check is
+# this statement's, after the insert: the insert's foreign-key lock on the participant's row
+# waited for a block in progress (which locks the row FOR UPDATE) to commit, and this
+# statement's snapshot, taken after, sees it. Relative (+ 1) under the item's row lock.
+_ITEM_COUNT_SQL = """
+    UPDATE core_item SET answer_count = answer_count + 1
+    WHERE id = %s AND NOT EXISTS (
+        SELECT 1 FROM core_participant p WHERE p.id = %s AND p.status = 'blocked')
+    RETURNING answer_count
+"""
+_VALUE_FIELD = Annotation._meta.get_field("value")
+
+
+def _annotation_store(
+    locked: Assignment, *, value: dict, duration_ms: int, client_token: str, now
+) -> Annotation:
+    """Insert the answer, mark the assignment submitted and count it on the (locked) item."""
+    item = locked.item
+    annotation = Annotation(
+        assignment=locked,
+        project_id=item.project_id,
+        item=item,
+        participant_id=locked.participant_id,
+        value=value,
+        duration_ms=max(0, min(duration_ms, 2**31 - 1)),
+        client_token=client_token,
+        created_at=now,
+    )
+    at = hotsql.param(now)
+    with hotsql.cursor() as cursor:
+        cursor.execute(
+            _ANNOTATION_INSERT_SQL,
+            [
+                locked.pk,
+                item.project_id,
+                item.pk,
+                locked.participant_id,
+                _VALUE_FIELD.get_db_prep_save(value, connection),
+                annotation.duration_ms,
+                client_token,
+                at,
+            ],
+        )
+        annotation.pk = cursor.fetchone()[0]
+        annotation._state.adding = False
+        cursor.execute(_ASSIGNMENT_SUBMITTED_SQL, [at, locked.pk])
+        cursor.execute(_ITEM_COUNT_SQL, [item.pk, locked.participant_id])
+        counted = cursor.fetchone()
+    locked.status = Assignment.Status.SUBMITTED
+    locked.finished_at = now
+    if counted is not None:
+        item.answer_count = counted[0]
+    return annotation
 
 
 @_retry_deadlocks
@@ -366,12 +535,7 @@ def annotation_submit(
     now = now or timezone.now()
     try:
         with transaction.atomic():
-            # One statement locks the assignment and its item.
-            locked = (
-                Assignment.objects.select_for_update(of=("self", "item"))
-                .select_related("item")
-                .get(pk=assignment.pk)
-            )
+            locked = _lock_assignment(assignment.pk)
             item = locked.item
             if locked.status == Assignment.Status.SUBMITTED:
                 if locked.annotation.client_token == client_token:
@@ -399,26 +563,9 @@ def annotation_submit(
                     )
             if duration_ms is None:
                 duration_ms = int((now - locked.reserved_at).total_seconds() * 1000)
-            annotation = Annotation.objects.create(
-                assignment=locked,
-                project_id=item.project_id,
-                item=item,
-                participant_id=locked.participant_id,
-                value=clean,
-                duration_ms=max(0, min(duration_ms, 2**31 - 1)),
-                client_token=client_token,
-                created_at=now,
+            annotation = _annotation_store(
+                locked, value=clean, duration_ms=duration_ms, client_token=client_token, now=now
             )
-            locked.status = Assignment.Status.SUBMITTED
-            locked.finished_at = now
-            locked.save(update_fields=["status", "finished_at"])
-            # A blocked participant's answer is stored but not counted (Participant.block);
-            # read after the insert, which waited for a block in progress to commit.
-            if not Participant.objects.filter(
-                pk=locked.participant_id, status=Participant.Status.BLOCKED
-            ).exists():
-                item.answer_count += 1
-                item.save(update_fields=["answer_count"])
             if not item.is_control and item.answer_count >= _wanted(item, project.overlap):
                 # Complete: the task type's next stage (if it has one), once this commits.
                 transaction.on_commit(

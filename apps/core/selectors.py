@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from django.core.cache import cache
 from django.db.models import Count, Q
 
+from . import hotsql
 from .engine import participant_counts
 from .models import Assignment, Item, ItemMedia, Participant, Project
 
@@ -47,9 +48,11 @@ def project_item_counts(project: Project) -> tuple[int, int]:
     return cached
 
 
-def participant_progress(*, participant: Participant) -> Progress:
+def participant_progress(*, participant: Participant, done: int | None = None) -> Progress:
+    """The "7 of 20" of a card; ``done`` when the caller counted it (``NextOutcome.done``)."""
     project = participant.project
-    done = participant_counts(participant)["total"]
+    if done is None:
+        done = participant_counts(participant)["total"]
     if project.items_per_participant is not None:
         total = project.items_per_participant
     else:
@@ -62,6 +65,42 @@ def participant_progress(*, participant: Participant) -> Progress:
         else:
             total = regular + (control if project.gold_rate >= 1 else 0)
     return Progress(done=done, total=max(total, done))
+
+
+_A, _I = hotsql.Columns(Assignment, "a"), hotsql.Columns(Item, "i")
+_P, _J = hotsql.Columns(Participant, "p"), hotsql.Columns(Project, "j")
+_BROWSER_ASSIGNMENT_SQL = f"""
+    SELECT {_A.sql}, {_I.sql}, {_P.sql}, {_J.sql}
+    FROM core_assignment a
+    JOIN core_item i ON i.id = a.item_id
+    JOIN core_participant p ON p.id = a.participant_id
+    JOIN core_project j ON j.id = p.project_id
+    WHERE a.id = %s AND p.public_id = %s AND j.slug = %s
+"""
+_PUBLIC_ID = Participant._meta.get_field("public_id")
+
+
+def assignment_of_browser(*, slug: str, public_id, assignment_id: int) -> Assignment | None:
+    """Assignment ``assignment_id`` if it is the participant ``public_id``'s in project ``slug``,
+    with its item, participant and project attached (one query, the annotate loop's gate);
+    None otherwise."""
+    from django.db import connection
+
+    with hotsql.cursor() as cursor:
+        cursor.execute(
+            _BROWSER_ASSIGNMENT_SQL,
+            [assignment_id, _PUBLIC_ID.get_db_prep_value(public_id, connection), slug],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    assignment = _A.build(row)
+    item = _I.build(row, _A.width)
+    participant = _P.build(row, _A.width + _I.width)
+    project = _J.build(row, _A.width + _I.width + _P.width)
+    participant.project = item.project = project
+    assignment.item, assignment.participant = item, participant
+    return assignment
 
 
 # Assignments whose media the participant may fetch: the item is (or was, until the

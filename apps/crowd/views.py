@@ -208,12 +208,8 @@ def _gate_assignment(request: HttpRequest, slug: str, assignment_id: int):
     public_id = _public_id(request, slug)
     assignment = None
     if public_id is not None:
-        assignment = (
-            Assignment.objects.select_related("item", "participant__project")
-            .filter(
-                pk=assignment_id, participant__public_id=public_id, participant__project__slug=slug
-            )
-            .first()
+        assignment = selectors.assignment_of_browser(
+            slug=slug, public_id=public_id, assignment_id=assignment_id
         )
     if assignment is None:
         project, participant, response = _gate(request, slug, step="crowd:annotate")
@@ -221,7 +217,6 @@ def _gate_assignment(request: HttpRequest, slug: str, assignment_id: int):
             return project, participant, None, response
         raise Http404("No such item.")
     participant = assignment.participant
-    assignment.item.project = participant.project
     response = _misplaced(request, participant, "crowd:annotate", answering=True)
     return participant.project, participant, assignment, response
 
@@ -386,9 +381,10 @@ def _card_context(
     errors=None,
     value=None,
     notice: str = "",
+    done: int | None = None,
 ) -> dict:
     task_type = registry.get(project.task_type)
-    progress = selectors.participant_progress(participant=participant)
+    progress = selectors.participant_progress(participant=participant, done=done)
     context = {
         "project": project,
         "participant": participant,
@@ -478,7 +474,9 @@ def _serve_next(
     if outcome.status == engine.NextStatus.NOT_LIVE:
         return _closed_page(request, project)
     if outcome.assigned:
-        context = _card_context(project, participant, outcome.assignment, notice=notice)
+        context = _card_context(
+            project, participant, outcome.assignment, notice=notice, done=outcome.done
+        )
         return _render_card(request, context)
     finished = participant_finish(participant=participant, outcome=outcome)
     if finished == Finish.FINISHED:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from apps.core import engine
@@ -444,3 +447,61 @@ def test_an_answer_submitted_by_a_blocked_participant_is_stored_but_not_counted(
     person.refresh_from_db()
     person.unblock()
     assert _counts(project) == {"q": 1}
+
+
+def test_a_candidate_found_full_under_its_lock_is_released_and_the_next_one_reserved(
+    project, worker, monkeypatch
+):
+    # The candidate statement's snapshot can be older than the reservations committed before
+    # its row lock was granted. Simulated: the first locked candidate is an item whose slots
+    # are all held by live reservations; the engine must not reserve it, and must go on.
+    project.overlap = 2
+    project.save()
+    full = ItemFactory(project=project, external_id="full")
+    ItemFactory(project=project, external_id="open")
+    for n in range(2):
+        reserve_for(ParticipantFactory(project=project, external_id=f"other-{n}"), full)
+    real = engine._candidate
+    stale = {"first": True}
+
+    def candidate(participant, *, lock="", **kwargs):
+        if lock and stale.pop("first", False):
+            return Item.objects.select_for_update().get(pk=full.pk)
+        return real(participant, lock=lock, **kwargs)
+
+    monkeypatch.setattr(engine, "_candidate", candidate)
+    assert reserve(worker).item.external_id == "open"
+    assert not Assignment.objects.filter(item=full, participant=worker).exists()
+    assert Assignment.objects.filter(item=full, status=Assignment.Status.RESERVED).count() == 2
+
+
+def reserve_for(participant, item):
+    now = timezone.now()
+    return Assignment.objects.create(
+        item=item, participant=participant, reserved_at=now, expires_at=now + timedelta(minutes=5)
+    )
+
+
+def test_one_answer_and_the_next_card_take_a_fixed_number_of_queries(client, project):
+    # The annotate loop's cost is mostly its statements (bench/hotpath.py), so a change that
+    # adds one to every answer fails here. The session; the participant's assignment; the
+    # answer's transaction: lock, insert, mark submitted, count; the next item's: lock the
+    # participant (not on SQLite, which has no row locks), their reservations and counts, the
+    # candidate, the reservation; the test task type's media keys. (Transaction statements
+    # aside: inside the test's transaction they are savepoints.)
+    ItemFactory.create_batch(4, project=project)
+    client.get("/p/study/", {"PROLIFIC_PID": "counted"}, follow=True)
+    client.post("/p/study/consent/", {"agree": "yes"}, follow=True)
+    client.post("/p/study/instructions/")
+    page = client.get("/p/study/annotate/").content.decode()
+    action = re.search(r'action="([^"]*/submit/\d+/)"', page).group(1)
+    token = re.search(r'name="client_token" value="([0-9a-f]+)"', page).group(1)
+    with CaptureQueriesContext(connection) as queries:
+        card = client.post(action, {"client_token": token, "choice": "a"}, HTTP_HX_REQUEST="true")
+    assert card.status_code == 200 and b"2</strong> of 4" in card.content
+    transactional = ("SAVEPOINT", "RELEASE", "ROLLBACK", "BEGIN", "COMMIT")
+    statements = [
+        q["sql"] for q in queries.captured_queries if not q["sql"].startswith(transactional)
+    ]
+    expected = 11 if connection.features.has_select_for_update else 10
+    assert len(statements) == expected, "\n\n".join(statements)

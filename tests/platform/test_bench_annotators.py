@@ -52,3 +52,9 @@ def test_the_annotator_bench_drives_a_real_server_and_finds_no_invariant_violati
     assert figures["errors"] == {}
     assert not any(figures["violations"].values()), figures["violations"]
     assert figures["submit"]["n"] >= figures["accepted"]
+    # What a participant's browser transfers (media aside): fingerprinted, gzipped, kept a year.
+    weight = figures["page_weight"]
+    assert weight["total_transferred"] < 60 * 1024, weight
+    assert {a["status"] for a in weight["assets"]} == {200}
+    assert all(a["a_year"] and a["encoding"] == "gzip" for a in weight["assets"]), weight
+    assert figures["card_bytes"]["max"] < 60 * 1024
