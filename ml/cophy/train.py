@@ -130,6 +130,7 @@ def _mean_loss(model, examples, config, device) -> float:
 
 def score(model: CoPhyModels, examples: Sequence[Example], device: torch.device) -> dict[str, Any]:
     """Per-scenario metrics of ``model`` and the copy baselines on ``examples``."""
+    examples = [e for e in examples if e.scenario in model.scenarios]
     raw = run_model(model, examples, device)
     out: dict[str, Any] = {}
     for scenario in SCENARIOS:
@@ -201,8 +202,16 @@ def train(
     items = as_items(records)
     train_set, held_out = split_items(items, val_fraction=config.val_fraction, seed=config.seed)
     if config.max_examples is not None and len(train_set) > config.max_examples:
+        # Every scenario keeps at least one scene: a network per scenario is trained, and a
+        # scenario left out here would have no network to score or predict its scenes.
         rng = np.random.default_rng(config.seed)
-        keep = sorted(rng.choice(len(train_set), config.max_examples, replace=False).tolist())
+        order = rng.permutation(len(train_set)).tolist()
+        first: dict[str, int] = {}
+        for i in order:
+            first.setdefault(train_set[i].scenario, i)
+        rest = [i for i in order if i not in first.values()]
+        room = max(config.max_examples - len(first), 0)
+        keep = sorted([*first.values(), *rest[:room]])
         train_set = [train_set[i] for i in keep]
     if not train_set:
         raise TrainingError(f"No scenes to learn from among the {len(items)} records.")
