@@ -375,7 +375,8 @@ class Player {
     this.set("playing");
     const tick = (now) => {
       if (this.state !== "playing") return;
-      this.t = Math.min(((now - this.startedAt) / 1000) * this.fps, this.track.T - 1);
+      const elapsed = Math.max(0, now - this.startedAt); // a frame stamped before the click
+      this.t = Math.min((elapsed / 1000) * this.fps, this.track.T - 1);
       this.view.setTime(this.track, this.t);
       this.view.render();
       this.onState("playing", this.t);
@@ -646,7 +647,8 @@ async function replay(root) {
     startedAt = performance.now();
     const tick = (now) => {
       if (!playing) return;
-      t = Math.min(((now - startedAt) / 1000) * spec.fps, tracks[run].T - 1);
+      // A frame's timestamp may come from just before the click: never before the start.
+      t = Math.max(0, Math.min(((now - startedAt) / 1000) * spec.fps, tracks[run].T - 1));
       draw();
       if (t >= tracks[run].T - 1) { playing = false; setState(root, "ended"); return; }
       requestAnimationFrame(tick);
