@@ -88,7 +88,9 @@ def scene_records(project: Project) -> Iterator[dict]:
             "objects_cd": _colors(example, example.presence_cd),
             "confounder_names": list(CONFOUNDERS[example.scenario]),
             "confounders": {
-                example.slot_color(int(k)): np.round(example.confounders[k], 1).tolist()
+                example.slot_color(int(k)): np.round(
+                    example.confounders[k].astype(np.float64), 1
+                ).tolist()
                 for k in np.flatnonzero(present_ab)
             },
             "gravity": list(example.gravity) if example.gravity is not None else None,
@@ -107,7 +109,9 @@ def scene_records(project: Project) -> Iterator[dict]:
             "falls_ab": tower_falls(example.ab),
             "falls_cd": truth.falls,
             "final_positions_cd": {
-                example.slot_color(int(k)): np.round(example.cd[-1, k, :3], 4).tolist()
+                example.slot_color(int(k)): np.round(
+                    example.cd[-1, k, :3].astype(np.float64), 4
+                ).tolist()
                 for k in np.flatnonzero(truth.present)
             },
             "marked_object": example.slot_color(truth.target) if truth.target is not None else None,

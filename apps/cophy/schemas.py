@@ -108,7 +108,7 @@ SHAPE_NOUNS = {
 # view: a side view of the tower as in CoPhy's videos, an oblique view from above for balls
 # and collisions. It never moves while a scene plays.
 CAMERAS = {
-    "blocktower": {"position": [0.0, -9.0, 3.8], "target": [0.0, 0.0, 1.4], "fov": 40},
+    "blocktower": {"position": [0.0, -10.0, 4.4], "target": [0.0, 0.0, 1.8], "fov": 42},
     "balls": {"position": [0.0, -6.4, 8.4], "target": [0.0, -0.3, 0.0], "fov": 45},
     "collision": {"position": [-0.4, -9.0, 8.5], "target": [-0.4, 0.0, 0.3], "fov": 45},
 }

@@ -163,7 +163,7 @@ def scene_replay(request: HttpRequest, slug: str, scene_id: int) -> HttpResponse
             "values": dict(
                 zip(
                     ("mass", "friction", "restitution"),
-                    np.round(example.confounders[o["slot"]], 1).tolist(),
+                    np.round(example.confounders[o["slot"]].astype(np.float64), 1).tolist(),
                     strict=False,
                 )
             ),

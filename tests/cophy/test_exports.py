@@ -78,6 +78,8 @@ def test_the_scenes_export_holds_the_hidden_confounders_and_the_outcomes(study, 
     ball = rows["ballsCF/2/1"]
     assert ball["marked_object"] == "red" and ball["first_contact"] == "green"
     assert ball["explanation"] == "The red ball was moved 1.00 along +y."
+    # float32 values come out as the decimals they were written as, not 0.10000000149…
+    assert rows["collisionCF/1"]["confounders"]["yellow"] == [2.0, 0.1, 1.0]
     assert len(_download(client, study, "scenes", "csv")) == len(EXAMPLES)
 
 

@@ -373,6 +373,34 @@ def test_a_models_predictions_fill_its_column_and_table_4(study):
     assert "The model was trained on 1 of them" in note
 
 
+def test_the_replay_carries_the_models_trajectory_for_the_ghosts(study, client, owner):
+    import json
+    import re
+
+    version = ModelVersion.objects.create(
+        project=study, number=1, trainer="cophy", seed=0, code_version="test", artifact="x"
+    )
+    scene = Scene.objects.get(project=study, example_id="collisionCF/1")
+    example = scene.example()
+    for item in Item.objects.filter(project=study, payload__example_id="collisionCF/1"):
+        Prediction.objects.create(
+            model_version=version,
+            item=item,
+            value={"positions": _model_positions(example), "split": "test"},
+            uncertainty=0.0,
+        )
+    client.force_login(owner)
+    html = client.get(reverse("cophy:scene_replay", args=[study.slug, scene.pk])).content.decode()
+    spec = json.loads(
+        re.search(r'<script id="cophy-spec" type="application/json">(.*?)</script>', html).group(1)
+    )
+    assert np.allclose(spec["model"], _model_positions(example), atol=1e-4)
+    assert np.allclose(
+        spec["cd"], np.concatenate([example.cd[:, :, :3], example.cd[:, :, 3:7]], -1), atol=1e-4
+    )
+    assert "Model v1&#x27;s prediction (ghosts)" in html or "Model v1's prediction (ghosts)" in html
+
+
 def test_the_results_page_renders_the_tables_and_links_to_the_replays(study, client, owner):
     client.force_login(owner)
     html = client.get(reverse("dashboard:results", args=[study.slug])).content.decode()

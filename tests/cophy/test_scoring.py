@@ -86,7 +86,7 @@ def test_simulated_people_beat_chance_more_after_watching_a_to_b(cophy_project):
     for item in Item.objects.filter(project=project):
         example = next(e for e in examples if e.example_id == item.payload["example_id"])
         truth = scoring.truth_of(example)
-        for _ in range(150):
+        for _ in range(60):
             value = services.answer_simulate(item=item, rng=rng)
             score = scoring.answer_score(example, truth, value)
             if truth.question == "tower":

@@ -34,7 +34,7 @@ def torch_threads():
 
 @pytest.fixture
 def study(cophy_project):
-    """Four shipped scenes of each scenario, in both conditions, and a gold scene."""
+    """Three shipped scenes of each scenario, in both conditions, and a gold scene."""
     from apps.cophy import gold
 
     project = cophy_project("observed", "counterfactual_only")
@@ -42,13 +42,13 @@ def study(cophy_project):
     picked = [
         e
         for s in ("blocktower", "balls", "collision")
-        for e in [x for x in shipped if x.scenario == s][:4]
+        for e in [x for x in shipped if x.scenario == s][:3]
     ]
     golden = gold.resting_tower("gold-1")
     report = services.scenes_store(
         project=project, examples=[*picked, golden], gold_ids={golden.example_id}
     )
-    assert report == 2 * 13
+    assert report == 2 * 10
     return project, picked
 
 

@@ -130,6 +130,8 @@ class View {
     this.renderer.shadowMap.type = THREE.PCFShadowMap;
     sun.castShadow = true;
     sun.shadow.mapSize.set(1024, 1024);
+    sun.shadow.bias = -0.0008;
+    sun.shadow.normalBias = 0.03;
     Object.assign(sun.shadow.camera, { left: -9, right: 9, top: 9, bottom: -9, near: 1, far: 40 });
     this.scene.add(sun);
     this.addGround();
@@ -293,11 +295,13 @@ function highlight(view, spec, start) {
     return;
   }
   const after = start.get(1, slot);
-  // The moved object: outlined where it is now, a ghost where it was, an arrow between.
-  const outline = view.mesh(object, { color: object.hex, edges: HIGHLIGHT, scale: 1.08 });
-  outline.children[0].material.transparent = true;
-  outline.children[0].material.opacity = 0;
-  outline.children[0].material.depthWrite = false;
+  // The moved object: outlined where it is now (a slightly larger shell showing only its
+  // back faces: an orange rim around any shape), a ghost where it was, an arrow between.
+  const outline = new THREE.Mesh(
+    view.geometry(object.shape),
+    new THREE.MeshBasicMaterial({ color: HIGHLIGHT, side: THREE.BackSide })
+  );
+  outline.scale.setScalar(1.14);
   view.place(outline, after);
   view.scene.add(outline);
   const ghost = view.mesh(object, { color: object.hex, opacity: GHOST_OPACITY, edges: 0x6b7385 });
@@ -371,7 +375,8 @@ class Player {
     this.set("playing");
     const tick = (now) => {
       if (this.state !== "playing") return;
-      this.t = Math.min(((now - this.startedAt) / 1000) * this.fps, this.track.T - 1);
+      const elapsed = Math.max(0, now - this.startedAt); // a frame stamped before the click
+      this.t = Math.min((elapsed / 1000) * this.fps, this.track.T - 1);
       this.view.setTime(this.track, this.t);
       this.view.render();
       this.onState("playing", this.t);
@@ -642,7 +647,8 @@ async function replay(root) {
     startedAt = performance.now();
     const tick = (now) => {
       if (!playing) return;
-      t = Math.min(((now - startedAt) / 1000) * spec.fps, tracks[run].T - 1);
+      // A frame's timestamp may come from just before the click: never before the start.
+      t = Math.max(0, Math.min(((now - startedAt) / 1000) * spec.fps, tracks[run].T - 1));
       draw();
       if (t >= tracks[run].T - 1) { playing = false; setState(root, "ended"); return; }
       requestAnimationFrame(tick);
