@@ -32,6 +32,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core import exporting, hfdataset, registry
+from apps.core import quality as quality_reads
 from apps.core.access import project_for_user, projects_for_user
 from apps.core.mediaserve import media_response
 from apps.core.models import Annotation, Item, ItemMedia, Job, Participant, Project
@@ -640,9 +641,14 @@ class AggregateListApi(APIView):
         method = filters.validated_data.get("method", "majority")
         if method not in {m.key for m in exporting.aggregation_methods(project)}:
             raise ValidationError({"method": [f"{method!r} is not an aggregation method here."]})
-        quality = selectors.project_quality(project=project, method=method)
+        task_type = registry.get(project.task_type)
+        with quality_reads.shared_reads():
+            aggregates = quality_reads.project_aggregate(project, method)
+            alpha = quality_reads.krippendorff_alpha(
+                quality_reads.answers_frame(project), task_type.level_of_measurement
+            )
         ids = dict(
-            Item.objects.filter(project=project, pk__in=list(quality.aggregates)).values_list(
+            Item.objects.filter(project=project, pk__in=list(aggregates)).values_list(
                 "id", "external_id"
             )
         )
@@ -653,13 +659,13 @@ class AggregateListApi(APIView):
                 "confidence": agg.confidence,
                 "answers": agg.n,
             }
-            for pk, agg in quality.aggregates.items()
+            for pk, agg in aggregates.items()
         ]
         return Response(
             {
                 "method": method,
-                "alpha": quality.alpha,
-                "level_of_measurement": quality.level,
+                "alpha": alpha,
+                "level_of_measurement": task_type.level_of_measurement,
                 "labels": labels,
             }
         )

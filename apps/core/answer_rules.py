@@ -15,6 +15,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from . import registry
 from .models import Annotation, Item, Participant, Project
@@ -84,25 +85,34 @@ def participant_check_answers(*, participant: Participant) -> bool:
     return False
 
 
-def project_answer_flags(*, project: Project) -> dict[int, AnswerFlags]:
-    """Per participant id: would the fast or the constant rule trip (on, or at its default)?"""
-    task_type = registry.get(project.task_type)
-    per: dict[int, list[tuple[int, object]]] = {}
-    for participant_id, duration, value in (
-        Annotation.objects.filter(project=project, item__kind=Item.Kind.REGULAR)
-        .order_by("-id")
-        .values_list("participant_id", "duration_ms", "value")
-        .iterator(chunk_size=5000)
-    ):
-        per.setdefault(participant_id, []).append((duration, value))
+def project_answer_flags(*, project: Project, frame: Any = None) -> dict[int, AnswerFlags]:
+    """Per participant id: would the fast or the constant rule trip (on, or at its default)?
+
+    From the project's answers read once (``frame``: :func:`apps.core.quality.answers_read`).
+    """
+    from .quality import answers_read
+
+    frame = answers_read(project) if frame is None else frame
+    if frame.empty:
+        return {}
     threshold = project.fast_block_below_s or DEFAULT_FAST_S
     n = project.constant_block_after or DEFAULT_CONSTANT_N
+    newest_first = frame.sort_values("id", ascending=False)
+    # None (no categorical answer) is a label of its own here, as in the per-answer rule.
+    labels = newest_first["label"].map(lambda v: ("label", v) if v is not None else ("none",))
+    recent = newest_first.assign(label=labels).groupby("worker", sort=False).head(n)
+    per = newest_first.groupby("worker", sort=False)
+    answered = per.size()
+    medians = per["duration_ms"].median() / 1000
+    last = recent.groupby("worker", sort=False)["label"]
+    constant = (last.size() >= n) & (last.nunique() == 1)
+    enough = answered >= project.fast_block_after
     return {
-        pid: AnswerFlags(
-            fast=_fast(project, [d for d, _ in rows], threshold) is not None,
-            constant=_constant([task_type.label_of(v) for _, v in rows], n) is not None,
+        int(pid): AnswerFlags(
+            fast=bool(enough[pid] and medians[pid] < threshold),
+            constant=bool(constant.get(pid, False)),
         )
-        for pid, rows in per.items()
+        for pid in answered.index
     }
 
 
@@ -121,12 +131,13 @@ PARTICIPANT_COLUMNS = [
 
 def participant_records(project: Project) -> Iterator[dict]:
     """One row per participant with both flags, for the ``participants`` export."""
-    flags = project_answer_flags(project=project)
+    from .quality import answers_read
+
+    frame = answers_read(project)
+    flags = project_answer_flags(project=project, frame=frame)
     medians: dict[int, list[int]] = {}
-    for participant_id, duration in Annotation.objects.filter(
-        project=project, item__kind=Item.Kind.REGULAR
-    ).values_list("participant_id", "duration_ms"):
-        medians.setdefault(participant_id, []).append(duration)
+    for participant_id, duration in zip(frame["worker"], frame["duration_ms"], strict=True):
+        medians.setdefault(int(participant_id), []).append(int(duration))
     for p in Participant.objects.filter(project=project).order_by("created_at", "id"):
         durations = medians.get(p.pk, [])
         flag = flags.get(p.pk, AnswerFlags())

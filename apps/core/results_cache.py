@@ -13,6 +13,9 @@ new answer or skip changes it without the engine having to bump anything. The pa
 * computes in the request too when the worker was asked :data:`INLINE_AFTER` ago and has not
   answered (no worker running), so the page never waits forever.
 
+The Quality tab's figures (:mod:`apps.core.quality_summary`) are computed and stored with the
+results, from the same single read of the answers, and follow the same rules.
+
 Results stored by an older code version (another format) are recomputed.
 """
 
@@ -32,11 +35,13 @@ from django.utils import timezone
 from . import figures as drawing
 from . import registry
 from .models import Annotation, Assignment, Item, Participant, Project, ResultsSnapshot
+from .quality import shared_reads
+from .quality_summary import quality_compute
 from .results import InvalidResults, Results, UnknownFigureKind
 
 log = logging.getLogger(__name__)
 
-FORMAT = 2  # bump when Results.to_dict() changes shape: stored snapshots are then recomputed
+FORMAT = 3  # bump when Results.to_dict() changes shape: stored snapshots are then recomputed
 INLINE_AFTER = timedelta(seconds=20)
 
 
@@ -76,14 +81,20 @@ class ResultsPage:
     computed_at: datetime
     duration_ms: int
     fresh: bool  # False: newer answers exist and the worker is computing them
+    quality: dict  # the Quality tab's figures (apps.core.quality_summary)
 
 
 def results_refresh(*, project: Project) -> ResultsSnapshot:
-    """Compute the project's results now and store them (the worker's task calls this)."""
+    """Compute the project's results and Quality figures now and store them (the worker's task
+    calls this). The answers are read once for both (:func:`apps.core.quality.shared_reads`)."""
     # The version is taken first: answers arriving during the computation leave it stale.
     version = results_version(project)
     started = time.monotonic()
-    results = registry.get(project.task_type).results(project)
+    with shared_reads():
+        results = registry.get(project.task_type).results(project)
+        results_ms = int(1000 * (time.monotonic() - started))
+        quality = quality_compute(project=project)
+        quality["duration_ms"] = int(1000 * (time.monotonic() - started)) - results_ms
     svg = {figure.key: drawing.inline_svg(figure) for figure in results.figures}
     answers = (
         Annotation.objects.filter(project=project, item__kind=Item.Kind.REGULAR)
@@ -92,7 +103,13 @@ def results_refresh(*, project: Project) -> ResultsSnapshot:
     )
     fields = {
         "version": version,
-        "data": {"format": FORMAT, "results": results.to_dict(), "svg": svg, "answers": answers},
+        "data": {
+            "format": FORMAT,
+            "results": results.to_dict(),
+            "svg": svg,
+            "answers": answers,
+            "quality": quality,
+        },
         "computed_at": timezone.now(),
         "duration_ms": int(1000 * (time.monotonic() - started)),
     }
@@ -136,6 +153,7 @@ def _page(snapshot: ResultsSnapshot, results: Results, *, fresh: bool) -> Result
         computed_at=snapshot.computed_at,
         duration_ms=snapshot.duration_ms,
         fresh=fresh,
+        quality=snapshot.data.get("quality") or {},
     )
 
 

@@ -5,8 +5,6 @@ Each selector runs a fixed number of queries whatever the project's size (no N+1
 
 from __future__ import annotations
 
-import statistics
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -14,10 +12,10 @@ from django.db.models import Count, Exists, F, IntegerField, OuterRef, Prefetch,
 from django.db.models.functions import Coalesce, Least
 from django.utils import timezone
 
-from apps.core import registry
-from apps.core.answer_rules import CONSTANT, FAST, project_answer_flags
+from apps.core.answer_rules import CONSTANT, FAST
 from apps.core.models import Annotation, Assignment, Item, ItemMedia, Job, Participant, Project
-from apps.core.quality import Aggregate, aggregate, answers_frame, krippendorff_alpha
+from apps.core.quality import Aggregate
+from apps.core.quality_summary import quality_compute
 
 
 @dataclass(frozen=True)
@@ -113,77 +111,61 @@ class ProjectQuality:
     rows: list[ParticipantQuality]
     alpha: float | None
     level: str
-    aggregates: dict[int, Aggregate]
     method: str
+    aggregate_count: int  # items with an aggregated label
+    # The first aggregated items: (external id, aggregate); the download has them all.
+    aggregate_head: list[tuple[str, Aggregate]]
     # How many participants each automatic rule blocked: gold, fast, constant.
     blocked_by: dict[str, int] = field(default_factory=dict)
     # How many are flagged (whether or not the rule blocks).
     flagged: dict[str, int] = field(default_factory=dict)
 
 
-def project_quality(*, project: Project, method: str = "majority") -> ProjectQuality:
-    """Per-participant figures, Krippendorff's alpha and the aggregated labels, in 4 queries."""
-    task_type = registry.get(project.task_type)
+def project_quality(
+    *, project: Project, method: str = "majority", data: dict | None = None
+) -> ProjectQuality:
+    """Per-participant figures, Krippendorff's alpha and the first aggregated labels.
+
+    ``data``: the stored figures (:func:`apps.core.quality_summary.quality_compute`, as the
+    worker stored them with the results); without it they are computed now, for ``method``.
+    Participants are read live (names, statuses), their figures from ``data``.
+    """
+    if data is None or method not in data.get("methods", {}):
+        data = quality_compute(project=project, methods=[method])
     participants = list(Participant.objects.filter(project=project).order_by("created_at", "id"))
-    rows = {p.pk: ParticipantQuality(participant=p) for p in participants}
-
-    durations: dict[int, list[int]] = defaultdict(list)
-    for participant_id, duration in (
-        Annotation.objects.filter(project=project)
-        .values_list("participant_id", "duration_ms")
-        .iterator(chunk_size=10000)
-    ):
-        durations[participant_id].append(duration)
-    for participant_id, values in durations.items():
-        if participant_id in rows:
-            rows[participant_id].answers = len(values)
-            rows[participant_id].median_seconds = statistics.median(values) / 1000
-
-    # Gold and attention answers, scored by the task type (the engine's rule, for everyone).
-    controls = (
-        Annotation.objects.filter(project=project)
-        .exclude(item__kind=Item.Kind.REGULAR)
-        .select_related("item")
-        .only("participant_id", "value", "item__gold_value", "item__kind", "item__payload")
-    )
-    for annotation in controls.iterator(chunk_size=2000):
-        row = rows.get(annotation.participant_id)
-        if row is not None:
-            row.gold_answered += 1
-            row.gold_correct += bool(task_type.gold_correct(annotation.item, annotation.value))
-
-    frame = answers_frame(project, include_blocked=True)
-    blocked = {p.pk for p in participants if p.status == Participant.Status.BLOCKED}
-    counted = frame[~frame["worker"].isin(blocked)] if not frame.empty else frame
-    aggregates = aggregate(counted, method)
-    alpha = krippendorff_alpha(counted, task_type.level_of_measurement)
-    if not frame.empty and aggregates:
-        agreed = frame.assign(
-            agg=frame["task"].map({task: agg.label for task, agg in aggregates.items()})
-        ).dropna(subset=["agg"])
-        agreed = agreed.assign(same=agreed["label"] == agreed["agg"])
-        for worker, group in agreed.groupby("worker"):
-            if worker in rows:
-                rows[worker].agreement = float(group["same"].mean())
-                rows[worker].agreement_n = int(len(group))
-    for participant_id, flags in project_answer_flags(project=project).items():
-        if participant_id in rows:
-            rows[participant_id].flags = flags.as_list()
+    figures = data["participants"]
+    by_method = data["methods"][method]
+    rows = []
+    for p in participants:
+        row = ParticipantQuality(participant=p)
+        mine = figures.get(str(p.pk))
+        if mine:
+            row.answers = mine["answers"]
+            row.median_seconds = mine["median_seconds"]
+            row.gold_correct = mine["gold_correct"]
+            row.gold_answered = mine["gold_answered"]
+            row.flags = list(mine["flags"])
+        agreed = by_method["agreement"].get(str(p.pk))
+        if agreed:
+            row.agreement, row.agreement_n = agreed
+        rows.append(row)
     reasons = [p.blocked_reason for p in participants if p.status == Participant.Status.BLOCKED]
     return ProjectQuality(
-        rows=list(rows.values()),
-        alpha=alpha,
-        level=task_type.level_of_measurement,
-        aggregates=aggregates,
+        rows=rows,
+        alpha=data["alpha"],
+        level=data["level"],
         method=method,
+        aggregate_count=by_method["count"],
+        aggregate_head=[
+            (external_id, Aggregate(label=label, confidence=confidence, n=n, tie=tie))
+            for external_id, label, confidence, n, tie in by_method["head"]
+        ],
         blocked_by={
             "gold": sum(r.startswith("Gold accuracy") for r in reasons),
             "fast": sum(r.startswith(FAST) for r in reasons),
             "constant": sum(r.startswith(CONSTANT) for r in reasons),
         },
-        flagged={
-            flag: sum(flag in row.flags for row in rows.values()) for flag in ("fast", "constant")
-        },
+        flagged={flag: sum(flag in row.flags for row in rows) for flag in ("fast", "constant")},
     )
 
 

@@ -317,12 +317,9 @@ def _method(request: HttpRequest, project: Project) -> str:
 def project_quality(request: HttpRequest, slug: str) -> HttpResponse:
     project = project_for_user(request, slug)
     method = _method(request, project)
-    quality = selectors.project_quality(project=project, method=method)
+    page = results_for_page(project=project)
+    quality = selectors.project_quality(project=project, method=method, data=page.quality)
     qualification = qualification_of(registry.get(project.task_type), project)
-    ids = dict(
-        project.items.filter(pk__in=list(quality.aggregates)[:200]).values_list("id", "external_id")
-    )
-    aggregates = [(ids.get(pk, pk), agg) for pk, agg in list(quality.aggregates.items())[:200]]
     return _tab(
         request,
         project,
@@ -335,12 +332,13 @@ def project_quality(request: HttpRequest, slug: str) -> HttpResponse:
             if qualification and qualification.valid_for
             else None,
             "qualification_counts": core_selectors.qualification_counts(project=project),
-            "aggregates": aggregates,
+            "page": page,
             "methods": [(m.key, m.title) for m in exporting.aggregation_methods(project)],
             "method": method,
             "can_write": project.role != "viewer",
             "gold_unserved": selectors.gold_unserved(project),
         },
+        partial="quality-body",
     )
 
 

@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from django.db import transaction
+from django.db.models.fields.json import KT
 
 from apps.core import quality
 from apps.core.models import Assignment, Item, Participant, Project
@@ -59,19 +61,21 @@ def _scores(project: Project) -> tuple[list[float], list[float], dict[int, str],
     ns: list[float] = []
     truth: dict[int, str] = {}
     counts = {"humorous": 0, "non_humorous": 0, "unlabelled": 0}
+    # The payload's keys as text (KT): no JSON decoding of a third of a million payloads.
     rows = Item.objects.filter(project=project, kind=Item.Kind.REGULAR).values_list(
-        "pk", "payload__hs", "payload__ns", "payload__reaction_label"
+        "pk", KT("payload__hs"), KT("payload__ns"), KT("payload__reaction_label")
     )
-    for pk, h_score, n_score, label in rows.iterator(chunk_size=CHUNK):
-        if h_score is not None:
-            hs.append(float(h_score))
-        if n_score is not None:
-            ns.append(float(n_score))
-        if label in REACTION_TO_ANSWER:
-            truth[pk] = REACTION_TO_ANSWER[label]
-            counts[label] += 1
-        else:
-            counts["unlabelled"] += 1
+    with transaction.atomic():  # a server-side cursor that streams (outside one it is copied)
+        for pk, h_score, n_score, label in rows.iterator(chunk_size=20000):
+            if h_score is not None:
+                hs.append(float(h_score))
+            if n_score is not None:
+                ns.append(float(n_score))
+            if label in REACTION_TO_ANSWER:
+                truth[pk] = REACTION_TO_ANSWER[label]
+                counts[label] += 1
+            else:
+                counts["unlabelled"] += 1
     return hs, ns, truth, counts
 
 
@@ -87,14 +91,14 @@ def _histogram(title: str, values: list[float], bins: int, x_label: str, value_r
     )
 
 
-def _aggregate(frame: pd.DataFrame, method: str) -> dict[int, quality.Aggregate]:
-    if frame.empty:
-        return {}
-    return quality.aggregate(frame, method)
-
-
 def _labels(aggregates: dict[int, quality.Aggregate]) -> dict[int, Any]:
-    return {pk: json_ready(agg.label) for pk, agg in aggregates.items()}
+    ready: dict[Any, Any] = {}  # json_ready once per distinct label
+    return {
+        pk: ready[agg.label]
+        if agg.label in ready
+        else ready.setdefault(agg.label, json_ready(agg.label))
+        for pk, agg in aggregates.items()
+    }
 
 
 def _annotator_names(frame: pd.DataFrame) -> dict[int, str]:
@@ -246,8 +250,8 @@ def humor_results(*, project: Project) -> Results:
     hs, ns, truth, label_counts = _scores(project)
     frame = quality.answers_frame(project)
     alpha = quality.krippendorff_alpha(frame, "nominal")
-    majority = _aggregate(frame, "majority")
-    dawid_skene = _aggregate(frame, "dawid_skene")
+    majority = quality.project_aggregate(project, "majority")
+    dawid_skene = quality.project_aggregate(project, "dawid_skene")
     labels, positive = ["yes", "no"], "yes"
     by_method = {
         "majority": quality.compare_to_reference(

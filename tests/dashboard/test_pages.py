@@ -279,7 +279,7 @@ def test_dawid_skene_labels_are_shown_when_asked(client, project, viewer):
     response = login(client, viewer).get(
         reverse("dashboard:quality", args=[project.slug]) + "?method=dawid_skene"
     )
-    labels = {item_id: agg.label for item_id, agg in response.context["aggregates"]}
+    labels = {item_id: agg.label for item_id, agg in response.context["quality"].aggregate_head}
     assert labels == {"q0": "a", "q1": "a", "q2": "a", "q3": "a"}
 
 

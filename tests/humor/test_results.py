@@ -444,12 +444,13 @@ def test_the_results_page_fits_dawid_skene_once_until_a_new_answer(
 ):
     fits = []
 
-    class CountingDawidSkene(quality.DawidSkene):
-        def fit_predict_proba(self, data):
-            fits.append(len(data))
-            return super().fit_predict_proba(data)
+    fit = quality._dawid_skene
 
-    monkeypatch.setattr(quality, "DawidSkene", CountingDawidSkene)
+    def counting_dawid_skene(coded, **options):
+        fits.append(coded.n)
+        return fit(coded, **options)
+
+    monkeypatch.setattr(quality, "_dawid_skene", counting_dawid_skene)
     sent = []
     monkeypatch.setattr(results_compute, "delay", sent.append)
     client.force_login(owner)
@@ -467,3 +468,68 @@ def test_the_results_page_fits_dawid_skene_once_until_a_new_answer(
     assert fits == [27, 28]
     html = client.get(url).content.decode()
     assert "Computing updated results" not in html and card(html, "answers")[1] == "28"
+
+
+def annotation_reads(project):
+    """The statements the worker's results + Quality computation sends that read answers."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from apps.core.results_cache import results_refresh
+
+    with CaptureQueriesContext(connection) as captured:
+        results_refresh(project=project)
+    return [q["sql"] for q in captured.captured_queries if '"core_annotation"' in q["sql"]]
+
+
+def test_the_worker_reads_the_answers_in_one_query_whatever_the_number_of_posts(answered):
+    few = annotation_reads(answered)
+    # The answers with their values (alpha, both aggregations, per-annotator scores, flags,
+    # the Quality tab) come from one statement.
+    assert sum("::text" in sql or "AS text" in sql for sql in few) == 1
+    more = [post(f"m{i}", f"more {i}", like=50, haha=40 + i) for i in range(12)]
+    assert registry.get("humor").import_items(answered, jsonl(more)).ok
+    for name in ("alice", "bob"):
+        worker = Participant.objects.get(project=answered, external_id=name)
+        while (assignment := engine.next_item(participant=worker).assignment) is not None:
+            engine.annotation_submit(
+                assignment=assignment,
+                value={"funny": "yes"},
+                client_token=f"{name}-{assignment.pk}",
+            )
+    assert Annotation.objects.filter(project=answered).count() > 1.5 * 27
+    assert len(annotation_reads(answered)) == len(few)
+
+
+def test_the_quality_tab_shows_the_stored_figures_and_says_when_newer_answers_wait(
+    client, owner, answered, monkeypatch, django_capture_on_commit_callbacks
+):
+    from apps.core.results_cache import results_refresh
+
+    monkeypatch.setattr(results_compute, "delay", lambda pk: None)
+    results_refresh(project=answered)
+    computed = []
+    monkeypatch.setattr(
+        "apps.dashboard.selectors.quality_compute",
+        lambda **kw: computed.append(kw) or pytest.fail("the page recomputed the figures"),
+    )
+    client.force_login(owner)
+    url = f"/projects/{answered.slug}/quality/"
+    html = client.get(url).content.decode()
+    assert "Computing updated figures" not in html and "from 27 counted answers" in html
+    alpha = re.search(r'id="alpha">([^<]+)<', html).group(1)
+    rows, _ = from_database(answered)
+    matrix = pd.DataFrame(rows, columns=["task", "worker", "label"]).pivot(
+        index="worker", columns="task", values="label"
+    )
+    coded = matrix.apply(lambda col: col.map({"yes": 1.0, "no": 0.0})).to_numpy(dtype=float)
+    expected = krippendorff.alpha(reliability_data=coded, level_of_measurement="nominal")
+    assert float(alpha) == pytest.approx(expected, abs=5e-4)
+
+    erin = ParticipantFactory(project=answered, external_id="erin")
+    assignment = engine.next_item(participant=erin).assignment
+    engine.annotation_submit(assignment=assignment, value={"funny": "yes"}, client_token="e-1")
+    with django_capture_on_commit_callbacks(execute=True):
+        html = client.get(url).content.decode()
+    assert "Computing updated figures" in html and 'hx-trigger="load delay:2s"' in html
+    assert computed == []
