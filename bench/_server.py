@@ -114,6 +114,9 @@ def django_setup(env: dict[str, str], *, code: Path | None = None) -> None:
     """
     os.environ.clear()
     os.environ.update(env)
+    # Celery's Django fix-up puts the working directory first on sys.path when config.celery
+    # is imported: run from the served checkout, or it would import this one's apps.
+    os.chdir(code or REPO)
     for path in (str(REPO), str(BENCH_DIR), str(code or REPO)):
         if path in sys.path:
             sys.path.remove(path)

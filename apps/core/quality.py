@@ -383,7 +383,9 @@ def proportion_interval(successes: int, trials: int, confidence: float = 0.95):
     return (float(min(max(low, 0.0), rate)), float(max(min(high, 1.0), rate)))
 
 
-def _label_codes(values: Sequence[Any], labels: tuple) -> tuple[np.ndarray, np.ndarray]:
+def _label_codes(
+    values: Sequence[Any] | np.ndarray, labels: tuple
+) -> tuple[np.ndarray, np.ndarray]:
     """Each value's code among all the values (equal JSON values, equal codes) and its index in
     ``labels`` (-1: not one of them); ``json_ready`` runs once per distinct value."""
     codes, uniques = pd.factorize(pd.Series(list(values), dtype=object), use_na_sentinel=False)
