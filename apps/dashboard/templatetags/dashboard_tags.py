@@ -28,6 +28,12 @@ def percent(value: float | None, digits: int = 0) -> str:
 
 
 @register.filter
+def count(value: int | None) -> str:
+    """A count with thousands separated: 980,004."""
+    return "—" if value is None else f"{int(value):,}"
+
+
+@register.filter
 def number(value: float | None, digits: int = 2) -> str:
     if value is None:
         return "—"
