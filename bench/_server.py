@@ -396,6 +396,47 @@ def _nginx_user(media_root: Path) -> str:
     return f"user {owner};"
 
 
+def assignments_seed(cursor, project_id: int, participants: int, *, per_item: int, stride: int):
+    """Bulk SQL: ``per_item`` submitted assignments on every item of the project, spread over
+    its participants (the item's row number + k · ``stride``, modulo the participants)."""
+    cursor.execute(
+        """INSERT INTO core_assignment (item_id, participant_id, status, reserved_at,
+               expires_at, finished_at)
+           SELECT i.id, p.id, 'submitted', now(), now(), now()
+           FROM (SELECT id, row_number() OVER (ORDER BY id) AS rn FROM core_item
+                 WHERE project_id = %s) AS i
+           CROSS JOIN generate_series(0, %s - 1) AS k
+           JOIN (SELECT id, row_number() OVER (ORDER BY id) - 1 AS rn FROM core_participant
+                 WHERE project_id = %s) AS p ON p.rn = (i.rn + k * %s) %% %s""",
+        [project_id, per_item, project_id, stride, participants],
+    )
+
+
+def postgres_measure_main(child: int | None, measure, *, prefix: str) -> dict[str, str] | None:
+    """The start of a bench that measures a project in a child process, on PostgreSQL.
+
+    In the child (``child``: the project id) print ``measure(child)`` as JSON and return None;
+    in the parent create and migrate the database of ``DATABASE_URL`` and return the env.
+    """
+    import json
+    import tempfile
+
+    database_url = os.environ.get("DATABASE_URL", "")
+    if not database_url.startswith("postgres"):
+        sys.exit("Set DATABASE_URL=postgres://… (the benchmark measures PostgreSQL).")
+    if child:
+        django_setup(dict(os.environ))
+        print(json.dumps(measure(child)))
+        return None
+    postgres_database_ensure(database_url)
+    env = bench_env(database_url=database_url, var_dir=Path(tempfile.mkdtemp(prefix=prefix)))
+    django_setup(env)
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    return env
+
+
 def uptime() -> str:
     """The machine's load as ``uptime`` prints it (the benchmarks print it before and after)."""
     return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()

@@ -20,12 +20,14 @@ import os
 import resource
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _server import bench_env, django_setup, postgres_database_ensure  # noqa: E402
+from _server import (  # noqa: E402
+    assignments_seed,
+    postgres_measure_main,
+)
 
 PARTICIPANTS = 300
 
@@ -58,23 +60,13 @@ def project_seed(answers: int) -> int:
     with transaction.atomic(), connection.cursor() as cur:
         cur.execute(
             """INSERT INTO core_participant (project_id, public_id, source, external_id, study_id,
-                   session_id, status, blocked_reason, created_at)
+                   session_id, status, blocked_reason, created_at, simulated)
                SELECT %s, gen_random_uuid(), 'prolific', md5(n::text), '', '',
-                      CASE WHEN n %% 25 = 0 THEN 'blocked' ELSE 'active' END, '', now()
+                      CASE WHEN n %% 25 = 0 THEN 'blocked' ELSE 'active' END, '', now(), false
                FROM generate_series(0, %s - 1) AS n""",
             [project.pk, PARTICIPANTS],
         )
-        cur.execute(
-            """INSERT INTO core_assignment (item_id, participant_id, status, reserved_at,
-                   expires_at, finished_at)
-               SELECT i.id, p.id, 'submitted', now(), now(), now()
-               FROM (SELECT id, row_number() OVER (ORDER BY id) AS rn FROM core_item
-                     WHERE project_id = %s) AS i
-               CROSS JOIN generate_series(0, 2) AS k
-               JOIN (SELECT id, row_number() OVER (ORDER BY id) - 1 AS rn FROM core_participant
-                     WHERE project_id = %s) AS p ON p.rn = (i.rn + k * 7) %% %s""",
-            [project.pk, project.pk, PARTICIPANTS],
-        )
+        assignments_seed(cur, project.pk, PARTICIPANTS, per_item=3, stride=7)
         cur.execute(
             """INSERT INTO core_annotation (assignment_id, project_id, item_id, participant_id,
                    value, duration_ms, client_token, created_at)
@@ -144,22 +136,11 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)  # a project id
     args = parser.parse_args()
-    database_url = os.environ.get("DATABASE_URL", "")
-    if not database_url.startswith("postgres"):
-        sys.exit("Set DATABASE_URL=postgres://… (the benchmark measures PostgreSQL).")
-    if args.child:
-        django_setup(dict(os.environ))
-        print(json.dumps(export_measure(args.child)))
+    env = postgres_measure_main(args.child, export_measure, prefix="chorus-hf-bench-")
+    if env is None:
         return
-    postgres_database_ensure(database_url)
-    env = bench_env(
-        database_url=database_url, var_dir=Path(tempfile.mkdtemp(prefix="chorus-hf-bench-"))
-    )
-    django_setup(env)
-    from django.core.management import call_command
     from django.db import connection
 
-    call_command("migrate", verbosity=0)
     runs = []
     for size in [s for s in (args.small, args.answers) if s]:
         project_id = project_seed(size)

@@ -28,6 +28,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _server import (  # noqa: E402
+    assignments_seed,
     bench_env,
     django_setup,
     gunicorn_running,
@@ -108,22 +109,12 @@ def answers_insert(slug: str, participants: int = 300) -> int:
     with transaction.atomic(), connection.cursor() as cur:
         cur.execute(
             """INSERT INTO core_participant (project_id, public_id, source, external_id, study_id,
-                   session_id, status, blocked_reason, created_at)
-               SELECT %s, gen_random_uuid(), 'link', 'bench-' || n, '', '', 'active', '', now()
+                   session_id, status, blocked_reason, created_at, simulated)
+               SELECT %s, gen_random_uuid(), 'link', 'bench-' || n, '', '', 'active', '', now(), false
                FROM generate_series(0, %s - 1) AS n""",
             [project.pk, participants],
         )
-        cur.execute(
-            """INSERT INTO core_assignment (item_id, participant_id, status, reserved_at,
-                   expires_at, finished_at)
-               SELECT i.id, p.id, 'submitted', now(), now(), now()
-               FROM (SELECT id, row_number() OVER (ORDER BY id) AS rn FROM core_item
-                     WHERE project_id = %s) AS i
-               CROSS JOIN generate_series(0, %s - 1) AS k
-               JOIN (SELECT id, row_number() OVER (ORDER BY id) - 1 AS rn FROM core_participant
-                     WHERE project_id = %s) AS p ON p.rn = (i.rn + k) %% %s""",
-            [project.pk, ANSWERS_PER_ITEM, project.pk, participants],
-        )
+        assignments_seed(cur, project.pk, participants, per_item=ANSWERS_PER_ITEM, stride=1)
         cur.execute(
             """INSERT INTO core_annotation (assignment_id, project_id, item_id, participant_id,
                    value, duration_ms, client_token, created_at)

@@ -26,7 +26,6 @@ import resource
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -34,10 +33,9 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _server import (  # noqa: E402
-    bench_env,
-    django_setup,
+    assignments_seed,
     gunicorn_running,
-    postgres_database_ensure,
+    postgres_measure_main,
     uptime,
 )
 
@@ -100,17 +98,7 @@ def project_seed(answers: int, participants: int, *, keep: bool) -> int:
                FROM generate_series(0, %s - 1) AS n""",
             [project.pk, participants],
         )
-        cur.execute(
-            """INSERT INTO core_assignment (item_id, participant_id, status, reserved_at,
-                   expires_at, finished_at)
-               SELECT i.id, p.id, 'submitted', now(), now(), now()
-               FROM (SELECT id, row_number() OVER (ORDER BY id) AS rn FROM core_item
-                     WHERE project_id = %s) AS i
-               CROSS JOIN generate_series(0, 2) AS k
-               JOIN (SELECT id, row_number() OVER (ORDER BY id) - 1 AS rn FROM core_participant
-                     WHERE project_id = %s) AS p ON p.rn = (i.rn + k * 7) %% %s""",
-            [project.pk, project.pk, participants],
-        )
+        assignments_seed(cur, project.pk, participants, per_item=3, stride=7)
         # Careful people agree with the reaction label 80 % of the time; every 40th answers at
         # random (a pseudo-random hash of the pair, so a rerun seeds the same answers).
         cur.execute(
@@ -226,22 +214,11 @@ def main() -> None:
     parser.add_argument("--json", type=Path)
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)  # a project id
     args = parser.parse_args()
-    database_url = os.environ.get("DATABASE_URL", "")
-    if not database_url.startswith("postgres"):
-        sys.exit("Set DATABASE_URL=postgres://… (the benchmark measures PostgreSQL).")
-    if args.child:
-        django_setup(dict(os.environ))
-        print(json.dumps(compute_measure(args.child)))
+    env = postgres_measure_main(args.child, compute_measure, prefix="chorus-scale-bench-")
+    if env is None:
         return
-    postgres_database_ensure(database_url)
-    env = bench_env(
-        database_url=database_url, var_dir=Path(tempfile.mkdtemp(prefix="chorus-scale-bench-"))
-    )
-    django_setup(env)
-    from django.core.management import call_command
     from django.db import connection
 
-    call_command("migrate", verbosity=0)
     start = time.perf_counter()
     project_id = project_seed(args.answers, args.participants, keep=args.keep)
     seeded = round(time.perf_counter() - start, 1)
