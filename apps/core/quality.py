@@ -12,7 +12,7 @@ import gc
 import json
 from array import array
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -70,6 +70,13 @@ def _memo(key: tuple, compute: Callable[[], Any]) -> Any:
 ANSWER_COLUMNS = ["id", "task", "worker", "label", "duration_ms", "blocked"]
 
 
+def streamed() -> AbstractContextManager:
+    """Where a large read's server-side cursor streams: in a transaction (outside one Django
+    declares it WITH HOLD, and PostgreSQL copies the whole result before the first row). An
+    open transaction is used as it is."""
+    return nullcontext() if connection.in_atomic_block else transaction.atomic()
+
+
 # Up to this many gold/attention items are left out of the answers read by id; more, by a join.
 _CONTROLS_BY_ID = 5000
 
@@ -124,7 +131,7 @@ def _answers_read(project: Project) -> pd.DataFrame:
     # In a transaction Django's server-side cursor streams; outside one it is WITH HOLD, which
     # PostgreSQL copies whole before the first row. Rows come in chunks, split into columns
     # with zip (no Python code per answer).
-    with transaction.atomic(), connection.chunked_cursor() as cursor:
+    with streamed(), connection.chunked_cursor() as cursor:
         cursor.execute(sql, params)
         while chunk := cursor.fetchmany(20000):
             pk, item_id, participant_id, text, duration = zip(*chunk, strict=True)

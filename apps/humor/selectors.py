@@ -7,7 +7,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from django.db import transaction
 from django.db.models.fields.json import KT
 
 from apps.core import quality
@@ -65,7 +64,7 @@ def _scores(project: Project) -> tuple[list[float], list[float], dict[int, str],
     rows = Item.objects.filter(project=project, kind=Item.Kind.REGULAR).values_list(
         "pk", KT("payload__hs"), KT("payload__ns"), KT("payload__reaction_label")
     )
-    with transaction.atomic():  # a server-side cursor that streams (outside one it is copied)
+    with quality.streamed():
         for pk, h_score, n_score, label in rows.iterator(chunk_size=20000):
             if h_score is not None:
                 hs.append(float(h_score))
