@@ -31,7 +31,7 @@ from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.core import exporting, hfdataset, registry
+from apps.core import exporting, hfdataset, registry, results_cache
 from apps.core import quality as quality_reads
 from apps.core.access import project_for_user, projects_for_user
 from apps.core.mediaserve import media_response
@@ -564,7 +564,10 @@ class ParticipantListApi(APIView):
     )
     def get(self, request, slug: str):
         project = _project(request, slug)
-        quality = selectors.project_quality(project=project)
+        # The worker's stored figures when they are current (exact); computed now otherwise.
+        quality = selectors.project_quality(
+            project=project, data=results_cache.quality_stored(project=project)
+        )
         return Response(ParticipantOutputSerializer(quality.rows, many=True).data)
 
 

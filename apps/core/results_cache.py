@@ -198,6 +198,16 @@ def results_for_page(*, project: Project) -> ResultsPage:
     return _page(snapshot, results, fresh=False)
 
 
+def quality_stored(*, project: Project) -> dict | None:
+    """The Quality figures the worker stored, when they are those of the current answers."""
+    snapshot = ResultsSnapshot.objects.filter(project=project).only("version", "data").first()
+    if snapshot is None or (snapshot.data or {}).get("format") != FORMAT:
+        return None
+    if snapshot.version != results_version(project):
+        return None
+    return snapshot.data.get("quality") or None
+
+
 def results_stored(*, project: Project) -> Results:
     """The stored results as the page shows them (for figure downloads); computed if none."""
     snapshot = ResultsSnapshot.objects.filter(project=project).first()

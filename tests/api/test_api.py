@@ -265,6 +265,29 @@ def test_participants_carry_quality_figures_and_can_be_blocked(answered, researc
     ).json() == {"blocked": ["Must be a valid boolean."]}
 
 
+def test_participants_come_from_the_stored_figures_while_they_are_current(
+    answered, researcher, monkeypatch
+):
+    from apps.core.results_cache import results_refresh
+    from apps.dashboard import selectors as dashboard_selectors
+
+    project, spammer = answered
+    url = f"/api/projects/{project.slug}/participants/"
+    c = client_for(researcher)
+    live = c.get(url).json()  # nothing stored yet: computed in the request
+    results_refresh(project=project)
+    compute = dashboard_selectors.quality_compute
+    monkeypatch.setattr(
+        dashboard_selectors, "quality_compute", lambda **kw: pytest.fail("recomputed")
+    )
+    assert c.get(url).json() == live
+    # A block changes the figures: the stored ones are not current any more.
+    spammer.block("spam")
+    monkeypatch.setattr(dashboard_selectors, "quality_compute", compute)
+    rows = {r["external_id"]: r for r in c.get(url).json()}
+    assert rows["spammer"]["status"] == "blocked" and rows["careful-0"]["agreement"] == 1.0
+
+
 def test_aggregated_labels_and_alpha(answered, viewer):
     project, _ = answered
     for method in ("majority", "dawid_skene"):
