@@ -67,9 +67,6 @@ def _memo(key: tuple, compute: Callable[[], Any]) -> Any:
     return shared[key]
 
 
-ANSWER_COLUMNS = ["id", "task", "worker", "label", "duration_ms", "blocked"]
-
-
 def streamed() -> AbstractContextManager:
     """Where a large read's server-side cursor streams: in a transaction (outside one Django
     declares it WITH HOLD, and PostgreSQL copies the whole result before the first row). An

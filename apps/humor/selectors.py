@@ -25,7 +25,6 @@ from apps.core.results import (
 
 from .schemas import REACTION_TO_ANSWER, Config
 
-CHUNK = 2000
 HS_BINS = 20
 NS_BINS = 20
 REFERENCE_HUMAN_F1 = 0.867
