@@ -98,21 +98,15 @@ def project_answer_flags(*, project: Project, frame: Any = None) -> dict[int, An
     threshold = project.fast_block_below_s or DEFAULT_FAST_S
     n = project.constant_block_after or DEFAULT_CONSTANT_N
     newest_first = frame.sort_values("id", ascending=False)
-    # None (no categorical answer) is a label of its own here, as in the per-answer rule.
-    labels = newest_first["label"].map(lambda v: ("label", v) if v is not None else ("none",))
-    recent = newest_first.assign(label=labels).groupby("worker", sort=False).head(n)
-    per = newest_first.groupby("worker", sort=False)
-    answered = per.size()
-    medians = per["duration_ms"].median() / 1000
-    last = recent.groupby("worker", sort=False)["label"]
-    constant = (last.size() >= n) & (last.nunique() == 1)
-    enough = answered >= project.fast_block_after
+    durations = newest_first["duration_ms"].to_numpy()
+    labels = newest_first["label"].to_numpy()
+    # The per-participant rules themselves (_fast, _constant), on each one's rows of the frame.
     return {
         int(pid): AnswerFlags(
-            fast=bool(enough[pid] and medians[pid] < threshold),
-            constant=bool(constant.get(pid, False)),
+            fast=_fast(project, durations[rows].tolist(), threshold) is not None,
+            constant=_constant(labels[rows[:n]].tolist(), n) is not None,
         )
-        for pid in answered.index
+        for pid, rows in newest_first.groupby("worker", sort=False).indices.items()
     }
 
 
