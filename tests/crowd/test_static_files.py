@@ -42,15 +42,16 @@ def test_the_annotate_page_links_fingerprinted_gzipped_files_cached_for_a_year(
     client = Client()  # its whitenoise starts now, over the files just collected
     page = annotate_page(client, project)
     urls = re.findall(r'(?:href|src)="(/static/[^"]+)"', page)
-    assert {"css/chorus", "js/chorus", "django_htmx/htmx-2.min"} <= {
-        re.sub(r"\.[0-9a-f]{12}\.(css|js)$", "", u.removeprefix("/static/")) for u in urls
+    assert {"css/chorus", "js/chorus", "django_htmx/htmx-2.min", "img/favicon"} <= {
+        re.sub(r"\.[0-9a-f]{12}\.(css|js|svg)$", "", u.removeprefix("/static/")) for u in urls
     }
     transferred = len(page.encode())
     for url in urls:
-        assert re.search(r"\.[0-9a-f]{12}\.(css|js)$", url), url
+        assert re.search(r"\.[0-9a-f]{12}\.(css|js|svg)$", url), url
         response = client.get(url, HTTP_ACCEPT_ENCODING="gzip")
         assert response.status_code == 200, url
-        assert response["Content-Encoding"] == "gzip", url
+        if not url.endswith(".svg"):  # the icon is smaller than its gzip
+            assert response["Content-Encoding"] == "gzip", url
         control = response["Cache-Control"]
         assert "immutable" in control and int(re.search(r"max-age=(\d+)", control)[1]) >= YEAR_S
         transferred += len(b"".join(response.streaming_content))
@@ -62,3 +63,16 @@ def test_without_collected_files_the_pages_link_plain_names(settings, tmp_path, 
     page = annotate_page(Client(), project)
     assert 'href="/static/css/chorus.css"' in page
     assert 'src="/static/js/chorus.js"' in page
+
+
+def test_favicon_ico_leads_to_the_icon_for_pages_that_name_none(settings, tmp_path):
+    # Django's admin pages link no icon, so browsers ask for /favicon.ico (a 404 before).
+    use_fingerprints(settings, tmp_path)
+    call_command("collectstatic", interactive=False, verbosity=0, ignore_patterns=["*.js", "*.css"])
+    client = Client()
+    response = client.get("/favicon.ico")
+    assert response.status_code == 302 and "max-age=86400" in response["Cache-Control"]
+    assert re.fullmatch(r"/static/img/favicon\.[0-9a-f]{12}\.svg", response["Location"])
+    icon = client.get(response["Location"])
+    assert icon.status_code == 200 and icon["Content-Type"] == "image/svg+xml"
+    assert b"<svg" in b"".join(icon.streaming_content)
