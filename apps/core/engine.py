@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import enum
 import functools
+import json
 import math
 import time
 from dataclasses import dataclass
@@ -35,7 +36,7 @@ from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from . import answer_rules, hotsql, registry, stages
+from . import answer_rules, hotsql, media, registry, stages
 from .models import Annotation, Assignment, Item, Participant
 
 
@@ -114,12 +115,26 @@ _RESERVE_SQL = """
     ON CONFLICT (item_id, participant_id) DO UPDATE SET
         status = excluded.status, reserved_at = excluded.reserved_at,
         expires_at = excluded.expires_at
-    RETURNING {columns}
+    RETURNING {columns}, {media}
 """
 _ROOM = """(SELECT COUNT(*) FROM core_assignment r WHERE r.item_id = %(item)s
            AND r.status = 'reserved' AND r.expires_at > %(now)s) < %(room)s"""
-_RESERVE_REGULAR = _RESERVE_SQL.format(room=_ROOM, columns=_ASSIGNMENT.bare)
-_RESERVE_CONTROL = _RESERVE_SQL.format(room="1 = 1", columns=_ASSIGNMENT.bare)
+# The item's media keys come back with the reservation (a JSON list): the card's media URLs
+# need no statement of their own (``apps.core.media.media_urls``).
+_MEDIA_KEYS = {
+    "postgresql": """(SELECT CAST(COALESCE(json_agg(m.key ORDER BY m.key), '[]') AS TEXT)
+        FROM core_itemmedia m WHERE m.item_id = %(item)s)""",
+    "sqlite": """(SELECT json_group_array(k.key) FROM (SELECT m.key FROM core_itemmedia m
+        WHERE m.item_id = %(item)s ORDER BY m.key) k)""",
+}
+_RESERVE_REGULAR = {
+    vendor: _RESERVE_SQL.format(room=_ROOM, columns=_ASSIGNMENT.bare, media=media)
+    for vendor, media in _MEDIA_KEYS.items()
+}
+_RESERVE_CONTROL = {
+    vendor: _RESERVE_SQL.format(room="1 = 1", columns=_ASSIGNMENT.bare, media=media)
+    for vendor, media in _MEDIA_KEYS.items()
+}
 
 
 def _reserve(participant: Participant, item: Item, now, *, room: int | None = None):
@@ -132,14 +147,16 @@ def _reserve(participant: Participant, item: Item, now, *, room: int | None = No
         "expires": hotsql.param(now + participant.project.reservation_ttl),
         "room": room,
     }
+    sql = (_RESERVE_CONTROL if room is None else _RESERVE_REGULAR)[connection.vendor]
     with hotsql.cursor() as cursor:
-        cursor.execute(_RESERVE_CONTROL if room is None else _RESERVE_REGULAR, params)
+        cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:
         return None
     assignment = _ASSIGNMENT.build(row)
     assignment.item = item
     assignment.participant = participant
+    media.reserved_media_set(assignment, json.loads(row[_ASSIGNMENT.width]))
     return assignment
 
 
@@ -428,24 +445,29 @@ def work_waiting(*, participant: Participant, now=None) -> bool:
     return _candidate(participant, control=False, exclude=[], now=now or timezone.now()) is not None
 
 
-# One statement locks the assignment and its item.
+# One statement locks the assignment and its item, and reads what can have changed since the
+# caller read them (the gate's read, outside the transaction): the assignment's state and
+# times, the item's count and wanted answers. The rest of both rows does not change.
+_LOCKED_ASSIGNMENT = hotsql.Columns(Assignment, "a", fields=["status", "reserved_at", "expires_at"])
+_LOCKED_ITEM = hotsql.Columns(Item, "i", fields=["answer_count", "wanted_answers"])
 _LOCK_ASSIGNMENT_SQL = f"""
-    SELECT {_ASSIGNMENT.sql}, {_ITEM.sql}
+    SELECT {_LOCKED_ASSIGNMENT.sql}, {_LOCKED_ITEM.sql}
     FROM core_assignment a JOIN core_item i ON i.id = a.item_id
     WHERE a.id = %s {{lock}}
 """
 
 
-def _lock_assignment(pk: int) -> Assignment:
+def _lock_assignment(assignment: Assignment) -> Assignment:
+    """Lock ``assignment``'s row and its item's; bring both instances up to date in place."""
     sql = _LOCK_ASSIGNMENT_SQL.format(lock=hotsql.lock_clause("FOR UPDATE OF a, i"))
     with hotsql.cursor() as cursor:
-        cursor.execute(sql, [pk])
+        cursor.execute(sql, [assignment.pk])
         row = cursor.fetchone()
     if row is None:
-        raise Assignment.DoesNotExist(pk)
-    locked = _ASSIGNMENT.build(row)
-    locked.item = _ITEM.build(row, _ASSIGNMENT.width)
-    return locked
+        raise Assignment.DoesNotExist(assignment.pk)
+    _LOCKED_ASSIGNMENT.update(assignment, row)
+    _LOCKED_ITEM.update(assignment.item, row, _LOCKED_ASSIGNMENT.width)
+    return assignment
 
 
 _ANNOTATION_INSERT_SQL = """
@@ -458,6 +480,10 @@ _ANNOTATION_INSERT_SQL = """
 _ASSIGNMENT_SUBMITTED_SQL = (
     "UPDATE core_assignment SET status = 'submitted', finished_at = %s WHERE id = %s"
 )
+# PostgreSQL runs a data-modifying WITH once, so the assignment is marked submitted by the
+# insert's own statement (one round trip less; the row is ours, locked). SQLite has no DML in
+# WITH: two statements there.
+_SUBMIT_SQL = f"WITH submitted AS ({_ASSIGNMENT_SUBMITTED_SQL}) {_ANNOTATION_INSERT_SQL}"
 # A blocked participant's answer is stored but not counted (Participant.block). The check is
 # this statement's, after the insert: the insert's foreign-key lock on the participant's row
 # waited for a block in progress (which locks the row FOR UPDATE) to commit, and this
@@ -487,23 +513,25 @@ def _annotation_store(
         created_at=now,
     )
     at = hotsql.param(now)
+    row = [
+        locked.pk,
+        item.project_id,
+        item.pk,
+        locked.participant_id,
+        _VALUE_FIELD.get_db_prep_save(value, connection),
+        annotation.duration_ms,
+        client_token,
+        at,
+    ]
     with hotsql.cursor() as cursor:
-        cursor.execute(
-            _ANNOTATION_INSERT_SQL,
-            [
-                locked.pk,
-                item.project_id,
-                item.pk,
-                locked.participant_id,
-                _VALUE_FIELD.get_db_prep_save(value, connection),
-                annotation.duration_ms,
-                client_token,
-                at,
-            ],
-        )
+        if connection.vendor == "postgresql":
+            cursor.execute(_SUBMIT_SQL, [at, locked.pk, *row])
+        else:
+            cursor.execute(_ANNOTATION_INSERT_SQL, row)
         annotation.pk = cursor.fetchone()[0]
         annotation._state.adding = False
-        cursor.execute(_ASSIGNMENT_SUBMITTED_SQL, [at, locked.pk])
+        if connection.vendor != "postgresql":
+            cursor.execute(_ASSIGNMENT_SUBMITTED_SQL, [at, locked.pk])
         cursor.execute(_ITEM_COUNT_SQL, [item.pk, locked.participant_id])
         counted = cursor.fetchone()
     locked.status = Assignment.Status.SUBMITTED
@@ -535,7 +563,7 @@ def annotation_submit(
     now = now or timezone.now()
     try:
         with transaction.atomic():
-            locked = _lock_assignment(assignment.pk)
+            locked = _lock_assignment(assignment)
             item = locked.item
             if locked.status == Assignment.Status.SUBMITTED:
                 if locked.annotation.client_token == client_token:

@@ -18,21 +18,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import Model
 
 
 def cursor():
     """A cursor for the hot statements: server-side binding (preparable) on PostgreSQL."""
-    if connection.vendor != "postgresql":
-        return connection.cursor()
+    # The connection looked up once: each attribute of ``django.db.connection`` (a proxy)
+    # looks it up again in the thread's connections.
+    conn = connections[DEFAULT_DB_ALIAS]
+    if conn.vendor != "postgresql":
+        return conn.cursor()
     from django.db.backends.postgresql.base import ServerBindingCursor
 
     # What connection.cursor() does, with another cursor class (Django picks one per connection).
-    connection.close_if_health_check_failed()
-    connection.ensure_connection()
-    with connection.wrap_database_errors:
-        return connection._prepare_cursor(ServerBindingCursor(connection.connection))
+    conn.close_if_health_check_failed()
+    conn.ensure_connection()
+    with conn.wrap_database_errors:
+        return conn._prepare_cursor(ServerBindingCursor(conn.connection))
 
 
 def lock_clause(sql: str) -> str:
@@ -51,36 +54,52 @@ def param(value: Any) -> Any:
 
 
 class Columns:
-    """A model's concrete columns under a table alias, and its rows back into instances."""
+    """A model's concrete columns under a table alias, and its rows back into instances.
 
-    def __init__(self, model: type[Model], alias: str):
+    ``fields`` (names): only those columns, to refresh an instance already loaded (``update``).
+    """
+
+    def __init__(self, model: type[Model], alias: str, fields: Sequence[str] | None = None):
         self.model = model
         self.alias = alias
-        self.fields = list(model._meta.concrete_fields)
+        if fields is None:
+            self.fields = list(model._meta.concrete_fields)
+        else:
+            self.fields = [model._meta.get_field(name) for name in fields]
         self.attnames = [f.attname for f in self.fields]
         self.sql = ", ".join(f'{alias}."{f.column}"' for f in self.fields)
         self.bare = ", ".join(f'"{f.column}"' for f in self.fields)  # for RETURNING
         self.width = len(self.fields)
         self._converters: dict[str, list] = {}
 
-    def converters(self) -> list:
+    def converters(self, conn) -> list:
         """Per column, the converters the ORM would apply (JSON, SQLite datetimes, …)."""
-        vendor = connection.vendor
+        vendor = conn.vendor
         if vendor not in self._converters:
             per_field = []
             for f in self.fields:
                 col = f.get_col(self.alias)
-                chain = connection.ops.get_db_converters(col) + f.get_db_converters(connection)
+                chain = conn.ops.get_db_converters(col) + f.get_db_converters(conn)
                 per_field.append((col, chain) if chain else None)
             self._converters[vendor] = per_field
         return self._converters[vendor]
 
-    def build(self, row: Sequence[Any], start: int = 0) -> Model:
-        """The instance held by ``row[start:start + width]``, as the ORM would load it."""
+    def values(self, row: Sequence[Any], start: int = 0) -> list:
+        """``row[start:start + width]`` as the ORM would convert it (JSON, SQLite datetimes)."""
+        conn = connections[DEFAULT_DB_ALIAS]
         values = list(row[start : start + self.width])
-        for i, conv in enumerate(self.converters()):
+        for i, conv in enumerate(self.converters(conn)):
             if conv is not None:
                 col, chain = conv
                 for converter in chain:
-                    values[i] = converter(values[i], col, connection)
-        return self.model.from_db(connection.alias, self.attnames, values)
+                    values[i] = converter(values[i], col, conn)
+        return values
+
+    def build(self, row: Sequence[Any], start: int = 0) -> Model:
+        """The instance held by ``row[start:start + width]``, as the ORM would load it."""
+        return self.model.from_db(DEFAULT_DB_ALIAS, self.attnames, self.values(row, start))
+
+    def update(self, instance: Model, row: Sequence[Any], start: int = 0) -> None:
+        """Set these columns of ``instance`` (already loaded) from ``row[start:start + width]``."""
+        for attname, value in zip(self.attnames, self.values(row, start), strict=True):
+            setattr(instance, attname, value)

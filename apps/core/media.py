@@ -31,7 +31,7 @@ from django.urls import reverse
 from django.utils.functional import LazyObject, empty
 
 if TYPE_CHECKING:
-    from .models import Item, Participant
+    from .models import Assignment, Item, Participant
 
 MEDIA_STORAGE_ALIAS = "media"
 # The key of a row's media when ``payload["media"]`` is a single path, not a {key: path} map.
@@ -223,21 +223,33 @@ _MEDIA_KEYS_SQL = """
     SELECT m.key, a.id FROM core_itemmedia m
     JOIN core_assignment a ON a.item_id = m.item_id
     WHERE m.item_id = %s AND a.participant_id = %s
+    ORDER BY m.key
 """
+
+
+def reserved_media_set(assignment: Assignment, keys: list[str]) -> None:
+    """Remember on the assignment's item its media ``keys``, read by the statement that just
+    reserved it (``apps.core.engine``), so that the card's ``media_urls`` asks nothing more."""
+    assignment.item._reserved_media = (assignment.participant_id, assignment.pk, keys)
 
 
 def media_urls(*, item: Item, participant: Participant) -> dict[str, str]:
     """{key: URL} of ``item``'s media for ``participant``, who holds an assignment for it.
 
     Task types call this in ``item_context``. The URLs go through the crowd's media view,
-    which serves a file only to the participant holding the assignment; one query.
+    which serves a file only to the participant holding the assignment. No query for an item
+    just reserved for them (its keys came with the reservation), else one.
     """
     from . import hotsql
 
-    # Hand-written: every item card of a task type with media asks (see apps.core.hotsql).
-    with hotsql.cursor() as cursor:
-        cursor.execute(_MEDIA_KEYS_SQL, [item.pk, participant.pk])
-        rows = cursor.fetchall()
+    reserved = getattr(item, "_reserved_media", None)
+    if reserved is not None and reserved[0] == participant.pk:
+        rows = [(key, reserved[1]) for key in reserved[2]]
+    else:
+        # Hand-written: every item card of a task type with media asks (see apps.core.hotsql).
+        with hotsql.cursor() as cursor:
+            cursor.execute(_MEDIA_KEYS_SQL, [item.pk, participant.pk])
+            rows = cursor.fetchall()
     slug = participant.project.slug
     return {
         key: reverse("crowd:media", args=[slug, assignment_id, key]) for key, assignment_id in rows
