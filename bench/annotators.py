@@ -3,7 +3,9 @@
     .venv/bin/python bench/annotators.py                                   # PostgreSQL, 50 annotators
     .venv/bin/python bench/annotators.py --sqlite --annotators 20          # embedded SQLite
 
-Each annotator is a thread with its own ``httpx.Client`` (its own cookie session). It enters
+Each annotator is a thread with its own browser (``_http.Browser``: its own cookies and
+keep-alive connection; lighter than httpx, so the generator takes less of the cores it shares
+with the server). It enters
 ``/p/<slug>/?PROLIFIC_PID=…``, consents, passes the instructions, then loops: GET the annotate
 page (the next item), read the form's action and ``client_token`` with a regex, POST the answer
 with ``HX-Request: true`` as htmx does. A share of the answers is posted twice with the same
@@ -33,6 +35,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _http  # noqa: E402
 import _server  # noqa: E402
 
 DEFAULT_POSTGRES = "postgres://postgres@127.0.0.1:5432/chorus_bench"
@@ -59,7 +62,11 @@ class Stats:
     finished: bool = False
 
 
-def classify_failure(response: httpx.Response) -> str:
+# A connection that failed, from either client (the MOS listeners stream clips with httpx).
+TRANSPORT_ERRORS = (httpx.TransportError, *_http.TransportError)
+
+
+def classify_failure(response) -> str:
     text = response.text
     if "database is locked" in text:
         return "database is locked"
@@ -78,9 +85,16 @@ class Annotator(threading.Thread):
         self.run_ = run
         self.stats = Stats()
         self.rng = random.Random(n)
-        self.client = httpx.Client(base_url=base_url, timeout=60.0, follow_redirects=False)
+        self.client = self.client_open(base_url)
         self.csrf = ""
         self.card: str | None = None  # the next item's card, when a submit already returned it
+
+    def client_open(self, base_url: str):
+        return _http.Browser(base_url, timeout=60.0)
+
+    def client_twin(self):
+        """A second connection with this annotator's cookies (for a double click)."""
+        return self.client.twin()
 
     # --- setup: entry → consent → instructions (not measured) --------------------------
     def enter(self) -> None:
@@ -122,7 +136,7 @@ class Annotator(threading.Thread):
                 if not self.one_answer():
                     stats.finished = True
                     return
-            except httpx.TransportError as exc:
+            except TRANSPORT_ERRORS as exc:
                 stats.errors[f"transport: {type(exc).__name__}"] += 1
             if run.think_s:
                 time.sleep(self.rng.expovariate(1.0 / run.think_s))
@@ -177,13 +191,13 @@ class Annotator(threading.Thread):
         twin = None
         if self.rng.random() < run.double_rate:
             # The same form posted again at the same instant from a second connection.
-            twin = DoubleSubmit(self.client, action, data, headers)
+            twin = DoubleSubmit(self.client_twin(), action, data, headers)
             twin.start()
             stats.doubled.add(token)
         t0 = time.perf_counter()
         try:
             r = c.post(action, data=data, headers=headers)
-        except httpx.TransportError as exc:
+        except TRANSPORT_ERRORS as exc:
             # The connection dropped before the answer came back; as a person would, click the
             # same form again: same token, so the platform stores the answer at most once.
             stats.refused[f"resent after a dropped connection ({type(exc).__name__})"] += 1
@@ -201,7 +215,7 @@ class Annotator(threading.Thread):
             else:
                 self.judge_submit(twin.response, token)
 
-    def judge_submit(self, r: httpx.Response, token: str) -> None:
+    def judge_submit(self, r, token: str) -> None:
         stats = self.stats
         if r.status_code == 204 and "HX-Redirect" in r.headers:  # accepted, nothing left
             accepted = True
@@ -232,21 +246,20 @@ class Annotator(threading.Thread):
 class DoubleSubmit(threading.Thread):
     """A second POST of the same form, on its own connection but the same cookies."""
 
-    def __init__(self, client: httpx.Client, action: str, data: dict, headers: dict):
+    def __init__(self, client, action: str, data: dict, headers: dict):
         super().__init__(daemon=True)
         self.args = (client, action, data, headers)
-        self.response: httpx.Response | None = None
+        self.response = None
         self.error = ""
 
     def run(self) -> None:
-        client, action, data, headers = self.args
+        twin, action, data, headers = self.args
         try:
-            with httpx.Client(
-                base_url=client.base_url, cookies=client.cookies, timeout=60.0
-            ) as twin:
-                self.response = twin.post(action, data=data, headers=headers)
-        except httpx.TransportError as exc:
+            self.response = twin.post(action, data=data, headers=headers)
+        except TRANSPORT_ERRORS as exc:
             self.error = type(exc).__name__
+        finally:
+            twin.close()
 
 
 @dataclass

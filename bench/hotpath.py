@@ -36,6 +36,7 @@ import time
 import uuid
 from collections import Counter
 from pathlib import Path
+from urllib.parse import urlencode
 
 BENCH_DIR = Path(__file__).resolve().parent
 DEFAULT_POSTGRES = "postgres://postgres@127.0.0.1:5432/chorus_bench"
@@ -146,9 +147,9 @@ class Annotators:
         self.i = 0
 
     def answer(self):
+        """One answer of the next annotator in turn; returns the response (the next card)."""
         from django.db import close_old_connections
 
-        """One answer of the next annotator in turn; returns the response (the next card)."""
         slot = self.cards[self.i % len(self.cards)]
         self.i += 1
         client, card = slot
@@ -157,8 +158,12 @@ class Annotators:
         close_old_connections()
         action = FORM_RE.search(card).group(1)
         token = TOKEN_RE.search(card).group(1)
+        # Form-encoded, as htmx posts a form (the test client's default is multipart).
         r = client.post(
-            action, {"client_token": token, "choice": "ab"[self.i % 2]}, HTTP_HX_REQUEST="true"
+            action,
+            urlencode({"client_token": token, "choice": "ab"[self.i % 2]}),
+            content_type="application/x-www-form-urlencoded",
+            HTTP_HX_REQUEST="true",
         )
         if r.status_code != 200 or not FORM_RE.search(r.content.decode()):
             raise RuntimeError(f"submit answered {r.status_code}: {r.content[:300]!r}")
