@@ -52,6 +52,9 @@ def test_the_annotator_bench_drives_a_real_server_and_finds_no_invariant_violati
     assert figures["errors"] == {}
     assert not any(figures["violations"].values()), figures["violations"]
     assert figures["submit"]["n"] >= figures["accepted"]
+    # gunicorn's own timing of every submit, double submits' twins included, from its access log
+    inside = figures["inside_gunicorn"]["submit"]
+    assert inside["n"] >= figures["submit"]["n"] and 0 < inside["p50"] <= inside["p99"]
     # What a participant's browser transfers (media aside): fingerprinted, gzipped, kept a year.
     weight = figures["page_weight"]
     assert weight["total_transferred"] < 60 * 1024, weight
