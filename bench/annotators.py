@@ -62,8 +62,7 @@ class Stats:
     finished: bool = False
 
 
-# A connection that failed, from either client (the MOS listeners stream clips with httpx).
-TRANSPORT_ERRORS = (httpx.TransportError, *_http.TransportError)
+TRANSPORT_ERRORS = _http.TransportError  # the connection failed
 
 
 def classify_failure(response) -> str:

@@ -48,7 +48,7 @@ TOKEN_RE = re.compile(r'name="client_token" value="([0-9a-f]+)"')
 # every part whose frame is on its stack, so the parts overlap (the ORM lines cut across the
 # rest); "other" is what none of them holds.
 PARTS = [
-    ("whole answer (POST submit → next card)", "answer (bench/hotpath.py"),
+    ("whole answer (POST submit → next card)", "Annotators.answer ("),
     ("  middleware outside the view", "!view"),
     ("  session load", "SessionStore.load"),
     ("  the participant's assignment (gate)", "_gate_assignment ("),
