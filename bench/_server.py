@@ -396,6 +396,21 @@ def _nginx_user(media_root: Path) -> str:
     return f"user {owner};"
 
 
+def participants_seed(cursor, project_id: int, participants: int, *, blocked_every: int) -> None:
+    """Bulk SQL: ``participants`` Prolific participants ``worker-<n>``; every
+    ``blocked_every``-th of them blocked."""
+    cursor.execute(
+        """INSERT INTO core_participant (project_id, public_id, source, external_id, study_id,
+               session_id, status, blocked_reason, created_at, simulated)
+           SELECT %s, gen_random_uuid(), 'prolific', 'worker-' || n, '', '',
+                  CASE WHEN n %% %s = 0 THEN 'blocked' ELSE 'active' END,
+                  CASE WHEN n %% %s = 0 THEN 'blocked by the bench' ELSE '' END,
+                  now(), false
+           FROM generate_series(0, %s - 1) AS n""",
+        [project_id, blocked_every, blocked_every, participants],
+    )
+
+
 def assignments_seed(cursor, project_id: int, participants: int, *, per_item: int, stride: int):
     """Bulk SQL: ``per_item`` submitted assignments on every item of the project, spread over
     its participants (the item's row number + k · ``stride``, modulo the participants)."""

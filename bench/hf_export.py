@@ -26,6 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _server import (  # noqa: E402
     assignments_seed,
+    participants_seed,
     postgres_measure_main,
 )
 
@@ -58,14 +59,7 @@ def project_seed(answers: int) -> int:
         batch_size=5000,
     )
     with transaction.atomic(), connection.cursor() as cur:
-        cur.execute(
-            """INSERT INTO core_participant (project_id, public_id, source, external_id, study_id,
-                   session_id, status, blocked_reason, created_at, simulated)
-               SELECT %s, gen_random_uuid(), 'prolific', md5(n::text), '', '',
-                      CASE WHEN n %% 25 = 0 THEN 'blocked' ELSE 'active' END, '', now(), false
-               FROM generate_series(0, %s - 1) AS n""",
-            [project.pk, PARTICIPANTS],
-        )
+        participants_seed(cur, project.pk, PARTICIPANTS, blocked_every=25)
         assignments_seed(cur, project.pk, PARTICIPANTS, per_item=3, stride=7)
         cur.execute(
             """INSERT INTO core_annotation (assignment_id, project_id, item_id, participant_id,

@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _server import (  # noqa: E402
     assignments_seed,
     gunicorn_running,
+    participants_seed,
     postgres_measure_main,
     uptime,
 )
@@ -88,16 +89,7 @@ def project_seed(answers: int, participants: int, *, keep: bool) -> int:
                FROM generate_series(0, %s - 1) AS n""",
             [project.pk, items],
         )
-        cur.execute(
-            """INSERT INTO core_participant (project_id, public_id, source, external_id, study_id,
-                   session_id, status, blocked_reason, created_at, simulated)
-               SELECT %s, gen_random_uuid(), 'prolific', 'worker-' || n, '', '',
-                      CASE WHEN n %% 50 = 0 THEN 'blocked' ELSE 'active' END,
-                      CASE WHEN n %% 50 = 0 THEN 'blocked by the bench' ELSE '' END,
-                      now(), false
-               FROM generate_series(0, %s - 1) AS n""",
-            [project.pk, participants],
-        )
+        participants_seed(cur, project.pk, participants, blocked_every=50)
         assignments_seed(cur, project.pk, participants, per_item=3, stride=7)
         # Careful people agree with the reaction label 80 % of the time; every 40th answers at
         # random (a pseudo-random hash of the pair, so a rerun seeds the same answers).
