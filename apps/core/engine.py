@@ -526,12 +526,12 @@ def _annotation_store(
     with hotsql.cursor() as cursor:
         if connection.vendor == "postgresql":
             cursor.execute(_SUBMIT_SQL, [at, locked.pk, *row])
+            annotation.pk = cursor.fetchone()[0]
         else:
             cursor.execute(_ANNOTATION_INSERT_SQL, row)
-        annotation.pk = cursor.fetchone()[0]
-        annotation._state.adding = False
-        if connection.vendor != "postgresql":
+            annotation.pk = cursor.fetchone()[0]
             cursor.execute(_ASSIGNMENT_SUBMITTED_SQL, [at, locked.pk])
+        annotation._state.adding = False
         cursor.execute(_ITEM_COUNT_SQL, [item.pk, locked.participant_id])
         counted = cursor.fetchone()
     locked.status = Assignment.Status.SUBMITTED
